@@ -1,0 +1,14 @@
+/**
+ * qlora-ts: QLoRA fine-tuning of Llama-style models on TensorFlow.js, with Hugging Face's names.
+ * Notebooks import everything from here: `import { AutoModelForCausalLM, LoraConfig } from 'qlora-ts'`.
+ */
+
+// Errors: one family, each with a hint the user can act on.
+export * from './errors';
+
+// Display: how library objects render in Jupyter without importing the kernel.
+export * from './display';
+
+// Modules: the PyTorch-style module tree and the linear layer interface.
+export { Module } from './nn/module';
+export { Linear, isLinearLike, type LinearLike } from './nn/linear';
