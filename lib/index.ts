@@ -11,4 +11,4 @@ export * from './display';
 
 // Modules: the PyTorch-style module tree and the linear layer interface.
 export { Module } from './nn/module';
-export { Linear, isLinearLike, type LinearLike } from './nn/linear';
+export { Linear, isLinearLike, type LinearLike, type LinearQuantizer } from './nn/linear';

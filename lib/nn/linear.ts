@@ -44,3 +44,21 @@ export class Linear extends Module implements LinearLike {
     });
   }
 }
+
+/**
+ * What `AutoModelForCausalLM.fromPretrained(dir, { quantizationConfig })` needs from a
+ * quantization config (BitsAndBytesConfig implements it): the loader hands each decoder linear
+ * weight over as it is read, so only one full-precision tensor is alive at a time.
+ */
+export interface LinearQuantizer {
+  /** True when the module at this dotted name (e.g. `lm_head`) must stay unquantized. */
+  skips(moduleName: string): boolean;
+  /** Builds the quantized layer from a (out, in) float32 weight; takes ownership of `weight`. */
+  quantizeLinear(moduleName: string, weight: tf.Tensor, bias?: tf.Tensor): LinearLike;
+  /**
+   * Builds the layer from an already-quantized checkpoint's state: the tensors whose names start
+   * with `${moduleName}.weight` (`weight`, `weight.absmax`, `weight.quant_map`, …), keys relative
+   * to the module. Raw bytes stay Uint8Array so U8 data keep their layout.
+   */
+  loadQuantizedLinear?(moduleName: string, state: Map<string, { dtype: string; shape: number[]; data: Uint8Array }>): LinearLike;
+}
