@@ -12,3 +12,6 @@ export * from './display';
 // Modules: the PyTorch-style module tree and the linear layer interface.
 export { Module } from './nn/module';
 export { Linear, isLinearLike, type LinearLike, type LinearQuantizer } from './nn/linear';
+
+// Embedded defaults: the small base model and the DialogSum-style data the project ships.
+export { EMBEDDED_MODEL_DIR, EMBEDDED_DATA_DIR } from './embedded';
