@@ -1,0 +1,53 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The native functions of build/Release/qlora_cuda.node (lib/backend/cuda/native/addon.cu). */
+export interface CudaAddon {
+  info(): { ok: boolean; reason?: string; name?: string; totalMemory?: number; computeCapability?: number };
+  alloc(bytes: number): number;
+  free(ptr: number, bytes: number): void;
+  emptyCache(): void;
+  memoryStats(): { allocated: number; cached: number; peak: number };
+  resetPeak(): void;
+  upload(ptr: number, values: Float32Array): void;
+  download(ptr: number, into: Float32Array): void;
+  sync(): void;
+  unary(op: number, x: number, y: number, n: number): void;
+  binary(op: number, a: number, b: number, y: number, outShape: number[], aStrides: number[], bStrides: number[]): void;
+  reduceRows(op: number, x: number, y: number, outer: number, inner: number): void;
+  softmaxRows(x: number, y: number, rows: number, cols: number, log: number): void;
+  transpose(x: number, y: number, inShape: number[], perm: number[]): void;
+  fill(y: number, n: number, value: number): void;
+  copy(dst: number, src: number, bytes: number): void;
+  matmul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number, transA: number, transB: number,
+    strideA: number, strideB: number, strideC: number, tf32: number): void;
+}
+
+/** Where the addon is looked for: the package's build/Release, or QLORA_TS_CUDA_ADDON. */
+export function addonPath(): string {
+  if (process.env.QLORA_TS_CUDA_ADDON) return process.env.QLORA_TS_CUDA_ADDON;
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return path.join(dir, 'build', 'Release', 'qlora_cuda.node');
+}
+
+/** Loads the addon, or says in one sentence why the cuda backend cannot run here. */
+export function loadAddon(): { addon?: CudaAddon; reason?: string } {
+  const file = addonPath();
+  if (!fs.existsSync(file)) {
+    return { reason: `the CUDA addon ${file} was not built (no nvcc when the package was installed). Install the CUDA toolkit and run \`npm run build:cuda\`` };
+  }
+  let addon: CudaAddon;
+  try {
+    addon = require(file) as CudaAddon;
+  } catch (e) {
+    return { reason: `the CUDA addon ${file} did not load: ${(e as Error).message}` };
+  }
+  const info = addon.info();
+  if (!info.ok) return { reason: `${info.reason ?? 'no GPU'} (addon ${file})` };
+  return { addon };
+}
+
+export const UNARY = { Neg: 0, Exp: 1, Log: 2, Sqrt: 3, Rsqrt: 4, Sigmoid: 5, Tanh: 6, Relu: 7, Abs: 8, Square: 9, Reciprocal: 10, Sin: 11, Cos: 12, Erf: 14, Log1p: 15, Expm1: 16, Sign: 17 } as const;
+export const BINARY = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, Pow: 6, SquaredDifference: 7 } as const;
+export const REDUCE = { Sum: 0, Max: 1, Min: 2, Mean: 3 } as const;

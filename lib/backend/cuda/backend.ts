@@ -1,0 +1,136 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { backend_util, DataStorage, DataType, KernelBackend, TensorInfo } from '@tensorflow/tfjs-core';
+import type { CudaAddon } from './addon';
+
+type DataId = object;
+
+/**
+ * One tensor's storage. tfjs tensors are immutable, so a float32 tensor may hold a device copy
+ * (`ptr`) and a host copy (`host`) at once; each is made on first need. Only float32 lives on the
+ * device; int32, bool and string tensors (token ids, masks) stay on the host.
+ */
+interface CudaData {
+  dtype: DataType;
+  size: number;
+  ptr?: number; // device float32[size]
+  host?: backend_util.BackendValues;
+  refCount: number;
+}
+
+/** The `cuda` tfjs backend: device memory through the addon's caching allocator. */
+export class CudaBackend extends KernelBackend {
+  readonly data: DataStorage<CudaData>;
+  private readonly warned = new Set<string>();
+  /** Use TF32 tensor cores for float32 matmuls (like torch.backends.cuda.matmul.allow_tf32). */
+  allowTf32 = true;
+
+  constructor(readonly addon: CudaAddon) {
+    super();
+    this.data = new DataStorage(this, tf.engine());
+  }
+
+  // ---------------------------------------------------------------- storage
+  write(values: backend_util.BackendValues, shape: number[], dtype: DataType): DataId {
+    const dataId = {};
+    this.data.set(dataId, { dtype, size: tf.util.sizeFromShape(shape), host: values, refCount: 1 });
+    return dataId;
+  }
+
+  move(dataId: DataId, values: backend_util.BackendValues, shape: number[], dtype: DataType, refCount: number): void {
+    this.data.set(dataId, { dtype, size: tf.util.sizeFromShape(shape), host: values, refCount });
+  }
+
+  makeTensorInfo(shape: number[], dtype: DataType, values?: backend_util.BackendValues): TensorInfo {
+    const dataId = this.write(values ?? tf.util.getTypedArrayFromDType(dtype as 'float32', tf.util.sizeFromShape(shape)), shape, dtype);
+    return { dataId, shape, dtype };
+  }
+
+  /** A new float32 output on the device (uninitialised). */
+  makeDeviceOutput(shape: number[]): TensorInfo {
+    const size = tf.util.sizeFromShape(shape);
+    const dataId = {};
+    this.data.set(dataId, { dtype: 'float32', size, ptr: size > 0 ? this.addon.alloc(size * 4) : 0, refCount: 1 });
+    return { dataId, shape, dtype: 'float32' };
+  }
+
+  /** Device pointer of a float32 tensor, uploading its host copy on first use. */
+  devicePtr(t: TensorInfo): number {
+    const d = this.data.get(t.dataId)!;
+    if (d.dtype !== 'float32') throw new Error(`cuda backend: device data is float32 only, got ${d.dtype}`);
+    if (d.ptr === undefined) {
+      d.ptr = d.size > 0 ? this.addon.alloc(d.size * 4) : 0;
+      if (d.size > 0) this.addon.upload(d.ptr, d.host as Float32Array);
+    }
+    return d.ptr;
+  }
+
+  refCount(dataId: DataId): number {
+    return this.data.has(dataId) ? this.data.get(dataId)!.refCount : 0;
+  }
+  incRef(dataId: DataId): void {
+    this.data.get(dataId)!.refCount++;
+  }
+  numDataIds(): number {
+    return this.data.numDataIds();
+  }
+
+  async read(dataId: DataId): Promise<backend_util.BackendValues> {
+    return this.readSync(dataId);
+  }
+
+  readSync(dataId: DataId): backend_util.BackendValues {
+    const d = this.data.get(dataId)!;
+    if (d.host === undefined) {
+      const out = new Float32Array(d.size);
+      if (d.size > 0) this.addon.download(d.ptr!, out);
+      d.host = out;
+    }
+    return d.host;
+  }
+
+  disposeData(dataId: DataId, force = false): boolean {
+    if (!this.data.has(dataId)) return true;
+    const d = this.data.get(dataId)!;
+    d.refCount--;
+    if (!force && d.refCount > 0) return false;
+    if (d.ptr !== undefined && d.size > 0) this.addon.free(d.ptr, d.size * 4);
+    this.data.delete(dataId);
+    return true;
+  }
+
+  disposeIntermediateTensorInfo(t: TensorInfo): void {
+    this.disposeData(t.dataId);
+  }
+
+  memory(): { unreliable: boolean; numBytesInGPU: number; numBytesInGPUAllocated: number; numBytesInGPUFree: number } {
+    const s = this.addon.memoryStats();
+    return { unreliable: false, numBytesInGPU: s.allocated, numBytesInGPUAllocated: s.allocated + s.cached, numBytesInGPUFree: s.cached };
+  }
+
+  async time(f: () => void): Promise<tf.BackendTimingInfo> {
+    const t0 = performance.now();
+    f();
+    this.addon.sync();
+    return { kernelMs: performance.now() - t0 };
+  }
+
+  floatPrecision(): 32 {
+    return 32;
+  }
+  epsilon(): number {
+    return 1e-7;
+  }
+  dispose(): void {
+    this.addon.sync();
+    this.addon.emptyCache();
+  }
+
+  /** Says once per kernel that it runs on the CPU implementation (copies both ways). */
+  warnFallback(kernelName: string): void {
+    if (this.warned.has(kernelName)) return;
+    this.warned.add(kernelName);
+    if (process.env.QLORA_TS_CUDA_QUIET !== '1') {
+      console.warn(`qlora-ts cuda: kernel '${kernelName}' has no CUDA implementation yet; it runs on the CPU implementation.`);
+    }
+  }
+}

@@ -1,0 +1,183 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { backend_util, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { BINARY, REDUCE, UNARY } from './addon';
+import type { CudaBackend } from './backend';
+
+type Inputs = Record<string, TensorInfo>;
+type Fn = (args: { inputs: Inputs; backend: CudaBackend; attrs: NamedAttrMap }) => TensorInfo | TensorInfo[];
+
+/**
+ * Every kernel the CPU backend has is registered for `cuda` as a forwarding kernel: inputs are
+ * copied to the CPU backend, its implementation runs, outputs come back (a one-time warning per
+ * kernel says so). Native kernels then replace the ones that matter; no call ever meets
+ * "kernel not registered".
+ */
+export function registerCudaKernels(backendName: string): void {
+  const cpu = tf.findBackend('cpu') as unknown as tf.KernelBackend & {
+    makeTensorInfo(shape: number[], dtype: tf.DataType, values?: backend_util.BackendValues): TensorInfo;
+    readSync(dataId: object): backend_util.BackendValues;
+    disposeData(dataId: object): boolean;
+  };
+  for (const k of tf.getKernelsForBackend('cpu')) {
+    tf.registerKernel({ kernelName: k.kernelName, backendName, kernelFunc: forwardToCpu(k, cpu) as unknown as KernelFunc });
+  }
+  for (const [name, fn] of Object.entries(native)) {
+    tf.unregisterKernel(name, backendName);
+    tf.registerKernel({ kernelName: name, backendName, kernelFunc: fn as unknown as KernelFunc });
+  }
+}
+
+function forwardToCpu(k: KernelConfig, cpu: ReturnType<typeof tf.findBackend> & Record<string, any>): Fn {
+  return ({ inputs, backend, attrs }) => {
+    backend.warnFallback(k.kernelName);
+    const cpuInputs: Inputs = {};
+    for (const [key, t] of Object.entries(inputs)) {
+      if (t === undefined || t === null) continue;
+      cpuInputs[key] = cpu.makeTensorInfo(t.shape, t.dtype, backend.readSync(t.dataId));
+    }
+    const out = k.kernelFunc({ inputs: cpuInputs, backend: cpu as never, attrs });
+    const outs = Array.isArray(out) ? out : [out];
+    const results = outs.map((o) => {
+      const values = cpu.readSync(o.dataId) as backend_util.BackendValues;
+      return backend.makeTensorInfo(o.shape, o.dtype, values);
+    });
+    // Each disposeData drops one reference, so an output that aliases an input (Reshape) is freed too.
+    for (const t of [...outs, ...Object.values(cpuInputs)]) cpu.disposeData(t.dataId);
+    return Array.isArray(out) ? results : results[0];
+  };
+}
+
+const allFloat = (...ts: TensorInfo[]) => ts.every((t) => t.dtype === 'float32');
+
+function stridesFor(shape: number[], outShape: number[]): number[] {
+  const strides = new Array(outShape.length).fill(0);
+  let s = 1;
+  for (let i = shape.length - 1, o = outShape.length - 1; i >= 0; i--, o--) {
+    strides[o] = shape[i] === 1 ? 0 : s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+function binary(op: number, name: string): Fn {
+  return ({ inputs, backend, attrs }) => {
+    const { a, b } = inputs;
+    if (!allFloat(a, b)) return fallback(name)({ inputs, backend, attrs });
+    const outShape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const out = backend.makeDeviceOutput(outShape);
+    const shape = outShape.length ? outShape : [1];
+    backend.addon.binary(op, backend.devicePtr(a), backend.devicePtr(b), backend.devicePtr(out), shape,
+      stridesFor(a.shape.length ? a.shape : [1], shape), stridesFor(b.shape.length ? b.shape : [1], shape));
+    return out;
+  };
+}
+
+function unary(op: number, name: string): Fn {
+  return ({ inputs, backend, attrs }) => {
+    const { x } = inputs;
+    if (!allFloat(x)) return fallback(name)({ inputs, backend, attrs });
+    const out = backend.makeDeviceOutput(x.shape);
+    backend.addon.unary(op, backend.devicePtr(x), backend.devicePtr(out), tf.util.sizeFromShape(x.shape));
+    return out;
+  };
+}
+
+/** Moves the reduced axes innermost (transposing on the device if needed), then reduces rows. */
+function reduce(op: number, name: string): Fn {
+  return ({ inputs, backend, attrs }) => {
+    const { x } = inputs;
+    if (!allFloat(x)) return fallback(name)({ inputs, backend, attrs });
+    const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
+    const perm = backend_util.getAxesPermutation(axes, x.shape.length);
+    let src = x;
+    let reduceAxes = axes;
+    if (perm !== null) {
+      src = transposeOnDevice(backend, x, perm);
+      reduceAxes = backend_util.getInnerMostAxes(axes.length, x.shape.length);
+    }
+    const [outShape, reduceShape] = backend_util.computeOutAndReduceShapes(src.shape, reduceAxes);
+    const inner = tf.util.sizeFromShape(reduceShape);
+    const out = backend.makeDeviceOutput(outShape);
+    backend.addon.reduceRows(op, backend.devicePtr(src), backend.devicePtr(out), tf.util.sizeFromShape(outShape), inner);
+    if (src !== x) backend.disposeData(src.dataId);
+    if (attrs.keepDims) {
+      return { dataId: out.dataId, shape: backend_util.expandShapeToKeepDim(outShape, axes), dtype: 'float32' };
+    }
+    return out;
+  };
+}
+
+function transposeOnDevice(backend: CudaBackend, x: TensorInfo, perm: number[]): TensorInfo {
+  const out = backend.makeDeviceOutput(perm.map((p) => x.shape[p]));
+  backend.addon.transpose(backend.devicePtr(x), backend.devicePtr(out), x.shape, perm);
+  return out;
+}
+
+function fallback(name: string): Fn {
+  const k = tf.getKernel(name, 'cpu');
+  if (!k) throw new Error(`cuda backend: no CPU kernel '${name}' to fall back on`);
+  return forwardToCpu(k, tf.findBackend('cpu') as never);
+}
+
+const native: Record<string, Fn> = {
+  Add: binary(BINARY.Add, 'Add'),
+  Sub: binary(BINARY.Sub, 'Sub'),
+  Multiply: binary(BINARY.Multiply, 'Multiply'),
+  RealDiv: binary(BINARY.RealDiv, 'RealDiv'),
+  Maximum: binary(BINARY.Maximum, 'Maximum'),
+  Minimum: binary(BINARY.Minimum, 'Minimum'),
+  Pow: binary(BINARY.Pow, 'Pow'),
+  SquaredDifference: binary(BINARY.SquaredDifference, 'SquaredDifference'),
+  ...Object.fromEntries(Object.entries(UNARY).map(([name, op]) => [name, unary(op, name)])),
+  Sum: reduce(REDUCE.Sum, 'Sum'),
+  Max: reduce(REDUCE.Max, 'Max'),
+  Min: reduce(REDUCE.Min, 'Min'),
+  Mean: reduce(REDUCE.Mean, 'Mean'),
+
+  Reshape: ({ inputs, backend, attrs }) => {
+    const { x } = inputs;
+    const shape = tf.util.inferFromImplicitShape(attrs.shape as number[], tf.util.sizeFromShape(x.shape));
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape, dtype: x.dtype };
+  },
+  Identity: ({ inputs, backend }) => {
+    backend.incRef(inputs.x.dataId);
+    return { dataId: inputs.x.dataId, shape: inputs.x.shape, dtype: inputs.x.dtype };
+  },
+  Transpose: ({ inputs, backend, attrs }) => {
+    const { x } = inputs;
+    if (!allFloat(x)) return fallback('Transpose')({ inputs, backend, attrs });
+    return transposeOnDevice(backend, x, attrs.perm as number[]);
+  },
+  Softmax: ({ inputs, backend, attrs }) => {
+    const { logits } = inputs;
+    if (!allFloat(logits)) return fallback('Softmax')({ inputs, backend, attrs });
+    const cols = logits.shape[logits.shape.length - 1];
+    const out = backend.makeDeviceOutput(logits.shape);
+    backend.addon.softmaxRows(backend.devicePtr(logits), backend.devicePtr(out), tf.util.sizeFromShape(logits.shape) / cols, cols, 0);
+    return out;
+  },
+  Fill: ({ backend, attrs }) => {
+    if (attrs.dtype !== 'float32') return fallback('Fill')({ inputs: {}, backend, attrs });
+    const out = backend.makeDeviceOutput(attrs.shape as number[]);
+    backend.addon.fill(backend.devicePtr(out), tf.util.sizeFromShape(attrs.shape as number[]), attrs.value as number);
+    return out;
+  },
+  BatchMatMul: ({ inputs, backend, attrs }) => {
+    const { a, b } = inputs;
+    const ta = Boolean(attrs.transposeA), tb = Boolean(attrs.transposeB);
+    const ra = a.shape.length, rb = b.shape.length;
+    const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2)), batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+    if (!allFloat(a, b) || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return fallback('BatchMatMul')({ inputs, backend, attrs });
+    const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
+    const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+    const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
+    const batch = Math.max(batchA, batchB);
+    const outBatchShape = batchA >= batchB ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
+    const out = backend.makeDeviceOutput([...outBatchShape, m, n]);
+    if (batch * m * n === 0) return out;
+    backend.addon.matmul(backend.devicePtr(a), backend.devicePtr(b), backend.devicePtr(out), batch, m, n, k, ta ? 1 : 0, tb ? 1 : 0,
+      batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n, m * n, backend.allowTf32 ? 1 : 0);
+    return out;
+  },
+};

@@ -1,0 +1,339 @@
+// qlora-ts CUDA addon: device memory with a caching allocator, host<->device copies, and the
+// float32 kernels the `cuda` tfjs backend runs natively (elementwise with broadcasting, row
+// reductions, softmax, transpose, batched GEMM through cuBLAS). Node-API (C), no other headers.
+#include <node_api.h>
+#include <cuda_runtime.h>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+#include "cublas_dl.h"
+
+#define MAX_RANK 6
+
+// ---------------------------------------------------------------- N-API helpers
+static napi_value throwError(napi_env env, const std::string& msg) {
+  napi_throw_error(env, nullptr, ("qlora-ts cuda: " + msg).c_str());
+  return nullptr;
+}
+#define CUDA_OR_THROW(call)                                                              \
+  do {                                                                                   \
+    cudaError_t e_ = (call);                                                             \
+    if (e_ != cudaSuccess) return throwError(env, std::string(#call) + ": " + cudaGetErrorString(e_)); \
+  } while (0)
+
+static double argNumber(napi_env env, napi_value v) { double d = 0; napi_get_value_double(env, v, &d); return d; }
+static void* argPtr(napi_env env, napi_value v) { return reinterpret_cast<void*>(static_cast<uintptr_t>(argNumber(env, v))); }
+static std::vector<long long> argInts(napi_env env, napi_value v) {
+  uint32_t n = 0; napi_get_array_length(env, v, &n);
+  std::vector<long long> out(n);
+  for (uint32_t i = 0; i < n; i++) { napi_value e; napi_get_element(env, v, i, &e); out[i] = (long long)argNumber(env, e); }
+  return out;
+}
+static napi_value num(napi_env env, double d) { napi_value v; napi_create_double(env, d, &v); return v; }
+static std::vector<napi_value> args(napi_env env, napi_callback_info info, size_t n) {
+  std::vector<napi_value> a(n); size_t got = n; napi_get_cb_info(env, info, &got, a.data(), nullptr, nullptr); return a;
+}
+
+// ---------------------------------------------------------------- device state
+static bool gReady = false;
+static std::string gReason;
+static Cublas gBlas;
+static cudaStream_t gStream = nullptr;
+
+static bool ensureInit(napi_env env) {
+  if (gReady) return true;
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) { gReason = std::string("no usable CUDA driver/GPU: ") + cudaGetErrorString(e); throwError(env, gReason); return false; }
+  if (count == 0) { gReason = "no CUDA GPU found"; throwError(env, gReason); return false; }
+  if (cudaStreamCreateWithFlags(&gStream, cudaStreamNonBlocking) != cudaSuccess) { throwError(env, "cudaStreamCreate failed"); return false; }
+  if (const char* why = gBlas.load()) { gReason = why; throwError(env, why); return false; }
+  gBlas.setStream(gBlas.handle, gStream);
+  gReady = true;
+  return true;
+}
+
+// Caching allocator: freed blocks wait in per-size free lists and are reused, like torch's.
+static std::multimap<size_t, void*> gFree;
+static size_t gAllocated = 0, gCached = 0, gPeak = 0;
+static size_t roundSize(size_t b) { if (b < 512) return 512; size_t s = 512; while (s < b && s < (1u << 20)) s <<= 1; return s >= b ? s : ((b + (1 << 20) - 1) >> 20) << 20; }
+
+static napi_value Alloc(napi_env env, napi_callback_info info) {
+  if (!ensureInit(env)) return nullptr;
+  auto a = args(env, info, 1);
+  size_t bytes = roundSize((size_t)argNumber(env, a[0]));
+  void* p = nullptr;
+  auto it = gFree.find(bytes);
+  if (it != gFree.end()) { p = it->second; gFree.erase(it); gCached -= bytes; }
+  else {
+    cudaError_t e = cudaMalloc(&p, bytes);
+    if (e != cudaSuccess) {  // release the cache once, then retry
+      for (auto& kv : gFree) cudaFree(kv.second);
+      gFree.clear(); gCached = 0;
+      CUDA_OR_THROW(cudaMalloc(&p, bytes));
+    }
+  }
+  gAllocated += bytes; if (gAllocated > gPeak) gPeak = gAllocated;
+  return num(env, (double)(uintptr_t)p);
+}
+static napi_value Free(napi_env env, napi_callback_info info) {
+  auto a = args(env, info, 2);
+  size_t bytes = roundSize((size_t)argNumber(env, a[1]));
+  gFree.emplace(bytes, argPtr(env, a[0])); gAllocated -= bytes; gCached += bytes;
+  return nullptr;
+}
+static napi_value EmptyCache(napi_env env, napi_callback_info) {
+  cudaStreamSynchronize(gStream);
+  for (auto& kv : gFree) cudaFree(kv.second);
+  gFree.clear(); gCached = 0;
+  return nullptr;
+}
+static napi_value MemoryStats(napi_env env, napi_callback_info) {
+  napi_value o; napi_create_object(env, &o);
+  napi_set_named_property(env, o, "allocated", num(env, (double)gAllocated));
+  napi_set_named_property(env, o, "cached", num(env, (double)gCached));
+  napi_set_named_property(env, o, "peak", num(env, (double)gPeak));
+  return o;
+}
+static napi_value ResetPeak(napi_env env, napi_callback_info) { gPeak = gAllocated; return nullptr; }
+
+static napi_value Info(napi_env env, napi_callback_info) {
+  napi_value o; napi_create_object(env, &o);
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  bool ok = e == cudaSuccess && count > 0;
+  napi_value okv; napi_get_boolean(env, ok, &okv);
+  napi_set_named_property(env, o, "ok", okv);
+  if (!ok) {
+    std::string why = e != cudaSuccess ? std::string("no usable CUDA driver/GPU: ") + cudaGetErrorString(e) : "no CUDA GPU found";
+    napi_value s; napi_create_string_utf8(env, why.c_str(), NAPI_AUTO_LENGTH, &s);
+    napi_set_named_property(env, o, "reason", s);
+    return o;
+  }
+  cudaDeviceProp p; cudaGetDeviceProperties(&p, 0);
+  napi_value s; napi_create_string_utf8(env, p.name, NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, o, "name", s);
+  napi_set_named_property(env, o, "totalMemory", num(env, (double)p.totalGlobalMem));
+  napi_set_named_property(env, o, "computeCapability", num(env, p.major * 10 + p.minor));
+  return o;
+}
+
+// ---------------------------------------------------------------- copies
+static napi_value Upload(napi_env env, napi_callback_info info) {  // (ptr, typedArray)
+  if (!ensureInit(env)) return nullptr;
+  auto a = args(env, info, 2);
+  napi_typedarray_type t; size_t len; void* data; napi_value ab; size_t off;
+  napi_get_typedarray_info(env, a[1], &t, &len, &data, &ab, &off);
+  size_t bytes = len * (t == napi_float64_array ? 8 : (t == napi_uint8_array || t == napi_int8_array ? 1 : 4));
+  CUDA_OR_THROW(cudaMemcpyAsync(argPtr(env, a[0]), data, bytes, cudaMemcpyHostToDevice, gStream));
+  CUDA_OR_THROW(cudaStreamSynchronize(gStream));
+  return nullptr;
+}
+static napi_value Download(napi_env env, napi_callback_info info) {  // (ptr, typedArray)
+  if (!ensureInit(env)) return nullptr;
+  auto a = args(env, info, 2);
+  napi_typedarray_type t; size_t len; void* data; napi_value ab; size_t off;
+  napi_get_typedarray_info(env, a[1], &t, &len, &data, &ab, &off);
+  size_t bytes = len * (t == napi_float64_array ? 8 : (t == napi_uint8_array || t == napi_int8_array ? 1 : 4));
+  CUDA_OR_THROW(cudaMemcpyAsync(data, argPtr(env, a[0]), bytes, cudaMemcpyDeviceToHost, gStream));
+  CUDA_OR_THROW(cudaStreamSynchronize(gStream));
+  return nullptr;
+}
+static napi_value Sync(napi_env env, napi_callback_info) { CUDA_OR_THROW(cudaStreamSynchronize(gStream)); return nullptr; }
+
+// ---------------------------------------------------------------- kernels
+enum UnaryOp { U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_SIGMOID, U_TANH, U_RELU, U_ABS, U_SQUARE, U_RECIPROCAL, U_SIN, U_COS, U_SILU, U_ERF, U_LOG1P, U_EXPM1, U_SIGN };
+enum BinaryOp { B_ADD, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_POW, B_SQDIFF };
+enum ReduceOp { R_SUM, R_MAX, R_MIN, R_MEAN };
+
+__global__ void kUnary(int op, const float* x, float* y, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    float v = x[i], r;
+    switch (op) {
+      case U_NEG: r = -v; break;
+      case U_EXP: r = expf(v); break;
+      case U_LOG: r = logf(v); break;
+      case U_SQRT: r = sqrtf(v); break;
+      case U_RSQRT: r = rsqrtf(v); break;
+      case U_SIGMOID: r = 1.f / (1.f + expf(-v)); break;
+      case U_TANH: r = tanhf(v); break;
+      case U_RELU: r = v > 0.f ? v : 0.f; break;
+      case U_ABS: r = fabsf(v); break;
+      case U_SQUARE: r = v * v; break;
+      case U_RECIPROCAL: r = 1.f / v; break;
+      case U_SIN: r = sinf(v); break;
+      case U_COS: r = cosf(v); break;
+      case U_SILU: r = v / (1.f + expf(-v)); break;
+      case U_ERF: r = erff(v); break;
+      case U_LOG1P: r = log1pf(v); break;
+      case U_EXPM1: r = expm1f(v); break;
+      default: r = (v > 0.f) - (v < 0.f); break;
+    }
+    y[i] = r;
+  }
+}
+
+struct Bcast { int rank; long long shape[MAX_RANK]; long long sa[MAX_RANK]; long long sb[MAX_RANK]; };
+
+__global__ void kBinary(int op, const float* a, const float* b, float* y, long long n, Bcast bc) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    long long rem = i, ia = 0, ib = 0;
+    for (int d = bc.rank - 1; d >= 0; d--) {
+      long long c = rem % bc.shape[d]; rem /= bc.shape[d];
+      ia += c * bc.sa[d]; ib += c * bc.sb[d];
+    }
+    float u = a[ia], v = b[ib], r;
+    switch (op) {
+      case B_ADD: r = u + v; break;
+      case B_SUB: r = u - v; break;
+      case B_MUL: r = u * v; break;
+      case B_DIV: r = u / v; break;
+      case B_MAX: r = fmaxf(u, v); break;
+      case B_MIN: r = fminf(u, v); break;
+      case B_POW: r = powf(u, v); break;
+      default: r = (u - v) * (u - v); break;
+    }
+    y[i] = r;
+  }
+}
+
+// One block per row: y[row] = reduce(x[row, 0:inner]).
+__global__ void kReduceRows(int op, const float* x, float* y, long long inner) {
+  extern __shared__ float sh[];
+  const float* row = x + blockIdx.x * inner;
+  float acc = (op == R_MAX) ? -INFINITY : (op == R_MIN ? INFINITY : 0.f);
+  for (long long j = threadIdx.x; j < inner; j += blockDim.x) {
+    float v = row[j];
+    acc = op == R_MAX ? fmaxf(acc, v) : (op == R_MIN ? fminf(acc, v) : acc + v);
+  }
+  sh[threadIdx.x] = acc; __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) {
+      float o = sh[threadIdx.x + s], m = sh[threadIdx.x];
+      sh[threadIdx.x] = op == R_MAX ? fmaxf(m, o) : (op == R_MIN ? fminf(m, o) : m + o);
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) y[blockIdx.x] = op == R_MEAN ? sh[0] / (float)inner : sh[0];
+}
+
+// Numerically stable softmax over the last axis, one block per row.
+__global__ void kSoftmaxRows(const float* x, float* y, long long cols, int logSoftmax) {
+  extern __shared__ float sh[];
+  const float* row = x + blockIdx.x * cols;
+  float* out = y + blockIdx.x * cols;
+  float m = -INFINITY;
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, row[j]);
+  sh[threadIdx.x] = m; __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) { if (threadIdx.x < s) sh[threadIdx.x] = fmaxf(sh[threadIdx.x], sh[threadIdx.x + s]); __syncthreads(); }
+  m = sh[0]; __syncthreads();
+  float sum = 0.f;
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) sum += expf(row[j] - m);
+  sh[threadIdx.x] = sum; __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) { if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s]; __syncthreads(); }
+  sum = sh[0];
+  float logSum = logf(sum);
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) out[j] = logSoftmax ? row[j] - m - logSum : expf(row[j] - m) / sum;
+}
+
+struct Perm { int rank; long long outShape[MAX_RANK]; long long inStride[MAX_RANK]; };
+__global__ void kTranspose(const float* x, float* y, long long n, Perm p) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    long long rem = i, src = 0;
+    for (int d = p.rank - 1; d >= 0; d--) { long long c = rem % p.outShape[d]; rem /= p.outShape[d]; src += c * p.inStride[d]; }
+    y[i] = x[src];
+  }
+}
+__global__ void kFill(float* y, long long n, float v) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) y[i] = v;
+}
+
+static unsigned gridFor(long long n) { long long g = (n + 255) / 256; return (unsigned)(g > 65535 * 8 ? 65535 * 8 : (g < 1 ? 1 : g)); }
+#define LAUNCH_CHECK() do { cudaError_t e_ = cudaGetLastError(); if (e_ != cudaSuccess) return throwError(env, std::string("kernel launch: ") + cudaGetErrorString(e_)); } while (0)
+
+static napi_value Unary(napi_env env, napi_callback_info info) {  // (op, x, y, n)
+  auto a = args(env, info, 4);
+  long long n = (long long)argNumber(env, a[3]);
+  kUnary<<<gridFor(n), 256, 0, gStream>>>((int)argNumber(env, a[0]), (const float*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), n);
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value Binary(napi_env env, napi_callback_info info) {  // (op, a, b, y, outShape, aStrides, bStrides)
+  auto a = args(env, info, 7);
+  auto shape = argInts(env, a[4]), sa = argInts(env, a[5]), sb = argInts(env, a[6]);
+  if (shape.size() > MAX_RANK) return throwError(env, "binary op rank > 6");
+  Bcast bc{}; bc.rank = (int)shape.size(); long long n = 1;
+  for (size_t i = 0; i < shape.size(); i++) { bc.shape[i] = shape[i]; bc.sa[i] = sa[i]; bc.sb[i] = sb[i]; n *= shape[i]; }
+  if (n == 0) return nullptr;
+  kBinary<<<gridFor(n), 256, 0, gStream>>>((int)argNumber(env, a[0]), (const float*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (float*)argPtr(env, a[3]), n, bc);
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value ReduceRows(napi_env env, napi_callback_info info) {  // (op, x, y, outer, inner)
+  auto a = args(env, info, 5);
+  long long outer = (long long)argNumber(env, a[3]), inner = (long long)argNumber(env, a[4]);
+  if (outer == 0) return nullptr;
+  kReduceRows<<<(unsigned)outer, 256, 256 * sizeof(float), gStream>>>((int)argNumber(env, a[0]), (const float*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), inner);
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value SoftmaxRows(napi_env env, napi_callback_info info) {  // (x, y, rows, cols, log)
+  auto a = args(env, info, 5);
+  long long rows = (long long)argNumber(env, a[2]), cols = (long long)argNumber(env, a[3]);
+  if (rows == 0) return nullptr;
+  kSoftmaxRows<<<(unsigned)rows, 256, 256 * sizeof(float), gStream>>>((const float*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), cols, (int)argNumber(env, a[4]));
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value Transpose(napi_env env, napi_callback_info info) {  // (x, y, inShape, perm)
+  auto a = args(env, info, 4);
+  auto in = argInts(env, a[2]), perm = argInts(env, a[3]);
+  int r = (int)in.size();
+  if (r > MAX_RANK) return throwError(env, "transpose rank > 6");
+  long long stride[MAX_RANK]; long long s = 1;
+  for (int d = r - 1; d >= 0; d--) { stride[d] = s; s *= in[d]; }
+  Perm p{}; p.rank = r;
+  for (int d = 0; d < r; d++) { p.outShape[d] = in[perm[d]]; p.inStride[d] = stride[perm[d]]; }
+  if (s == 0) return nullptr;
+  kTranspose<<<gridFor(s), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), s, p);
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value Fill(napi_env env, napi_callback_info info) {  // (y, n, value)
+  auto a = args(env, info, 3);
+  long long n = (long long)argNumber(env, a[1]);
+  if (n == 0) return nullptr;
+  kFill<<<gridFor(n), 256, 0, gStream>>>((float*)argPtr(env, a[0]), n, (float)argNumber(env, a[2]));
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value Copy(napi_env env, napi_callback_info info) {  // (dst, src, bytes)
+  auto a = args(env, info, 3);
+  CUDA_OR_THROW(cudaMemcpyAsync(argPtr(env, a[0]), argPtr(env, a[1]), (size_t)argNumber(env, a[2]), cudaMemcpyDeviceToDevice, gStream));
+  return nullptr;
+}
+
+// Row-major C[b] (m×n) = op(A[b]) · op(B[b]); cuBLAS is column-major, so compute Cᵀ = op(B)ᵀ·op(A)ᵀ.
+// (a, b, c, batch, m, n, k, transA, transB, strideA, strideB, strideC, tf32)
+static napi_value Matmul(napi_env env, napi_callback_info info) {
+  if (!ensureInit(env)) return nullptr;
+  auto a = args(env, info, 13);
+  int batch = (int)argNumber(env, a[3]), m = (int)argNumber(env, a[4]), n = (int)argNumber(env, a[5]), k = (int)argNumber(env, a[6]);
+  bool ta = argNumber(env, a[7]) != 0, tb = argNumber(env, a[8]) != 0;
+  long long sA = (long long)argNumber(env, a[9]), sB = (long long)argNumber(env, a[10]), sC = (long long)argNumber(env, a[11]);
+  int compute = argNumber(env, a[12]) != 0 ? CUBLAS_COMPUTE_32F_FAST_TF32_ : CUBLAS_COMPUTE_32F_;
+  float alpha = 1.f, beta = 0.f;
+  int lda = ta ? m : k, ldb = tb ? k : n;
+  cublasStatus_t st = gBlas.gemmStridedBatchedEx(gBlas.handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha,
+                                                 argPtr(env, a[1]), CUDA_R_32F_, ldb, sB, argPtr(env, a[0]), CUDA_R_32F_, lda, sA, &beta,
+                                                 argPtr(env, a[2]), CUDA_R_32F_, n, sC, batch, compute, CUBLAS_GEMM_DEFAULT_);
+  if (st != 0) return throwError(env, "cublasGemmStridedBatchedEx failed with status " + std::to_string(st));
+  return nullptr;
+}
+
+#define EXPORT(name, fn) do { napi_value f; napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f); napi_set_named_property(env, exports, name, f); } while (0)
+static napi_value Init(napi_env env, napi_value exports) {
+  EXPORT("info", Info); EXPORT("alloc", Alloc); EXPORT("free", Free); EXPORT("emptyCache", EmptyCache);
+  EXPORT("memoryStats", MemoryStats); EXPORT("resetPeak", ResetPeak); EXPORT("upload", Upload); EXPORT("download", Download);
+  EXPORT("sync", Sync); EXPORT("unary", Unary); EXPORT("binary", Binary); EXPORT("reduceRows", ReduceRows);
+  EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul);
+  return exports;
+}
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
