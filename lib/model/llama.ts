@@ -1,0 +1,471 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { ensureBackend } from '../backend';
+import { ArgumentError, CheckpointError, show } from '../errors';
+import { Module } from '../nn/module';
+import { Linear, type LinearLike, type LinearQuantizer } from '../nn/linear';
+import { Embedding } from '../nn/embedding';
+import { RMSNorm } from '../nn/rms_norm';
+import { applyRotaryPosEmb, ropeCosSin, ropeInvFreq } from '../nn/rope';
+import { buildAttentionMask, scaledDotProductAttention } from '../nn/attention';
+import { causalLmLoss } from '../nn/cross_entropy';
+import { AutoConfig, LlamaConfig, generationConfigFromJSON, generationConfigToJSON, readJson, writeJsonAtomic, type GenerationConfig, type LlamaConfigFields } from './config';
+import { Checkpoint } from './checkpoint';
+import { saveSafetensors, tensorToRaw, type RawTensor, type SafetensorsDtype } from './safetensors';
+
+/**
+ * Llama for causal language modelling, read top to bottom like nanoGPT's model.py:
+ * attention → MLP → decoder layer → model → LM head → loading and saving.
+ * Field names are Hugging Face's, so `namedParameters()` gives the checkpoint's keys.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Inputs and outputs
+
+/** Rows of ids, a (B, T) int32 tensor or number[][]. */
+export type IdRows = tf.Tensor2D | number[][];
+
+/** Keys and values of past positions, one entry per layer; each (B, nKvHeads, S, headDim). */
+export class KVCache {
+  constructor(readonly layers: Array<{ key: tf.Tensor4D; value: tf.Tensor4D }>) {}
+  /** Number of cached positions S. */
+  get length(): number {
+    return this.layers[0]?.key.shape[2] ?? 0;
+  }
+  dispose(): void {
+    for (const { key, value } of this.layers) tf.dispose([key, value]);
+  }
+}
+
+export interface ForwardArgs {
+  inputIds: IdRows;
+  /** 1 for real tokens, 0 for padding; covers past + new positions. Default: all ones. */
+  attentionMask?: IdRows;
+  /** Targets, -100 ignored; shifted inside like transformers (position t predicts labels[t+1]). */
+  labels?: IdRows;
+  /** Default: pastLength … pastLength + T − 1 for every row. */
+  positionIds?: IdRows;
+  pastKeyValues?: KVCache;
+  useCache?: boolean;
+}
+
+export interface CausalLMOutput {
+  logits: tf.Tensor3D; // (B, T, V)
+  loss?: tf.Scalar;
+  /** A new cache (the caller disposes it and the one passed in) when useCache. */
+  pastKeyValues?: KVCache;
+}
+
+export function toRows(x: IdRows, name: string): number[][] {
+  const rows = x instanceof tf.Tensor ? (x.arraySync() as number[][]) : x;
+  if (!Array.isArray(rows) || rows.length === 0 || !Array.isArray(rows[0])) throw new ArgumentError(`\`${name}\` must be a non-empty (B, T) array or tensor`);
+  const T = rows[0].length;
+  if (rows.some((r) => r.length !== T)) throw new ArgumentError(`\`${name}\` rows differ in length (${show(rows.map((r) => r.length))}); pad them to one length`);
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention: q/k/v projections, RoPE on q and k, grouped-query attention, output projection
+
+export class LlamaAttention extends Module {
+  q_proj: LinearLike;
+  k_proj: LinearLike;
+  v_proj: LinearLike;
+  o_proj: LinearLike;
+
+  constructor(readonly config: LlamaConfig, make: (name: string, inF: number, outF: number, bias: boolean) => LinearLike) {
+    super();
+    const { hiddenSize: h, numAttentionHeads: nH, numKeyValueHeads: nKv, headDim: d, attentionBias: bias } = config;
+    this.q_proj = make('q_proj', h, nH * d, bias);
+    this.k_proj = make('k_proj', h, nKv * d, bias);
+    this.v_proj = make('v_proj', h, nKv * d, bias);
+    this.o_proj = make('o_proj', nH * d, h, bias);
+  }
+
+  /** x (B, T, hidden) → (B, T, hidden), plus this layer's keys/values over past + new positions. */
+  forward(x: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, past?: { key: tf.Tensor4D; value: tf.Tensor4D }) {
+    const [B, T] = x.shape;
+    const { numAttentionHeads: nH, numKeyValueHeads: nKv, headDim: d } = this.config;
+    const heads = (y: tf.Tensor, n: number) => tf.transpose(tf.reshape(y, [B, T, n, d]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, n, T, d)
+    const q = applyRotaryPosEmb(heads(this.q_proj.forward(x), nH), cos, sin); // (B, nH, T, d)
+    let k = applyRotaryPosEmb(heads(this.k_proj.forward(x), nKv), cos, sin); // (B, nKv, T, d)
+    let v = heads(this.v_proj.forward(x), nKv); // (B, nKv, T, d)
+    if (past) {
+      k = tf.concat([past.key, k], 2) as tf.Tensor4D; // (B, nKv, S, d)
+      v = tf.concat([past.value, v], 2) as tf.Tensor4D; // (B, nKv, S, d)
+    }
+    const att = scaledDotProductAttention(q, k, v, mask); // (B, nH, T, d)
+    const merged = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B, T, nH * d]); // (B, T, nH·d)
+    return { out: this.o_proj.forward(merged) as tf.Tensor3D, key: k, value: v };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MLP: SwiGLU, down(silu(gate(x)) · up(x))
+
+export class LlamaMLP extends Module {
+  gate_proj: LinearLike;
+  up_proj: LinearLike;
+  down_proj: LinearLike;
+
+  constructor(config: LlamaConfig, make: (name: string, inF: number, outF: number, bias: boolean) => LinearLike) {
+    super();
+    const { hiddenSize: h, intermediateSize: m, mlpBias: bias } = config;
+    this.gate_proj = make('gate_proj', h, m, bias);
+    this.up_proj = make('up_proj', h, m, bias);
+    this.down_proj = make('down_proj', m, h, bias);
+  }
+
+  forward(x: tf.Tensor3D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const g = this.gate_proj.forward(x); // (B, T, inter)
+      const act = tf.mul(g, tf.sigmoid(g)); // silu
+      return this.down_proj.forward(tf.mul(act, this.up_proj.forward(x))) as tf.Tensor3D;
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoder layer: pre-norm residual blocks
+
+export class LlamaDecoderLayer extends Module {
+  self_attn: LlamaAttention;
+  mlp: LlamaMLP;
+  input_layernorm: RMSNorm;
+  post_attention_layernorm: RMSNorm;
+
+  constructor(config: LlamaConfig, prefix: string, build: ModelBuilder) {
+    super();
+    this.self_attn = new LlamaAttention(config, (n, i, o, b) => build.linear(`${prefix}.self_attn.${n}`, i, o, b));
+    this.mlp = new LlamaMLP(config, (n, i, o, b) => build.linear(`${prefix}.mlp.${n}`, i, o, b));
+    this.input_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps, { weight: build.norm(`${prefix}.input_layernorm`, config.hiddenSize) });
+    this.post_attention_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps, { weight: build.norm(`${prefix}.post_attention_layernorm`, config.hiddenSize) });
+    build.release();
+  }
+
+  forward(h: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, past?: { key: tf.Tensor4D; value: tf.Tensor4D }) {
+    const a = this.self_attn.forward(this.input_layernorm.forward(h) as tf.Tensor3D, cos, sin, mask, past);
+    const h2 = tf.add(h, a.out) as tf.Tensor3D;
+    const out = tf.add(h2, this.mlp.forward(this.post_attention_layernorm.forward(h2) as tf.Tensor3D)) as tf.Tensor3D;
+    return { out, key: a.key, value: a.value };
+  }
+
+  /**
+   * The same layer with gradient checkpointing: the forward keeps nothing for backward; the
+   * backward recomputes the layer under its own tape and returns the gradients of the input and
+   * of the layer's trainable variables (found at call time, so LoRA layers swapped in count).
+   */
+  forwardCheckpointed(h: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D): tf.Tensor3D {
+    const params = this.trainableParameters();
+    const run = (x: tf.Tensor, c: tf.Tensor, s: tf.Tensor, m: tf.Tensor) => this.forward(x as tf.Tensor3D, c as tf.Tensor4D, s as tf.Tensor4D, m as tf.Tensor4D).out;
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [x, c, s, m] = args as tf.Tensor[];
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      save([x, c, s, m]); // the layer input and the constants; nothing inside the layer
+      return {
+        value: run(x, c, s, m),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xs, cs, ss, ms] = saved;
+          // The engine keeps one active tape; a nested gradient replaces it, so restore it after.
+          const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+          const outerTape = state.activeTape;
+          const grads = tf.grads((xIn: tf.Tensor) => run(xIn, cs, ss, ms))([xs, ...params], dy);
+          state.activeTape = outerTape;
+          return [grads[0], tf.zerosLike(cs), tf.zerosLike(ss), tf.zerosLike(ms), ...grads.slice(1)];
+        },
+      };
+    });
+    return f(h, cos, sin, mask, ...params) as tf.Tensor3D;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model: embeddings → layers → final norm
+
+export class LlamaModel extends Module {
+  embed_tokens: Embedding;
+  layers: LlamaDecoderLayer[];
+  norm: RMSNorm;
+
+  constructor(config: LlamaConfig, build: ModelBuilder) {
+    super();
+    this.embed_tokens = new Embedding(config.vocabSize, config.hiddenSize, { weight: build.embedding('model.embed_tokens', config.vocabSize, config.hiddenSize) });
+    build.release();
+    this.layers = [];
+    for (let i = 0; i < config.numHiddenLayers; i++) this.layers.push(new LlamaDecoderLayer(config, `model.layers.${i}`, build));
+    this.norm = new RMSNorm(config.hiddenSize, config.rmsNormEps, { weight: build.norm('model.norm', config.hiddenSize) });
+    build.release();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Causal LM: the model plus lm_head (tied to embed_tokens or not), loss, cache
+
+export class LlamaForCausalLM extends Module {
+  model: LlamaModel;
+  lm_head: LinearLike;
+  readonly config: LlamaConfig;
+  generationConfig: GenerationConfig;
+  private invFreq: Float32Array;
+  private checkpointing = false;
+
+  constructor(config: LlamaConfig, build: ModelBuilder = new RandomInit(config, 0)) {
+    super();
+    this.config = config;
+    this.generationConfig = { bosTokenId: config.bosTokenId, eosTokenId: config.eosTokenId, padTokenId: config.padTokenId };
+    this.model = new LlamaModel(config, build);
+    if (config.tieWordEmbeddings) {
+      const head = new Linear(config.hiddenSize, config.vocabSize, { weight: this.model.embed_tokens.weight });
+      head.weight.dispose();
+      head.weight = this.model.embed_tokens.weight; // tied: the same variable
+      this.lm_head = head;
+    } else {
+      this.lm_head = build.linear('lm_head', config.hiddenSize, config.vocabSize, false);
+      build.release();
+    }
+    this.invFreq = ropeInvFreq({ headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling });
+  }
+
+  /** A randomly initialised model as transformers' _init_weights does (normal, std initializer_range). */
+  static fromConfig(config: LlamaConfig | Partial<LlamaConfigFields>, options: { seed?: number } = {}): LlamaForCausalLM {
+    const cfg = config instanceof LlamaConfig ? config : new LlamaConfig(config);
+    return new LlamaForCausalLM(cfg, new RandomInit(cfg, options.seed ?? 0));
+  }
+
+  /** Recompute each decoder layer in the backward pass instead of keeping its activations. */
+  gradientCheckpointingEnable(): void {
+    this.checkpointing = true;
+  }
+
+  gradientCheckpointingDisable(): void {
+    this.checkpointing = false;
+  }
+
+  get isGradientCheckpointing(): boolean {
+    return this.checkpointing;
+  }
+
+  forward(args: ForwardArgs): CausalLMOutput {
+    const ids = toRows(args.inputIds, 'input_ids');
+    const B = ids.length;
+    const T = ids[0].length;
+    const past = args.pastKeyValues;
+    const pastLen = past?.length ?? 0;
+    const mask = args.attentionMask ? toRows(args.attentionMask, 'attention_mask') : ids.map(() => new Array(pastLen + T).fill(1));
+    if (mask.length !== B || mask[0].length !== pastLen + T) {
+      throw new ArgumentError(`\`attention_mask\` has shape [${mask.length}, ${mask[0].length}], expected [${B}, ${pastLen + T}] (past + new positions)`);
+    }
+    const positions = args.positionIds ? toRows(args.positionIds, 'position_ids') : ids.map(() => Array.from({ length: T }, (_, t) => pastLen + t));
+    const labels = args.labels ? toRows(args.labels, 'labels') : undefined;
+    const V = this.config.vocabSize;
+    for (const row of ids) for (const id of row) if (!Number.isInteger(id) || id < 0 || id >= V) throw new ArgumentError(`\`input_ids\` holds ${show(id)}, outside the vocabulary [0, ${V})`);
+    const useCheckpoint = this.checkpointing && this.training && !past && !args.useCache;
+    const result = tf.tidy(() => {
+      const idsT = tf.tensor2d(ids, [B, T], 'int32');
+      let h = this.model.embed_tokens.forward(idsT) as tf.Tensor3D; // (B, T, hidden)
+      const [cos, sin] = ropeCosSin(this.invFreq, positions); // (B, 1, T, headDim)
+      const maskT = buildAttentionMask(mask, T); // (B, 1, T, past + T)
+      const cache: Array<{ key: tf.Tensor4D; value: tf.Tensor4D }> = [];
+      this.model.layers.forEach((layer, i) => {
+        if (useCheckpoint) {
+          h = layer.forwardCheckpointed(h, cos, sin, maskT);
+          return;
+        }
+        const r = layer.forward(h, cos, sin, maskT, past?.layers[i]);
+        h = r.out;
+        if (args.useCache) cache.push({ key: r.key, value: r.value });
+      });
+      h = this.model.norm.forward(h) as tf.Tensor3D;
+      const logits = this.lm_head.forward(h) as tf.Tensor3D; // (B, T, V)
+      const loss = labels ? causalLmLoss(logits, labels) : undefined;
+      return { logits, loss, cache: args.useCache ? cache : undefined };
+    });
+    return {
+      logits: result.logits,
+      loss: result.loss,
+      pastKeyValues: result.cache ? new KVCache(result.cache) : undefined,
+    };
+  }
+
+  /** Parameters counted once each (a tied lm_head is not counted twice), as transformers does. */
+  numParameters(options: { onlyTrainable?: boolean } = {}): number {
+    let n = 0;
+    for (const v of new Set(this.parameters())) if (!options.onlyTrainable || v.trainable) n += v.size;
+    return n;
+  }
+
+  /** Bytes held by all parameters and buffers (float32 and int32: 4 bytes; bool/uint8: 1). */
+  getMemoryFootprint(): number {
+    const seen = new Set<tf.Tensor>();
+    let bytes = 0;
+    for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) {
+      if (seen.has(t) || t.isDisposed) continue;
+      seen.add(t);
+      bytes += t.size * (t.dtype === 'bool' ? 1 : 4);
+    }
+    return bytes;
+  }
+
+  /** name → tensor as transformers' state_dict (the tied lm_head.weight left out). */
+  stateDict(): Map<string, tf.Tensor> {
+    const out = new Map<string, tf.Tensor>();
+    for (const [name, t] of [...this.namedParameters(), ...this.namedBuffers()]) {
+      if (this.config.tieWordEmbeddings && name === 'lm_head.weight') continue;
+      out.set(name, t);
+    }
+    return out;
+  }
+
+  /**
+   * Writes config.json, generation_config.json and model.safetensors (float tensors as BF16 by
+   * default, like transformers with a bf16 model; `dtype: 'F32'` keeps full precision). Atomic.
+   */
+  async savePretrained(dir: string, options: { safeSerialization?: boolean; dtype?: 'BF16' | 'F16' | 'F32' } = {}): Promise<void> {
+    if (options.safeSerialization === false) throw new ArgumentError('`safe_serialization=False` (pickle) is not supported', 'qlora-ts writes safetensors only');
+    const dtype: SafetensorsDtype = options.dtype ?? 'BF16';
+    await fs.promises.mkdir(dir, { recursive: true });
+    const raw = new Map<string, RawTensor>();
+    for (const [name, t] of this.stateDict()) raw.set(name, await tensorToRaw(t, t.dtype === 'float32' ? dtype : undefined));
+    await saveSafetensors(path.join(dir, 'model.safetensors'), raw, { format: 'pt' });
+    const torchDtype = { BF16: 'bfloat16', F16: 'float16', F32: 'float32' }[dtype as 'BF16'];
+    const cfg = new LlamaConfig({ ...this.config, torchDtype }, this.config.raw);
+    await cfg.savePretrained(dir);
+    await writeJsonAtomic(path.join(dir, 'generation_config.json'), generationConfigToJSON(this.generationConfig));
+  }
+
+  dispose(): void {
+    super.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where weights come from while the model is built: random init or a checkpoint
+
+/** Supplies each tensor as the model is constructed; `release()` frees what was read so far. */
+export interface ModelBuilder {
+  linear(name: string, inF: number, outF: number, bias: boolean): LinearLike;
+  embedding(name: string, vocab: number, dim: number): tf.Tensor;
+  norm(name: string, dim: number): tf.Tensor;
+  release(): void;
+}
+
+class RandomInit implements ModelBuilder {
+  private n = 0;
+  private made: tf.Tensor[] = [];
+  constructor(private readonly config: LlamaConfig, private readonly seed: number) {}
+
+  private normal(shape: number[]): tf.Tensor {
+    const t = tf.randomNormal(shape, 0, this.config.initializerRange, 'float32', this.seed * 100003 + this.n++);
+    this.made.push(t);
+    return t;
+  }
+
+  linear(_name: string, inF: number, outF: number, bias: boolean): LinearLike {
+    const lin = new Linear(inF, outF, { weight: this.normal([outF, inF]), bias: bias ? tf.zeros([outF]) : undefined });
+    this.release();
+    return lin;
+  }
+
+  embedding(_name: string, vocab: number, dim: number): tf.Tensor {
+    const pad = this.config.padTokenId;
+    const w = this.normal([vocab, dim]);
+    if (pad === null || pad < 0 || pad >= vocab) return w;
+    const ids = tf.tensor1d([pad], 'int32');
+    const rowMask = tf.reshape(tf.oneHot(ids, vocab), [vocab, 1]); // (vocab, 1)
+    const zeroed = tf.mul(w, tf.sub(1, rowMask)); // padding_idx row zero, as torch's Embedding
+    this.made.push(ids, rowMask, zeroed);
+    return zeroed;
+  }
+
+  norm(_name: string, dim: number): tf.Tensor {
+    const t = tf.ones([dim]);
+    this.made.push(t);
+    return t;
+  }
+
+  release(): void {
+    tf.dispose(this.made);
+    this.made = [];
+  }
+}
+
+class CheckpointInit implements ModelBuilder {
+  private made: tf.Tensor[] = [];
+  constructor(private readonly ckpt: Checkpoint, private readonly quantizer?: LinearQuantizer) {}
+
+  private read(name: string, shape: number[]): tf.Tensor {
+    const info = this.ckpt.info(name);
+    if (info.shape.join(',') !== shape.join(',')) {
+      throw new CheckpointError(`${this.ckpt.dir}: tensor '${name}' has shape ${show(info.shape)}, but the config expects ${show(shape)}`, 'config.json does not match the weights');
+    }
+    const t = this.ckpt.readTensor(name);
+    if (t.dtype !== 'float32') throw new CheckpointError(`${this.ckpt.dir}: tensor '${name}' has dtype ${info.dtype}, expected a float dtype`);
+    return t;
+  }
+
+  linear(name: string, inF: number, outF: number, bias: boolean): LinearLike {
+    const q = this.quantizer;
+    if (q && !q.skips(name)) {
+      if (this.ckpt.has(`${name}.weight.absmax`)) {
+        if (!q.loadQuantizedLinear) throw new CheckpointError(`${this.ckpt.dir}: '${name}' is stored quantized, but the quantization config cannot load quantized state`);
+        const state = new Map<string, { dtype: string; shape: number[]; data: Uint8Array }>();
+        for (const key of this.ckpt.keys()) if (key.startsWith(`${name}.`)) state.set(key.slice(name.length + 1), this.ckpt.readRaw(key));
+        return q.loadQuantizedLinear(name, state);
+      }
+      const w = this.read(`${name}.weight`, [outF, inF]);
+      const b = bias ? this.read(`${name}.bias`, [outF]) : undefined;
+      return q.quantizeLinear(name, w, b);
+    }
+    const w = this.read(`${name}.weight`, [outF, inF]);
+    const b = bias ? this.read(`${name}.bias`, [outF]) : undefined;
+    const lin = new Linear(inF, outF, { weight: w, bias: b });
+    tf.dispose([w, ...(b ? [b] : [])]);
+    return lin;
+  }
+
+  embedding(name: string, vocab: number, dim: number): tf.Tensor {
+    const t = this.read(`${name}.weight`, [vocab, dim]);
+    this.made.push(t);
+    return t;
+  }
+
+  norm(name: string, dim: number): tf.Tensor {
+    const t = this.read(`${name}.weight`, [dim]);
+    this.made.push(t);
+    return t;
+  }
+
+  release(): void {
+    tf.dispose(this.made);
+    this.made = [];
+  }
+}
+
+export interface FromPretrainedOptions {
+  /** A quantization config (BitsAndBytesConfig): decoder linears are quantized as they are read. */
+  quantizationConfig?: LinearQuantizer;
+  /** Recorded in the config; tfjs computes in float32 whatever the stored dtype. */
+  torchDtype?: string;
+}
+
+/** `AutoModelForCausalLM.fromPretrained(dir, options)`: config.json + safetensors weights. */
+export class AutoModelForCausalLM {
+  static async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<LlamaForCausalLM> {
+    await ensureBackend();
+    const config = await AutoConfig.fromPretrained(dir);
+    if (options.torchDtype) config.torchDtype = options.torchDtype;
+    const ckpt = Checkpoint.open(dir);
+    try {
+      if (config.tieWordEmbeddings === false && !ckpt.has('lm_head.weight')) {
+        throw new CheckpointError(`${dir}: config.json has \`tie_word_embeddings\` false but the checkpoint has no 'lm_head.weight'`);
+      }
+      const model = new LlamaForCausalLM(config, new CheckpointInit(ckpt, options.quantizationConfig));
+      const genFile = path.join(dir, 'generation_config.json');
+      if (fs.existsSync(genFile)) model.generationConfig = { ...model.generationConfig, ...generationConfigFromJSON(await readJson(genFile, 'the generation config')) };
+      return model;
+    } finally {
+      ckpt.close();
+    }
+  }
+}

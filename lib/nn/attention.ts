@@ -1,0 +1,51 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ArgumentError, show } from '../errors';
+
+/** The additive value for a masked score: finite so that fully padded rows stay NaN-free. */
+export const MASK_VALUE = -1e30;
+
+/**
+ * Causal + padding mask as an additive float32 constant (B, 1, T, S): query t (absolute position
+ * pastLength + t) sees key s when s ≤ pastLength + t and attentionMask[b][s] is 1.
+ * Built on the host from plain numbers, so it has no gradient path and needs no kernel.
+ */
+export function buildAttentionMask(attentionMask: number[][], queryLength: number): tf.Tensor4D {
+  const B = attentionMask.length;
+  const S = attentionMask[0].length;
+  const past = S - queryLength;
+  if (past < 0) throw new ArgumentError(`buildAttentionMask: \`attention_mask\` covers ${S} positions, fewer than the ${queryLength} queries`);
+  const out = new Float32Array(B * queryLength * S);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < queryLength; t++) {
+      for (let s = 0; s < S; s++) {
+        if (s > past + t || attentionMask[b][s] === 0) out[(b * queryLength + t) * S + s] = MASK_VALUE;
+      }
+    }
+  }
+  return tf.tensor4d(out, [B, 1, queryLength, S]);
+}
+
+/**
+ * softmax(q kᵀ / √D + mask) v with grouped-query attention: q (B, nHeads, T, D), k and v
+ * (B, nKvHeads, S, D); each key/value head serves nHeads / nKvHeads query heads. Instead of
+ * repeating k and v, the query heads of a group are stacked along T, so one batched matmul serves
+ * the group. Composite form: tf ops only, autodiff gradient, any backend.
+ */
+export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D): tf.Tensor4D {
+  const [B, H, T, D] = q.shape;
+  const [, Hkv, S] = k.shape;
+  if (H % Hkv !== 0) throw new ArgumentError(`scaledDotProductAttention: ${H} query heads are not a multiple of ${Hkv} key/value heads`);
+  if (mask.shape[2] !== T || mask.shape[3] !== S) {
+    throw new ArgumentError(`scaledDotProductAttention: \`mask\` has shape ${show(mask.shape)}, expected [${B}, 1, ${T}, ${S}]`);
+  }
+  const g = H / Hkv;
+  return tf.tidy(() => {
+    const qg = tf.reshape(q, [B, Hkv, g * T, D]); // (B, nKv, g·T, D)
+    let scores = tf.matMul(qg, k, false, true); // (B, nKv, g·T, S)
+    scores = tf.mul(scores, 1 / Math.sqrt(D));
+    const s5 = tf.add(tf.reshape(scores, [B, Hkv, g, T, S]), tf.reshape(mask, [B, 1, 1, T, S])); // (B, nKv, g, T, S)
+    const probs = tf.softmax(s5, -1);
+    const out = tf.matMul(tf.reshape(probs, [B, Hkv, g * T, S]), v); // (B, nKv, g·T, D)
+    return tf.reshape(out, [B, H, T, D]) as tf.Tensor4D;
+  });
+}

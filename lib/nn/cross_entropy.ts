@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ArgumentError, show } from '../errors';
+
+/** Labels with this value count for nothing, as in torch's CrossEntropyLoss. */
+export const IGNORE_INDEX = -100;
+
+/**
+ * Mean cross-entropy of logits (N, V) against integer targets (N) with `ignoreIndex` skipped:
+ * mean over counted rows, like torch. Forward: logsumexp − picked logit; backward written once:
+ * (softmax − onehot) · dy / count, so only the logits are kept for the backward pass.
+ */
+export function crossEntropy(logits: tf.Tensor2D, targets: number[], ignoreIndex = IGNORE_INDEX): tf.Scalar {
+  const [N, V] = logits.shape;
+  if (targets.length !== N) throw new ArgumentError(`crossEntropy: ${targets.length} targets for ${N} rows of logits`);
+  const keep = new Float32Array(N);
+  const ids = new Int32Array(N);
+  let count = 0;
+  targets.forEach((t, i) => {
+    if (t === ignoreIndex) return;
+    if (!Number.isInteger(t) || t < 0 || t >= V) throw new ArgumentError(`crossEntropy: target ${show(t)} at row ${i} is outside [0, ${V})`);
+    keep[i] = 1;
+    ids[i] = t;
+    count++;
+  });
+  const denom = Math.max(count, 1);
+  if (count === 0) return tf.tidy(() => tf.mul(tf.sum(logits), 0) as tf.Scalar);
+  // Constants made inside forward and backward (each scope frees its own): no input-dependent kernel.
+  const constants = () => [tf.tensor1d(keep), tf.tensor1d(ids, 'int32')] as const;
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([x]);
+    const [keepT, idsT] = constants();
+    const lse = tf.logSumExp(x, -1); // (N)
+    const picked = tf.sum(tf.mul(x, tf.oneHot(idsT, V)), -1); // (N)
+    const loss = tf.div(tf.sum(tf.mul(tf.sub(lse, picked), keepT)), denom) as tf.Scalar;
+    return {
+      value: loss,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [keepT, idsT] = constants();
+        const p = tf.softmax(saved[0], -1); // (N, V)
+        const g = tf.mul(tf.sub(p, tf.oneHot(idsT, V)), tf.reshape(keepT, [N, 1])); // (N, V)
+        return tf.mul(g, tf.div(dy, denom));
+      },
+    };
+  });
+  return f(logits) as tf.Scalar;
+}
+
+/**
+ * The causal-LM loss of transformers: logits (B, T, V) at position t predict labels[t + 1];
+ * the shift is done on the host (labels), so no slice of the logits is needed.
+ */
+export function causalLmLoss(logits: tf.Tensor3D, labels: number[][], ignoreIndex = IGNORE_INDEX): tf.Scalar {
+  const [B, T, V] = logits.shape;
+  if (labels.length !== B || labels.some((row) => row.length !== T)) {
+    throw new ArgumentError(`causalLmLoss: \`labels\` must be ${B} rows of ${T}, like \`input_ids\``);
+  }
+  const shifted: number[] = [];
+  for (const row of labels) for (let t = 0; t < T; t++) shifted.push(t + 1 < T ? row[t + 1] : ignoreIndex);
+  return tf.tidy(() => crossEntropy(tf.reshape(logits, [B * T, V]) as tf.Tensor2D, shifted, ignoreIndex));
+}

@@ -1,0 +1,33 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ArgumentError, show } from '../errors';
+import { Module } from './module';
+
+/**
+ * RMSNorm as Llama computes it: x · rsqrt(mean(x², -1) + eps) · weight, in float32.
+ * Public op: validates, then runs the composite form (tf ops, any backend, gradient by autodiff).
+ */
+export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
+  const d = x.shape[x.shape.length - 1];
+  if (weight.rank !== 1 || weight.shape[0] !== d) {
+    throw new ArgumentError(`rmsNorm: \`weight\` has shape ${show(weight.shape)}, expected [${d}] (the last dimension of \`x\`)`);
+  }
+  if (!(eps > 0)) throw new ArgumentError(`rmsNorm: \`eps\` must be positive, got ${show(eps)}`);
+  return tf.tidy(() => {
+    const variance = tf.mean(tf.square(x), -1, true); // (..., 1)
+    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
+  });
+}
+
+/** Llama's RMSNorm module: one `weight` of shape (hidden,), initialised to ones. */
+export class RMSNorm extends Module {
+  weight: tf.Variable; // (hidden)
+
+  constructor(readonly hiddenSize: number, readonly eps = 1e-6, options: { weight?: tf.Tensor; trainable?: boolean } = {}) {
+    super();
+    this.weight = tf.variable(options.weight ?? tf.ones([hiddenSize]), options.trainable ?? true);
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return rmsNorm(x, this.weight, this.eps);
+  }
+}

@@ -1,0 +1,73 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ArgumentError, show } from '../errors';
+
+/** Rotary embedding parameters as config.json gives them (rope_theta, rope_scaling). */
+export interface RopeOptions {
+  headDim: number;
+  theta: number;
+  scaling?: { ropeType: string; factor: number; lowFreqFactor?: number; highFreqFactor?: number; originalMaxPositionEmbeddings?: number } | null;
+}
+
+/**
+ * inv_freq[i] = 1 / theta^(2i/headDim), i < headDim/2, in float32 as transformers computes it,
+ * with llama3 scaling (long wavelengths divided by `factor`, a smooth blend in between) or linear.
+ */
+export function ropeInvFreq(o: RopeOptions): Float32Array {
+  const half = o.headDim / 2;
+  const inv = new Float32Array(half);
+  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(o.theta, Math.fround((2 * i) / o.headDim));
+  const s = o.scaling;
+  if (!s || s.ropeType === 'default') return inv;
+  if (s.ropeType === 'linear') return inv.map((f) => f / s.factor);
+  if (s.ropeType !== 'llama3') throw new ArgumentError(`rope: \`rope_type\` ${show(s.ropeType)} is not supported`);
+  const low = s.lowFreqFactor ?? 1;
+  const high = s.highFreqFactor ?? 4;
+  const old = s.originalMaxPositionEmbeddings ?? 8192;
+  const lowWavelen = old / low;
+  const highWavelen = old / high;
+  return inv.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen < highWavelen) return f;
+    if (wavelen > lowWavelen) return f / s.factor;
+    const smooth = (old / wavelen - low) / (high - low);
+    return (1 - smooth) * (f / s.factor) + smooth * f;
+  });
+}
+
+/**
+ * cos and sin tables for the given positions, laid out as transformers does (the half-dim
+ * frequencies repeated twice): each (B, 1, T, headDim) float32 constants.
+ */
+export function ropeCosSin(invFreq: Float32Array, positions: number[][]): [tf.Tensor4D, tf.Tensor4D] {
+  const B = positions.length;
+  const T = positions[0]?.length ?? 0;
+  const half = invFreq.length;
+  const D = 2 * half;
+  const cos = new Float32Array(B * T * D);
+  const sin = new Float32Array(B * T * D);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const base = (b * T + t) * D;
+      for (let i = 0; i < half; i++) {
+        const angle = Math.fround(positions[b][t] * invFreq[i]);
+        cos[base + i] = cos[base + i + half] = Math.cos(angle);
+        sin[base + i] = sin[base + i + half] = Math.sin(angle);
+      }
+    }
+  }
+  return [tf.tensor4d(cos, [B, 1, T, D]), tf.tensor4d(sin, [B, 1, T, D])];
+}
+
+/** x·cos + rotate_half(x)·sin with rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2]); x is (B, H, T, D). */
+export function applyRotaryPosEmb(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tensor4D {
+  const [B, H, T, D] = x.shape;
+  if (cos.shape[2] !== T || cos.shape[3] !== D || cos.shape[0] !== B) {
+    throw new ArgumentError(`applyRotaryPosEmb: \`cos\` has shape ${show(cos.shape)}, expected [${B}, 1, ${T}, ${D}]`);
+  }
+  return tf.tidy(() => {
+    const x1 = tf.slice(x, [0, 0, 0, 0], [B, H, T, D / 2]); // (B, H, T, D/2)
+    const x2 = tf.slice(x, [0, 0, 0, D / 2], [B, H, T, D / 2]); // (B, H, T, D/2)
+    const rotated = tf.concat([tf.neg(x2), x1], 3); // (B, H, T, D)
+    return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
+  });
+}
