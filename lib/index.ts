@@ -15,3 +15,9 @@ export { Linear, isLinearLike, type LinearLike, type LinearQuantizer } from './n
 
 // Embedded defaults: the small base model and the DialogSum-style data the project ships.
 export { EMBEDDED_MODEL_DIR, EMBEDDED_DATA_DIR } from './embedded';
+
+// Tokenizers: byte-level BPE from tokenizer.json + tokenizer_config.json, and a trainer for new vocabularies.
+export { AutoTokenizer, PreTrainedTokenizerFast } from './data/tokenizer/auto';
+export { PreTrainedTokenizer, type BatchEncoding, type CallOptions, type ChatOptions, type TokenizerOptions } from './data/tokenizer/tokenizer';
+export { type ChatMessage } from './data/tokenizer/chat_template';
+export { trainByteLevelBpe, LLAMA3_CHAT_TEMPLATE, LLAMA3_SPECIAL_TOKENS, type TrainBpeOptions } from './data/tokenizer/trainer';

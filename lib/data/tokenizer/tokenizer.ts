@@ -1,0 +1,396 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { ArgumentError, ConfigError, show } from '../../errors';
+import { AddedVocabulary, type AddedToken } from './added_tokens';
+import { BpeModel } from './bpe';
+import { toByteLevel } from './bytes';
+import { pickChatTemplate, renderChatTemplate, type ChatMessage } from './chat_template';
+import { buildDecoder, type Decoder } from './decoder';
+import { buildNormalizer, type Normalizer } from './normalizer';
+import { bosEosTemplate, buildPostProcessor, type PostProcessor } from './post_processor';
+import { buildPreTokenizer, type PreTokenizer } from './pre_tokenizer';
+
+export type PaddingSide = 'left' | 'right';
+export type Padding = boolean | 'longest' | 'max_length' | 'do_not_pad';
+
+export interface TokenizerOptions {
+  paddingSide?: PaddingSide;
+  truncationSide?: PaddingSide;
+  modelMaxLength?: number;
+  padToken?: string | null;
+  bosToken?: string | null;
+  eosToken?: string | null;
+  chatTemplate?: string;
+}
+
+export interface CallOptions {
+  padding?: Padding;
+  truncation?: boolean;
+  maxLength?: number;
+  padToMultipleOf?: number;
+  paddingSide?: PaddingSide;
+  addSpecialTokens?: boolean;
+  returnTensors?: 'tf';
+}
+
+/** What calling the tokenizer returns: HF's BatchEncoding `input_ids` / `attention_mask`, camelCased. */
+export interface BatchEncoding<T = number[][]> {
+  inputIds: T;
+  attentionMask: T;
+}
+
+/** Reads a special token from tokenizer_config.json: a string or an AddedToken dict `{content}`. */
+function tokenContent(value: unknown): string | null {
+  if (value == null) return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && typeof (value as any).content === 'string') return (value as any).content;
+  return null;
+}
+
+const CLEANUPS: [string, string][] = [
+  [' .', '.'], [' ?', '?'], [' !', '!'], [' ,', ','], [" ' ", "'"], [" n't", "n't"],
+  [" 'm", "'m"], [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"],
+];
+
+/** transformers' `clean_up_tokenization`: removes spaces before punctuation and contractions. */
+export function cleanUpTokenization(text: string): string {
+  for (const [from, to] of CLEANUPS) text = text.split(from).join(to);
+  return text;
+}
+
+/**
+ * A byte-level BPE tokenizer built from a tokenizer.json and tokenizer_config.json, with
+ * transformers' `PreTrainedTokenizerFast` API in camelCase. Encoding runs: added tokens split out →
+ * normalizer → pre-tokenizer → (byte-level spelling) → BPE per word, cached → post-processor.
+ */
+export class PreTrainedTokenizer {
+  /** The parsed files, kept so `savePretrained` writes what was read plus settings changed since. */
+  readonly tokenizerJson: any;
+  readonly tokenizerConfig: Record<string, any>;
+  readonly model: BpeModel;
+  readonly addedVocabulary: AddedVocabulary;
+  private readonly normalizer: Normalizer | null;
+  private readonly preTokenizer: PreTokenizer;
+  private postProcessor: PostProcessor;
+  private readonly decoder: Decoder;
+  private readonly cache = new Map<string, number[]>();
+  private static readonly CACHE_LIMIT = 200_000;
+
+  paddingSide: PaddingSide;
+  truncationSide: PaddingSide;
+  modelMaxLength: number;
+  chatTemplate: string | { name: string; template: string }[] | undefined;
+  cleanUpTokenizationSpaces: boolean;
+  private _bosToken: string | null = null;
+  private _eosToken: string | null = null;
+  private _padToken: string | null = null;
+  private _unkToken: string | null = null;
+
+  constructor(tokenizerJson: any, tokenizerConfig: Record<string, any> = {}, options: TokenizerOptions = {}) {
+    if (tokenizerJson == null || typeof tokenizerJson !== 'object') throw new ConfigError('tokenizer.json: not a JSON object');
+    this.tokenizerJson = tokenizerJson;
+    this.tokenizerConfig = tokenizerConfig;
+    this.model = BpeModel.fromJson(tokenizerJson.model);
+    this.addedVocabulary = new AddedVocabulary((tokenizerJson.added_tokens ?? []) as AddedToken[]);
+    this.normalizer = buildNormalizer(tokenizerJson.normalizer);
+    this.preTokenizer = buildPreTokenizer(tokenizerJson.pre_tokenizer);
+    this.postProcessor = buildPostProcessor(tokenizerJson.post_processor);
+    this.decoder = buildDecoder(tokenizerJson.decoder);
+
+    const cfg = tokenizerConfig;
+    this.paddingSide = checkSide(options.paddingSide ?? cfg.padding_side ?? 'right', 'padding_side');
+    this.truncationSide = checkSide(options.truncationSide ?? cfg.truncation_side ?? 'right', 'truncation_side');
+    this.modelMaxLength = options.modelMaxLength ?? (typeof cfg.model_max_length === 'number' ? cfg.model_max_length : 1e30);
+    this.chatTemplate = options.chatTemplate ?? cfg.chat_template;
+    this.cleanUpTokenizationSpaces = Boolean(cfg.clean_up_tokenization_spaces ?? false);
+    this.bosToken = options.bosToken !== undefined ? options.bosToken : tokenContent(cfg.bos_token);
+    this.eosToken = options.eosToken !== undefined ? options.eosToken : tokenContent(cfg.eos_token);
+    this.padToken = options.padToken !== undefined ? options.padToken : tokenContent(cfg.pad_token);
+    this.unkToken = tokenContent(cfg.unk_token);
+    // Llama (SentencePiece-era) tokenizer classes rebuild the post-processor from add_bos/eos_token.
+    if (/^Llama(Tokenizer|TokenizerFast)$/.test(String(cfg.tokenizer_class ?? ''))) {
+      const addBos = cfg.add_bos_token ?? true;
+      const addEos = cfg.add_eos_token ?? false;
+      const bos = addBos && this.bosTokenId !== null ? { token: this._bosToken!, id: this.bosTokenId } : null;
+      const eos = addEos && this.eosTokenId !== null ? { token: this._eosToken!, id: this.eosTokenId } : null;
+      this.postProcessor = buildPostProcessor(bosEosTemplate(bos, eos));
+    }
+  }
+
+  // ---- special tokens -------------------------------------------------------------------------
+
+  private checkToken(token: string | null, name: string): string | null {
+    if (token !== null && this.tokenToId(token) === null) {
+      throw new ArgumentError(`\`${name}\` ${show(token)} is not in the vocabulary`, 'use a token from `added_tokens` or the model vocab (e.g. `tokenizer.padToken = tokenizer.eosToken`).');
+    }
+    return token;
+  }
+  get bosToken(): string | null { return this._bosToken; }
+  set bosToken(t: string | null) { this._bosToken = this.checkToken(t, 'bosToken'); }
+  get eosToken(): string | null { return this._eosToken; }
+  set eosToken(t: string | null) { this._eosToken = this.checkToken(t, 'eosToken'); }
+  get padToken(): string | null { return this._padToken; }
+  set padToken(t: string | null) { this._padToken = this.checkToken(t, 'padToken'); }
+  get unkToken(): string | null { return this._unkToken; }
+  set unkToken(t: string | null) { this._unkToken = this.checkToken(t, 'unkToken'); }
+  get bosTokenId(): number | null { return this._bosToken === null ? null : this.tokenToId(this._bosToken); }
+  get eosTokenId(): number | null { return this._eosToken === null ? null : this.tokenToId(this._eosToken); }
+  get padTokenId(): number | null { return this._padToken === null ? null : this.tokenToId(this._padToken); }
+  set padTokenId(id: number | null) { this.padToken = id === null ? null : this.idToToken(id); }
+  get unkTokenId(): number | null { return this._unkToken === null ? null : this.tokenToId(this._unkToken); }
+
+  /** The special tokens a chat template sees, as transformers' `special_tokens_map`. */
+  get specialTokensMap(): Record<string, string> {
+    const map: Record<string, string> = {};
+    if (this._bosToken !== null) map.bos_token = this._bosToken;
+    if (this._eosToken !== null) map.eos_token = this._eosToken;
+    if (this._unkToken !== null) map.unk_token = this._unkToken;
+    if (this._padToken !== null) map.pad_token = this._padToken;
+    return map;
+  }
+
+  /** Ids of every special added token (what `skipSpecialTokens` drops). */
+  get allSpecialIds(): number[] {
+    return this.addedVocabulary.tokens.filter((t) => t.special).map((t) => t.id);
+  }
+
+  /** Size of the model vocabulary without added tokens (transformers' `vocab_size`). */
+  get vocabSize(): number {
+    return this.model.size;
+  }
+
+  /** Size with added tokens (transformers' `len(tokenizer)`). */
+  get length(): number {
+    const ids = new Set<number>(this.model.vocab.values());
+    for (const t of this.addedVocabulary.tokens) ids.add(t.id);
+    return ids.size;
+  }
+
+  private tokenToId(token: string): number | null {
+    return this.addedVocabulary.byContent.get(token)?.id ?? this.model.vocab.get(token) ?? null;
+  }
+
+  private idToToken(id: number): string | null {
+    return this.addedVocabulary.byId.get(id)?.content ?? this.model.idToToken[id] ?? null;
+  }
+
+  convertTokensToIds(tokens: string): number | null;
+  convertTokensToIds(tokens: string[]): (number | null)[];
+  convertTokensToIds(tokens: string | string[]): number | null | (number | null)[] {
+    const one = (t: string) => this.tokenToId(t) ?? this.unkTokenId;
+    return typeof tokens === 'string' ? one(tokens) : tokens.map(one);
+  }
+
+  convertIdsToTokens(ids: number): string | null;
+  convertIdsToTokens(ids: number[], options?: { skipSpecialTokens?: boolean }): string[];
+  convertIdsToTokens(ids: number | number[], options: { skipSpecialTokens?: boolean } = {}): string | null | string[] {
+    if (typeof ids === 'number') return this.idToToken(ids);
+    const out: string[] = [];
+    for (const id of ids) {
+      if (options.skipSpecialTokens && this.addedVocabulary.isSpecial(id)) continue;
+      const t = this.idToToken(id);
+      if (t !== null) out.push(t);
+    }
+    return out;
+  }
+
+  // ---- encoding -------------------------------------------------------------------------------
+
+  /** Ids of text without special tokens from the post-processor (added tokens in the text count). */
+  private encodeText(text: string): number[] {
+    if (typeof text !== 'string') throw new ArgumentError(`\`text\` must be a string, got ${show(typeof text)}`);
+    const ids: number[] = [];
+    for (const segment of this.addedVocabulary.split(text)) {
+      if (typeof segment === 'number') { ids.push(segment); continue; }
+      const normalized = this.normalizer ? this.normalizer(segment) : segment;
+      for (const piece of this.preTokenizer.split(normalized)) {
+        let cached = this.cache.get(piece);
+        if (cached === undefined) {
+          cached = [];
+          this.model.encodeWord(this.preTokenizer.byteLevel ? toByteLevel(piece) : piece, cached);
+          if (this.cache.size >= PreTrainedTokenizer.CACHE_LIMIT) this.cache.clear();
+          this.cache.set(piece, cached);
+        }
+        for (let i = 0; i < cached.length; i++) ids.push(cached[i]);
+      }
+    }
+    return ids;
+  }
+
+  /** transformers' `encode`: ids of one text, with special tokens unless `addSpecialTokens: false`. */
+  encode(text: string, options: { addSpecialTokens?: boolean; truncation?: boolean; maxLength?: number } = {}): number[] {
+    const add = options.addSpecialTokens ?? true;
+    let ids = this.encodeText(text);
+    if (options.truncation || (options.maxLength !== undefined && options.truncation !== false)) {
+      const max = options.maxLength ?? this.modelMaxLength;
+      ids = this.truncate(ids, max - (add ? this.postProcessor.added : 0));
+    }
+    return add ? this.postProcessor.process(ids) : ids;
+  }
+
+  private truncate(ids: number[], keep: number): number[] {
+    if (keep < 0) throw new ArgumentError(`\`maxLength\` is smaller than the ${this.postProcessor.added} special tokens the tokenizer adds`);
+    if (ids.length <= keep) return ids;
+    return this.truncationSide === 'right' ? ids.slice(0, keep) : ids.slice(ids.length - keep);
+  }
+
+  /** Byte-level tokens of a text, without special tokens (transformers' `tokenize`). */
+  tokenize(text: string, options: { addSpecialTokens?: boolean } = {}): string[] {
+    const ids = this.encode(text, { addSpecialTokens: options.addSpecialTokens ?? false });
+    return ids.map((id) => this.idToToken(id)!);
+  }
+
+  /**
+   * Calling the tokenizer (transformers' `tokenizer(texts, padding=..., truncation=...)`): one text
+   * gives flat lists, a batch gives one list per text; `returnTensors: 'tf'` gives int32 (B, T) tensors.
+   */
+  call(text: string, options?: CallOptions & { returnTensors?: undefined }): BatchEncoding<number[]>;
+  call(texts: string[], options?: CallOptions & { returnTensors?: undefined }): BatchEncoding<number[][]>;
+  call(texts: string | string[], options: CallOptions & { returnTensors: 'tf' }): BatchEncoding<tf.Tensor2D>;
+  call(texts: string | string[], options: CallOptions = {}): BatchEncoding<number[] | number[][] | tf.Tensor2D> {
+    const single = typeof texts === 'string';
+    const batch = single ? [texts] : texts;
+    if (!Array.isArray(batch)) throw new ArgumentError(`\`text\` must be a string or a list of strings, got ${show(typeof texts)}`);
+    const padding: Padding = options.padding ?? false;
+    const side = checkSide(options.paddingSide ?? this.paddingSide, 'paddingSide');
+    // As transformers: a `maxLength` without `truncation` truncates unless it is the padding length.
+    const truncation = options.truncation ?? (options.maxLength !== undefined && (padding === false || padding === 'do_not_pad'));
+    const rows = batch.map((t) => this.encode(t, {
+      addSpecialTokens: options.addSpecialTokens ?? true,
+      truncation,
+      maxLength: options.maxLength,
+    }));
+    let target = -1;
+    if (padding === true || padding === 'longest') target = Math.max(0, ...rows.map((r) => r.length));
+    else if (padding === 'max_length') target = options.maxLength ?? this.modelMaxLength;
+    else if (padding !== false && padding !== 'do_not_pad') throw new ArgumentError(`\`padding\` must be true, false, 'longest', 'max_length' or 'do_not_pad', got ${show(padding)}`);
+    if (target >= 0 && options.padToMultipleOf) target = Math.ceil(target / options.padToMultipleOf) * options.padToMultipleOf;
+    if (target > 1e7) throw new ArgumentError(`\`padding: 'max_length'\` needs \`maxLength\`: the model max length is ${show(this.modelMaxLength)}`);
+    const masks = rows.map((r) => r.map(() => 1));
+    if (target >= 0 && rows.some((r) => r.length < target)) {
+      const pad = this.padTokenId;
+      if (pad === null) {
+        throw new ArgumentError('Asking to pad but the tokenizer does not have a padding token (`padToken` is null)',
+          'set one, e.g. `tokenizer.padToken = tokenizer.eosToken`.');
+      }
+      rows.forEach((r, i) => {
+        const n = target - r.length;
+        if (n <= 0) return;
+        const fill = new Array<number>(n).fill(pad);
+        const zeros = new Array<number>(n).fill(0);
+        if (side === 'left') { rows[i] = [...fill, ...r]; masks[i] = [...zeros, ...masks[i]]; } else { rows[i] = [...r, ...fill]; masks[i] = [...masks[i], ...zeros]; }
+      });
+    }
+    if (options.returnTensors === 'tf') {
+      const width = rows[0]?.length ?? 0;
+      if (rows.some((r) => r.length !== width)) {
+        throw new ArgumentError('`returnTensors: \'tf\'` needs rows of one length', "pass `padding: true` (or `truncation` with `maxLength`).");
+      }
+      // (B, T) int32
+      return { inputIds: tf.tensor2d(rows, [rows.length, width], 'int32'), attentionMask: tf.tensor2d(masks, [rows.length, width], 'int32') };
+    }
+    return single ? { inputIds: rows[0], attentionMask: masks[0] } : { inputIds: rows, attentionMask: masks };
+  }
+
+  // ---- decoding -------------------------------------------------------------------------------
+
+  /** transformers' `decode`: ids → text through the decoder; optionally drops special tokens. */
+  decode(ids: ArrayLike<number> | tf.Tensor, options: { skipSpecialTokens?: boolean; cleanUpTokenizationSpaces?: boolean } = {}): string {
+    const list: ArrayLike<number> = ids instanceof tf.Tensor ? (ids.dataSync() as unknown as ArrayLike<number>) : ids;
+    const tokens: string[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const id = list[i];
+      if (options.skipSpecialTokens && this.addedVocabulary.isSpecial(id)) continue;
+      const t = this.idToToken(id);
+      if (t !== null) tokens.push(t);
+    }
+    const text = this.decoder(tokens);
+    return (options.cleanUpTokenizationSpaces ?? this.cleanUpTokenizationSpaces) ? cleanUpTokenization(text) : text;
+  }
+
+  /** `decode` for each row of a batch (a list of id lists or a (B, T) tensor). */
+  batchDecode(batch: ArrayLike<number>[] | tf.Tensor, options: { skipSpecialTokens?: boolean; cleanUpTokenizationSpaces?: boolean } = {}): string[] {
+    const rows = batch instanceof tf.Tensor ? (batch.arraySync() as number[][]) : Array.from(batch);
+    return rows.map((r) => this.decode(r, options));
+  }
+
+  // ---- saving --------------------------------------------------------------------------------
+
+  /** The tokenizer_config.json to save: what was read, with the settings changed since. */
+  toTokenizerConfig(): Record<string, any> {
+    const cfg: Record<string, any> = { ...this.tokenizerConfig };
+    cfg.bos_token = this._bosToken;
+    cfg.eos_token = this._eosToken;
+    cfg.pad_token = this._padToken;
+    if (this._unkToken !== null || 'unk_token' in cfg) cfg.unk_token = this._unkToken;
+    cfg.padding_side = this.paddingSide;
+    cfg.truncation_side = this.truncationSide;
+    cfg.model_max_length = this.modelMaxLength;
+    cfg.clean_up_tokenization_spaces = this.cleanUpTokenizationSpaces;
+    if (this.chatTemplate !== undefined) cfg.chat_template = this.chatTemplate;
+    cfg.tokenizer_class ??= 'PreTrainedTokenizerFast';
+    return cfg;
+  }
+
+  /** Writes tokenizer.json, tokenizer_config.json and special_tokens_map.json into `dir` (atomically). */
+  async savePretrained(dir: string): Promise<string[]> {
+    const files: [string, string][] = [
+      ['tokenizer.json', JSON.stringify(this.tokenizerJson, null, 2)],
+      ['tokenizer_config.json', JSON.stringify(this.toTokenizerConfig(), null, 2)],
+      ['special_tokens_map.json', JSON.stringify(this.specialTokensMap, null, 2)],
+    ];
+    await fs.mkdir(dir, { recursive: true });
+    const written: string[] = [];
+    for (const [name, text] of files) {
+      const target = path.join(dir, name);
+      await writeFileAtomic(target, text + '\n');
+      written.push(target);
+    }
+    return written;
+  }
+
+  // ---- chat -----------------------------------------------------------------------------------
+
+  /** Renders `messages` with the chat template; ids (default) or the text with `tokenize: false`. */
+  applyChatTemplate(messages: ChatMessage[], options: ChatOptions & { tokenize: false }): string;
+  applyChatTemplate(messages: ChatMessage[], options?: ChatOptions & { tokenize?: true }): number[];
+  applyChatTemplate(messages: ChatMessage[], options: ChatOptions = {}): string | number[] {
+    const { addGenerationPrompt = false, tokenize = true, chatTemplate, tools, documents, ...extra } = options;
+    const template = chatTemplate ?? pickChatTemplate(this.chatTemplate);
+    const text = renderChatTemplate(template, messages, {
+      ...this.specialTokensMap,
+      add_generation_prompt: addGenerationPrompt,
+      tools,
+      documents,
+      ...extra,
+    });
+    return tokenize ? this.encode(text, { addSpecialTokens: false }) : text;
+  }
+}
+
+export interface ChatOptions {
+  addGenerationPrompt?: boolean;
+  tokenize?: boolean;
+  chatTemplate?: string;
+  tools?: unknown[];
+  documents?: unknown[];
+  [templateKwarg: string]: unknown;
+}
+
+/** Writes a file through a temporary sibling and a rename, so readers never see half a file. */
+export async function writeFileAtomic(target: string, text: string): Promise<void> {
+  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    await fs.writeFile(tmp, text, 'utf8');
+    await fs.rename(tmp, target);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+function checkSide(side: unknown, name: string): PaddingSide {
+  if (side !== 'left' && side !== 'right') throw new ArgumentError(`\`${name}\` must be 'left' or 'right', got ${show(side)}`);
+  return side;
+}
