@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from '../nn/module';
+import type { LinearLike } from '../nn/linear';
+import { ArgumentError } from '../errors';
+import { bytesToWords, dequantize4bitOp, wordsToBytes, type Dequantize4bitAttrs, type Dequantize4bitInputs } from './dequantize_op';
+import { quantize4bit, quantStateToDict, type QuantType, type Quantized4bit, type RawTensor } from './quant_state';
+
+export type ComputeDtype = 'float32' | 'float16' | 'bfloat16';
+
+export interface Linear4bitOptions {
+  quantType?: QuantType;
+  blocksize?: number;
+  compressStatistics?: boolean;
+  /** Recorded like bitsandbytes' compute_dtype; tfjs' CPU backends compute in float32. */
+  computeDtype?: ComputeDtype;
+}
+
+/**
+ * A 4-bit linear layer (bitsandbytes' Linear4bit): the weight stays packed in tfjs memory, 8 codes
+ * per int32 (1/8 of its float32 size, plus one absmax per block), and is dequantized on the fly in
+ * forward and backward. The weight gets no gradient; the gradient to the input flows (dx = dy · W).
+ */
+export class Linear4bit extends Module implements LinearLike {
+  /** (ceil(out·in / 8)) int32: bitsandbytes' packed bytes, 4 per word. Frozen parameter. */
+  weight: tf.Variable;
+  /** (nBlocks) float32 absmax, or (ceil(nBlocks / 4)) int32 of packed uint8 codes when double-quantized. */
+  absmax: tf.Tensor;
+  /** (16) float32 codebook. */
+  quant_map: tf.Tensor;
+  /** (ceil(nBlocks / 256)) float32, double quantization only. */
+  nested_absmax: tf.Tensor | undefined;
+  /** (256) float32 dynamic map, double quantization only. */
+  nested_quant_map: tf.Tensor | undefined;
+  bias: tf.Variable | undefined; // (out)
+  readonly quantType: QuantType;
+  readonly blocksize: number;
+  readonly computeDtype: ComputeDtype;
+  /** torch dtype name of the weight before quantization, saved in the state JSON. */
+  readonly dtype: string;
+  private readonly nestedMeta: { blocksize: number; offset: number } | undefined;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, quantized: Quantized4bit, options: { bias?: tf.Tensor; computeDtype?: ComputeDtype } = {}) {
+    super();
+    const { packed, state } = quantized;
+    if (state.shape.length !== 2 || state.shape[0] !== outFeatures || state.shape[1] !== inFeatures) {
+      throw new ArgumentError(`Linear4bit: quantized weight has shape [${state.shape}], expected [${outFeatures}, ${inFeatures}].`);
+    }
+    this.quantType = state.quantType;
+    this.blocksize = state.blocksize;
+    this.dtype = state.dtype;
+    this.computeDtype = options.computeDtype ?? 'float32';
+    const words = bytesToWords(packed);
+    this.weight = tf.variable(tf.tensor1d(words, 'int32'), false);
+    this.quant_map = tf.tensor1d(state.code, 'float32');
+    if (state.nested) {
+      this.absmax = tf.tensor1d(bytesToWords(state.nested.qabsmax), 'int32');
+      this.nested_absmax = tf.tensor1d(state.nested.absmax, 'float32');
+      this.nested_quant_map = tf.tensor1d(state.nested.code, 'float32');
+      this.nestedMeta = { blocksize: state.nested.blocksize, offset: state.nested.offset };
+    } else {
+      this.absmax = tf.tensor1d(state.absmax!, 'float32');
+      this.nested_absmax = undefined;
+      this.nested_quant_map = undefined;
+      this.nestedMeta = undefined;
+    }
+    this.bias = options.bias ? tf.variable(options.bias, false) : undefined;
+  }
+
+  /** Quantizes a (out, in) float weight; the caller keeps ownership of `weight`. */
+  static fromLinearWeight(weight: tf.Tensor, options: Linear4bitOptions & { bias?: tf.Tensor } = {}): Linear4bit {
+    const [out, inF] = weight.shape;
+    const q = quantize4bit(weight, options);
+    return new Linear4bit(inF, out, q, { bias: options.bias, computeDtype: options.computeDtype });
+  }
+
+  private attrs(transpose: boolean): Dequantize4bitAttrs {
+    return {
+      shape: [this.outFeatures, this.inFeatures], blocksize: this.blocksize, transpose,
+      nested: this.nestedMeta !== undefined, nestedBlocksize: this.nestedMeta?.blocksize ?? 0, offset: this.nestedMeta?.offset ?? 0,
+    };
+  }
+
+  private inputs(): Dequantize4bitInputs {
+    return { packed: this.weight, code: this.quant_map, absmax: this.absmax, nestedAbsmax: this.nested_absmax, nestedCode: this.nested_quant_map };
+  }
+
+  /** The float32 weight, (out, in); or its transpose (in, out). Caller disposes. */
+  dequantize(transpose = false): tf.Tensor2D {
+    return dequantize4bitOp(this.inputs(), this.attrs(transpose)) as tf.Tensor2D;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const lead = x.shape.slice(0, -1);
+      const x2 = tf.reshape(x, [-1, this.inFeatures]); // (N, in)
+      const matmul = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+        value: tf.tidy(() => tf.matMul(args[0] as tf.Tensor, this.dequantize(true))), // (N, in) · (in, out)
+        gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.matMul(dy, this.dequantize(false))), // (N, out) · (out, in)
+      }));
+      let y = matmul(x2) as tf.Tensor; // (N, out)
+      if (this.bias) y = tf.add(y, this.bias);
+      return tf.reshape(y, [...lead, this.outFeatures]);
+    });
+  }
+
+  /** Number of weights as PEFT counts a packed 4-bit parameter (numel · 2 of the uint8 bytes). */
+  numWeights(): number {
+    return this.inFeatures * this.outFeatures;
+  }
+
+  /** The packed bytes and state, read back from tfjs memory. */
+  toQuantized(): Quantized4bit {
+    const n = this.inFeatures * this.outFeatures;
+    const packed = wordsToBytes(this.weight.dataSync() as Int32Array, Math.ceil(n / 2));
+    const code = this.quant_map.dataSync() as Float32Array;
+    const state: Quantized4bit['state'] = { quantType: this.quantType, blocksize: this.blocksize, shape: [this.outFeatures, this.inFeatures], dtype: this.dtype, code: code.slice() };
+    if (this.nestedMeta) {
+      const nBlocks = Math.ceil(n / this.blocksize);
+      state.nested = {
+        qabsmax: wordsToBytes(this.absmax.dataSync() as Int32Array, nBlocks),
+        absmax: (this.nested_absmax!.dataSync() as Float32Array).slice(),
+        code: (this.nested_quant_map!.dataSync() as Float32Array).slice(),
+        ...this.nestedMeta,
+      };
+    } else {
+      state.absmax = (this.absmax.dataSync() as Float32Array).slice();
+    }
+    return { packed, state };
+  }
+
+  /** bitsandbytes' state-dict entries of this layer, keys relative to it (`weight`, `weight.absmax`, …, `bias`). */
+  stateDict(): Map<string, RawTensor> {
+    const out = quantStateToDict(this.toQuantized());
+    if (this.bias) {
+      const b = this.bias.dataSync() as Float32Array;
+      out.set('bias', { dtype: 'F32', shape: [b.length], data: new Uint8Array(b.slice().buffer) });
+    }
+    return out;
+  }
+}
