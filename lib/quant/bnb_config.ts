@@ -3,7 +3,7 @@ import type { LinearLike, LinearQuantizer } from '../nn/linear';
 import { ConfigError, show } from '../errors';
 import { checkBlocksize } from './blockwise';
 import { Linear4bit, type ComputeDtype } from './linear4bit';
-import { quantStateFromDict, type QuantType, type RawTensor } from './quant_state';
+import { rawToFloat32, quantStateFromDict, type QuantType, type RawTensor } from './quant_state';
 
 export interface BitsAndBytesConfigOptions {
   loadIn4bit?: boolean;
@@ -73,7 +73,13 @@ export class BitsAndBytesConfig implements LinearQuantizer {
   loadQuantizedLinear(moduleName: string, state: Map<string, RawTensor>): LinearLike {
     const q = quantStateFromDict(state, moduleName);
     const [out, inF] = q.state.shape;
-    return new Linear4bit(inF, out, q, { computeDtype: this.bnb4bitComputeDtype });
+    const b = state.get('bias');
+    const bias = b ? tf.tensor1d(rawToFloat32(b, `${moduleName}.bias`)) : undefined;
+    try {
+      return new Linear4bit(inF, out, q, { computeDtype: this.bnb4bitComputeDtype, bias });
+    } finally {
+      bias?.dispose();
+    }
   }
 
   /** transformers' `quantization_config` as saved in config.json. */

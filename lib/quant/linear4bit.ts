@@ -50,7 +50,9 @@ export class Linear4bit extends Module implements LinearLike {
     this.dtype = state.dtype;
     this.computeDtype = options.computeDtype ?? 'float32';
     const words = bytesToWords(packed);
-    this.weight = tf.variable(tf.tensor1d(words, 'int32'), false);
+    const initial = tf.tensor1d(words, 'int32');
+    this.weight = tf.variable(initial, false); // tf.variable copies: free the initial value
+    initial.dispose();
     this.quant_map = tf.tensor1d(state.code, 'float32');
     if (state.nested) {
       this.absmax = tf.tensor1d(bytesToWords(state.nested.qabsmax), 'int32');

@@ -108,6 +108,12 @@ export type RawTensor = { dtype: string; shape: number[]; data: Uint8Array };
 const bytesOf = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const f32 = (t: RawTensor): Float32Array => new Float32Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
 
+/** An F32 raw tensor's values (bias, absmax); other dtypes are a CheckpointError naming `where`. */
+export function rawToFloat32(t: RawTensor, where: string): Float32Array {
+  if (t.dtype !== 'F32') throw new CheckpointError(`${where}: dtype ${t.dtype}, expected F32.`, 'bitsandbytes keeps absmax, quant maps and biases of 4-bit layers in float32.');
+  return f32(t);
+}
+
 /**
  * The state as bitsandbytes saves it (`QuantState.as_dict(packed=True)` plus the weight), keys
  * relative to the module: `weight` (U8, (n/2, 1)), `weight.absmax`, `weight.quant_map`,
