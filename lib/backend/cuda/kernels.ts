@@ -30,19 +30,19 @@ export function registerCudaKernels(backendName: string): void {
 function forwardToCpu(k: KernelConfig, cpu: ReturnType<typeof tf.findBackend> & Record<string, any>): Fn {
   return ({ inputs, backend, attrs }) => {
     backend.warnFallback(k.kernelName);
-    const cpuInputs: Inputs = {};
-    for (const [key, t] of Object.entries(inputs)) {
-      if (t === undefined || t === null) continue;
-      cpuInputs[key] = cpu.makeTensorInfo(t.shape, t.dtype, backend.readSync(t.dataId));
-    }
-    const out = k.kernelFunc({ inputs: cpuInputs, backend: cpu as never, attrs });
+    // Inputs are named (most kernels) or a list (Concat, AddN, Pack).
+    const toCpu = (t: TensorInfo) => cpu.makeTensorInfo(t.shape, t.dtype, backend.readSync(t.dataId));
+    const cpuInputs = Array.isArray(inputs)
+      ? (inputs as TensorInfo[]).map(toCpu)
+      : Object.fromEntries(Object.entries(inputs).filter(([, t]) => t != null).map(([key, t]) => [key, toCpu(t)]));
+    const out = k.kernelFunc({ inputs: cpuInputs as never, backend: cpu as never, attrs });
     const outs = Array.isArray(out) ? out : [out];
     const results = outs.map((o) => {
       const values = cpu.readSync(o.dataId) as backend_util.BackendValues;
       return backend.makeTensorInfo(o.shape, o.dtype, values);
     });
     // Each disposeData drops one reference, so an output that aliases an input (Reshape) is freed too.
-    for (const t of [...outs, ...Object.values(cpuInputs)]) cpu.disposeData(t.dataId);
+    for (const t of [...outs, ...Object.values(cpuInputs as Record<string, TensorInfo>)]) cpu.disposeData(t.dataId);
     return Array.isArray(out) ? results : results[0];
   };
 }
@@ -87,7 +87,8 @@ function reduce(op: number, name: string): Fn {
   return ({ inputs, backend, attrs }) => {
     const { x } = inputs;
     if (!allFloat(x)) return fallback(name)({ inputs, backend, attrs });
-    const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
+    // Max names its axes `reductionIndices`; Sum, Min and Mean name them `axis`.
+    const axes = tf.util.parseAxisParam((attrs.axis ?? attrs.reductionIndices) as number | number[], x.shape);
     const perm = backend_util.getAxesPermutation(axes, x.shape.length);
     let src = x;
     let reduceAxes = axes;
