@@ -78,6 +78,16 @@ export class LlamaConfig implements LlamaConfigFields {
       const v = this[camel];
       out[snake] = camel === 'ropeScaling' ? ropeScalingToJSON(v as RopeScaling | null) : v;
     }
+    // transformers ≥ 5 writes `dtype` and `rope_parameters`: keep the layout the file came with.
+    if ('dtype' in this.raw) {
+      out.dtype = this.torchDtype;
+      delete out.torch_dtype;
+    }
+    if ('rope_parameters' in this.raw) {
+      out.rope_parameters = { rope_type: this.ropeScaling?.ropeType ?? 'default', ...(ropeScalingToJSON(this.ropeScaling) as object), rope_theta: this.ropeTheta };
+      delete out.rope_theta;
+      delete out.rope_scaling;
+    }
     return out;
   }
 
@@ -86,6 +96,14 @@ export class LlamaConfig implements LlamaConfigFields {
     for (const [camel, snake] of FIELDS) {
       if (json[snake] === undefined) continue;
       fields[camel] = camel === 'ropeScaling' ? ropeScalingFromJSON(json[snake], file) : json[snake];
+    }
+    // transformers ≥ 5: `dtype` for torch_dtype, `rope_parameters` {rope_type, rope_theta, factor, …}.
+    if (json.dtype !== undefined && fields.torchDtype === undefined) fields.torchDtype = json.dtype;
+    const rp = json.rope_parameters as Record<string, unknown> | undefined | null;
+    if (rp && typeof rp === 'object') {
+      if (rp.rope_theta !== undefined) fields.ropeTheta = rp.rope_theta;
+      const scaling = ropeScalingFromJSON(rp, file);
+      fields.ropeScaling = scaling && scaling.ropeType !== 'default' ? scaling : null;
     }
     try {
       return new LlamaConfig(fields as Partial<LlamaConfigFields>, json);

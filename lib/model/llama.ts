@@ -13,6 +13,10 @@ import { causalLmLoss } from '../nn/cross_entropy';
 import { AutoConfig, LlamaConfig, generationConfigFromJSON, generationConfigToJSON, readJson, writeJsonAtomic, type GenerationConfig, type LlamaConfigFields } from './config';
 import { Checkpoint } from './checkpoint';
 import { saveSafetensors, tensorToRaw, type RawTensor, type SafetensorsDtype } from './safetensors';
+import { generate, type GenerateOptions } from './generate';
+import { toRows, type IdRows } from './inputs';
+
+export { toRows, type IdRows };
 
 /**
  * Llama for causal language modelling, read top to bottom like nanoGPT's model.py:
@@ -22,9 +26,6 @@ import { saveSafetensors, tensorToRaw, type RawTensor, type SafetensorsDtype } f
 
 // ---------------------------------------------------------------------------------------------
 // Inputs and outputs
-
-/** Rows of ids, a (B, T) int32 tensor or number[][]. */
-export type IdRows = tf.Tensor2D | number[][];
 
 /** Keys and values of past positions, one entry per layer; each (B, nKvHeads, S, headDim). */
 export class KVCache {
@@ -55,14 +56,6 @@ export interface CausalLMOutput {
   loss?: tf.Scalar;
   /** A new cache (the caller disposes it and the one passed in) when useCache. */
   pastKeyValues?: KVCache;
-}
-
-export function toRows(x: IdRows, name: string): number[][] {
-  const rows = x instanceof tf.Tensor ? (x.arraySync() as number[][]) : x;
-  if (!Array.isArray(rows) || rows.length === 0 || !Array.isArray(rows[0])) throw new ArgumentError(`\`${name}\` must be a non-empty (B, T) array or tensor`);
-  const T = rows[0].length;
-  if (rows.some((r) => r.length !== T)) throw new ArgumentError(`\`${name}\` rows differ in length (${show(rows.map((r) => r.length))}); pad them to one length`);
-  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,8 +327,9 @@ export class LlamaForCausalLM extends Module {
     await writeJsonAtomic(path.join(dir, 'generation_config.json'), generationConfigToJSON(this.generationConfig));
   }
 
-  dispose(): void {
-    super.dispose();
+  /** Greedy or sampled continuation with a KV cache (see generate.ts): prompt + new ids per row. */
+  generate(options: GenerateOptions): Promise<number[][]> {
+    return generate(this, options);
   }
 }
 
