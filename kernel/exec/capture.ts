@@ -1,0 +1,32 @@
+/**
+ * Routes everything written to process.stdout / process.stderr while a cell runs (console.*
+ * included: the global console writes through those streams) to the cell's hooks, in order.
+ */
+type Write = typeof process.stdout.write;
+
+function toText(chunk: unknown, encoding?: unknown): string {
+  if (typeof chunk === 'string') return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk).toString(typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8');
+  return String(chunk);
+}
+
+function redirect(sink: (text: string) => void): Write {
+  return function write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+    sink(toText(chunk, encoding));
+    const cb = typeof encoding === 'function' ? encoding : callback;
+    if (typeof cb === 'function') process.nextTick(cb as () => void);
+    return true;
+  } as Write;
+}
+
+/** Starts capturing; the returned function restores the streams. */
+export function captureOutput(stdout: (text: string) => void, stderr: (text: string) => void): () => void {
+  const out = Object.getOwnPropertyDescriptor(process.stdout, 'write');
+  const err = Object.getOwnPropertyDescriptor(process.stderr, 'write');
+  process.stdout.write = redirect(stdout);
+  process.stderr.write = redirect(stderr);
+  return () => {
+    if (out) Object.defineProperty(process.stdout, 'write', out); else delete (process.stdout as { write?: unknown }).write;
+    if (err) Object.defineProperty(process.stderr, 'write', err); else delete (process.stderr as { write?: unknown }).write;
+  };
+}

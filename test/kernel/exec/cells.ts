@@ -1,0 +1,63 @@
+/** Drives an Executor the way the kernel does, collecting every output of a cell in order. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ExecHooks, ExecResult, Executor } from '../../../kernel/exec/executor.js';
+
+export type Output =
+  | { kind: 'stdout' | 'stderr'; text: string }
+  | { kind: 'display'; bundle: Record<string, unknown>; opts?: { displayId?: string; update?: boolean } }
+  | { kind: 'clear'; wait: boolean }
+  | { kind: 'input'; prompt: string; password: boolean };
+
+export interface CellRun { result: ExecResult; outputs: Output[]; controller: AbortController }
+
+/** The repository root (the folder whose package.json is named qlora-ts). */
+export function repoRoot(): string {
+  let dir = __dirname;
+  while (dir !== dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'qlora-ts') return dir;
+    dir = dirname(dir);
+  }
+  throw new Error(`no qlora-ts package.json above ${__dirname}`);
+}
+
+export function hooksFor(outputs: Output[], controller = new AbortController(), answer = 'typed'): ExecHooks {
+  return {
+    stdout: (text) => outputs.push({ kind: 'stdout', text }),
+    stderr: (text) => outputs.push({ kind: 'stderr', text }),
+    display: (bundle, opts) => outputs.push({ kind: 'display', bundle, opts }),
+    clear: (wait) => outputs.push({ kind: 'clear', wait }),
+    input: async (prompt, password) => {
+      outputs.push({ kind: 'input', prompt, password });
+      return answer;
+    },
+    signal: controller.signal,
+  };
+}
+
+/**
+ * Lets the test runner finish writing earlier reports to stdout first: a running cell owns the
+ * process's stdout, and node:test's child process reports through it.
+ */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+}
+
+export async function run(ex: Executor, code: string, controller = new AbortController()): Promise<CellRun> {
+  await settle();
+  const outputs: Output[] = [];
+  const result = await ex.execute(code, hooksFor(outputs, controller));
+  return { result, outputs, controller };
+}
+
+/** Runs a cell that must succeed and returns its value's text/plain (undefined when it has none). */
+export async function value(ex: Executor, code: string): Promise<string | undefined> {
+  const { result } = await run(ex, code);
+  if (result.status !== 'ok') throw new Error(`cell failed: ${result.ename}: ${result.evalue}\n${result.traceback.join('\n')}`);
+  return result.hasValue ? ex.formatValue(result.value)['text/plain'] as string : undefined;
+}
+
+export function streamText(outputs: Output[]): string {
+  return outputs.map((o) => (o.kind === 'stdout' || o.kind === 'stderr' ? `${o.kind}:${o.text}` : '')).join('');
+}
