@@ -68,13 +68,14 @@ function provide(name: BackendName, details: string[]): void {
       return;
     }
     case 'cuda': {
+      // The native addon lives in lib/backend/cuda (its own work); loaded only when asked for.
       const dir = path.join(__dirname, 'cuda');
       const entry = ['index.js', 'index.ts'].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
-      if (!entry) throw new BackendError(`backend 'cuda': no native addon in ${dir}`, `the CUDA backend is not built in this install; use 'wasm' on CPU or 'webgpu'/'tensorflow' on a GPU`);
-      const mod = require(entry) as { register?: () => void };
-      mod.register?.();
-      if (!tf.findBackendFactory('cuda')) throw new BackendError(`backend 'cuda': ${entry} loaded but registered no 'cuda' backend`);
-      details.push(`native addon ${entry}`);
+      if (!entry) throw new BackendError(`backend 'cuda': no CUDA backend in ${dir}`, `use 'wasm' on CPU, or 'webgpu'/'tensorflow' on a GPU`);
+      const mod = require(entry) as { registerCudaBackend?: () => { ok: boolean; reason?: string } };
+      const r = mod.registerCudaBackend?.() ?? { ok: false, reason: `${entry} exports no registerCudaBackend()` };
+      if (!r.ok) throw new BackendError(`backend 'cuda': ${r.reason}`, `use 'wasm' on CPU`);
+      details.push('native CUDA addon');
       return;
     }
   }
