@@ -103,7 +103,9 @@ export class PreTrainedTokenizer {
     this.truncationSide = checkSide(options.truncationSide ?? cfg.truncation_side ?? 'right', 'truncation_side');
     this.modelMaxLength = options.modelMaxLength ?? (typeof cfg.model_max_length === 'number' ? cfg.model_max_length : 1e30);
     this.chatTemplate = options.chatTemplate ?? cfg.chat_template;
-    this.cleanUpTokenizationSpaces = Boolean(cfg.clean_up_tokenization_spaces ?? false);
+    // transformers 5 ignores `clean_up_tokenization_spaces: true` for BPE tokenizers (it would strip
+    // spaces before punctuation), unless the config insists with the flag below.
+    this.cleanUpTokenizationSpaces = Boolean(cfg.clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output);
     this.bosToken = options.bosToken !== undefined ? options.bosToken : tokenContent(cfg.bos_token);
     this.eosToken = options.eosToken !== undefined ? options.eosToken : tokenContent(cfg.eos_token);
     this.padToken = options.padToken !== undefined ? options.padToken : tokenContent(cfg.pad_token);
@@ -327,7 +329,7 @@ export class PreTrainedTokenizer {
     cfg.padding_side = this.paddingSide;
     cfg.truncation_side = this.truncationSide;
     cfg.model_max_length = this.modelMaxLength;
-    cfg.clean_up_tokenization_spaces = this.cleanUpTokenizationSpaces;
+    cfg.clean_up_tokenization_spaces ??= false;
     if (this.chatTemplate !== undefined) cfg.chat_template = this.chatTemplate;
     cfg.tokenizer_class ??= 'PreTrainedTokenizerFast';
     return cfg;
