@@ -75,6 +75,11 @@ export class Linear4bit extends Module implements LinearLike {
     return new Linear4bit(inF, out, q, { bias: options.bias, computeDtype: options.computeDtype });
   }
 
+  /** True when the absmax values are double-quantized (bitsandbytes' compress_statistics). */
+  get doubleQuant(): boolean {
+    return this.nestedMeta !== undefined;
+  }
+
   private attrs(transpose: boolean): Dequantize4bitAttrs {
     return {
       shape: [this.outFeatures, this.inFeatures], blocksize: this.blocksize, transpose,

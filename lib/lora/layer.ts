@@ -1,0 +1,91 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from '../nn/module';
+import { Linear, type LinearLike } from '../nn/linear';
+import type { InitLoraWeights } from './config';
+
+/** PEFT keeps one LoRA matrix per adapter name (`lora_A.default.weight`); qlora-ts has one adapter, 'default'. */
+export class AdapterDict extends Module {
+  constructor(public default_: Linear) {
+    super();
+  }
+  override namedChildren(): Array<[string, Module]> {
+    return [['default', this.default_]];
+  }
+}
+
+export interface LoraLinearOptions {
+  r: number;
+  loraAlpha: number;
+  loraDropout: number;
+  useRslora: boolean;
+  initLoraWeights: InitLoraWeights;
+  /** Seeds lora_A's (and with initLoraWeights false, lora_B's) initialisation and the dropout masks. */
+  seed: number;
+}
+
+/**
+ * A linear layer with a LoRA adapter (PEFT's lora.Linear): y = base(x) + B(A(dropout(x))) · scaling.
+ * `base_layer` is any LinearLike (a Linear or a Linear4bit) and stays frozen; lora_A (r, in) starts
+ * kaiming-uniform (a = √5), lora_B (out, r) at zero, so the adapter starts as the identity.
+ */
+export class LoraLinear extends Module implements LinearLike {
+  base_layer: LinearLike;
+  lora_A: AdapterDict;
+  lora_B: AdapterDict;
+  readonly r: number;
+  readonly loraAlpha: number;
+  readonly scaling: number;
+  readonly loraDropout: number;
+  /** True while adapters are disabled: forward is the base layer's. */
+  disabled = false;
+  private readonly seed: number;
+  private dropoutCalls = 0;
+
+  constructor(base: LinearLike, options: LoraLinearOptions) {
+    super();
+    this.base_layer = base;
+    this.r = options.r;
+    this.loraAlpha = options.loraAlpha;
+    this.scaling = options.useRslora ? options.loraAlpha / Math.sqrt(options.r) : options.loraAlpha / options.r;
+    this.loraDropout = options.loraDropout;
+    this.seed = options.seed;
+    const { inFeatures, outFeatures } = base;
+    const kaiming = (shape: [number, number], seed: number) => tf.randomUniform(shape, -1 / Math.sqrt(shape[1]), 1 / Math.sqrt(shape[1]), 'float32', seed);
+    const a = options.initLoraWeights === 'gaussian' ? tf.randomNormal([options.r, inFeatures], 0, 1 / options.r, 'float32', options.seed) : kaiming([options.r, inFeatures], options.seed); // (r, in)
+    const b = options.initLoraWeights === false ? kaiming([outFeatures, options.r], options.seed + 1) : tf.zeros([outFeatures, options.r]); // (out, r)
+    this.lora_A = new AdapterDict(new Linear(inFeatures, options.r, { weight: a }));
+    this.lora_B = new AdapterDict(new Linear(options.r, outFeatures, { weight: b }));
+    tf.dispose([a, b]);
+  }
+
+  get inFeatures(): number {
+    return this.base_layer.inFeatures;
+  }
+
+  get outFeatures(): number {
+    return this.base_layer.outFeatures;
+  }
+
+  get loraA(): Linear {
+    return this.lora_A.default_;
+  }
+
+  get loraB(): Linear {
+    return this.lora_B.default_;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    if (this.disabled) return this.base_layer.forward(x);
+    return tf.tidy(() => {
+      const y = this.base_layer.forward(x);
+      const dropped = this.training && this.loraDropout > 0 ? tf.dropout(x, this.loraDropout, undefined, this.seed * 7919 + this.dropoutCalls++) : x;
+      const delta = this.loraB.forward(this.loraA.forward(dropped)); // (..., out)
+      return tf.add(y, tf.mul(delta, this.scaling));
+    });
+  }
+
+  /** scaling · B·A, the (out, in) weight update that merging adds. Caller disposes. */
+  deltaWeight(): tf.Tensor2D {
+    return tf.tidy(() => tf.mul(tf.matMul(this.loraB.weight, this.loraA.weight), this.scaling) as tf.Tensor2D);
+  }
+}
