@@ -40,3 +40,17 @@ export { crossEntropy, causalLmLoss, IGNORE_INDEX } from './nn/cross_entropy';
 
 // Generation: greedy and sampled decoding with a KV cache and a streaming callback.
 export { generate, sampleToken, seededRandom, type GenerateOptions } from './model/generate';
+
+// Quantization: bitsandbytes-layout NF4/FP4 4-bit weights, the 4-bit linear layer, and the loading config.
+export { quantize4bit, dequantize4bit, quantStateToDict, quantStateFromDict, type QuantState, type QuantType, type Quantized4bit, type Quantize4bitOptions } from './quant/quant_state';
+export { NF4_CODE, FP4_CODE, DYNAMIC_MAP, createDynamicMap } from './quant/codebooks';
+export { Linear4bit, type ComputeDtype, type Linear4bitOptions } from './quant/linear4bit';
+export { dequantize4bitOp, dequantize4bitComposite, DEQUANTIZE_4BIT } from './quant/dequantize_op';
+export { BitsAndBytesConfig, type BitsAndBytesConfigOptions } from './quant/bnb_config';
+export { prepareModelForKbitTraining, type PrepareForKbitOptions } from './quant/prepare';
+
+// LoRA: PEFT's LoraConfig, get_peft_model / PeftModel (adapters in PEFT's file format) and the parameter printouts.
+export { LoraConfig, type LoraConfigOptions, type LoraBias, type InitLoraWeights } from './lora/config';
+export { LoraLinear } from './lora/layer';
+export { PeftModel, LoraModel, getPeftModel, type GetPeftModelOptions } from './lora/peft_model';
+export { printNumberOfTrainableModelParameters, formatTrainableParameters, parameterCounts, nbTrainableParameters, type ParamCount } from './lora/count';
