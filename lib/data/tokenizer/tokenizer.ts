@@ -247,8 +247,8 @@ export class PreTrainedTokenizer {
    * Calling the tokenizer (transformers' `tokenizer(texts, padding=..., truncation=...)`): one text
    * gives flat lists, a batch gives one list per text; `returnTensors: 'tf'` gives int32 (B, T) tensors.
    */
-  call(text: string, options?: CallOptions & { returnTensors?: undefined }): BatchEncoding<number[]>;
-  call(texts: string[], options?: CallOptions & { returnTensors?: undefined }): BatchEncoding<number[][]>;
+  call(text: string, options?: Omit<CallOptions, 'returnTensors'> & { returnTensors?: undefined }): BatchEncoding<number[]>;
+  call(texts: string[], options?: Omit<CallOptions, 'returnTensors'> & { returnTensors?: undefined }): BatchEncoding<number[][]>;
   call(texts: string | string[], options: CallOptions & { returnTensors: 'tf' }): BatchEncoding<tf.Tensor2D>;
   call(texts: string | string[], options: CallOptions = {}): BatchEncoding<number[] | number[][] | tf.Tensor2D> {
     const single = typeof texts === 'string';

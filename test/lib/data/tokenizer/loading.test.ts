@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { AutoTokenizer } from '../../../../lib/data/tokenizer/auto';
+import { onigToJs } from '../../../../lib/data/tokenizer/regex';
+import { ConfigError } from '../../../../lib/errors';
+import { tempDir, TRAINED_DIR } from './helpers';
+
+async function withTokenizerJson(edit: (json: any) => void): Promise<string> {
+  const dir = await tempDir('bad');
+  const json = JSON.parse(await fs.readFile(path.join(TRAINED_DIR, 'tokenizer.json'), 'utf8'));
+  edit(json);
+  await fs.writeFile(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+  return dir;
+}
+
+test('a missing folder or tokenizer.json names the file; a missing tokenizer_config.json is allowed', async () => {
+  const empty = await tempDir('empty');
+  await assert.rejects(AutoTokenizer.fromPretrained(empty), (e: Error) => e instanceof ConfigError && e.message.includes(path.join(empty, 'tokenizer.json')) && /file not found/.test(e.message));
+  const dir = await withTokenizerJson(() => {});
+  const tok = await AutoTokenizer.fromPretrained(dir);
+  assert.equal(tok.bosToken, null);
+  assert.equal(tok.paddingSide, 'right');
+  await fs.writeFile(path.join(dir, 'tokenizer_config.json'), '{ not json');
+  await assert.rejects(AutoTokenizer.fromPretrained(dir), /tokenizer_config.json: not valid JSON/);
+});
+
+test('unknown components are errors naming the folder, file, field and value', async () => {
+  const cases: [(json: any) => void, RegExp][] = [
+    [(j) => { j.model.type = 'WordPiece'; }, /tokenizer\.json: `model\.type` is "WordPiece"/],
+    [(j) => { j.pre_tokenizer.pretokenizers[0].type = 'Metaspace'; }, /`pre_tokenizer\.pretokenizers\[0\]\.type` is "Metaspace"/],
+    [(j) => { j.pre_tokenizer.pretokenizers[0].behavior = 'Sideways'; }, /`pre_tokenizer\.pretokenizers\[0\]\.behavior` is "Sideways"/],
+    [(j) => { j.decoder = { type: 'WordPiece' }; }, /`decoder\.type` is "WordPiece"/],
+    [(j) => { j.normalizer = { type: 'BertNormalizer' }; }, /`normalizer\.type` is "BertNormalizer"/],
+    [(j) => { j.post_processor.processors[1].type = 'RobertaProcessing'; }, /`post_processor\.processors\[1\]\.type` is "RobertaProcessing"/],
+    [(j) => { j.model.merges[3] = 'Ġ zzz-not-in-vocab'; }, /`model\.merges\[3\]`/],
+    [(j) => { delete j.model.vocab; }, /`model\.vocab` is missing/],
+  ];
+  for (const [edit, pattern] of cases) {
+    const dir = await withTokenizerJson(edit);
+    await assert.rejects(AutoTokenizer.fromPretrained(dir), (e: Error) => {
+      assert.ok(e instanceof ConfigError, e.message);
+      assert.match(e.message, pattern);
+      assert.ok(e.message.startsWith(`${dir}/tokenizer.json`), e.message);
+      return true;
+    });
+  }
+});
+
+test('Oniguruma → JS regex: \\s is Unicode White_Space (NEL in, BOM out), (?i:) folds ſ and K', () => {
+  const ws = new RegExp(`^${onigToJs('\\s+')}$`, 'u');
+  assert.ok(ws.test(' \t\n\r\u0085\u00a0\u2028\u3000'));
+  assert.ok(!ws.test('\ufeff'));
+  assert.ok(!ws.test('\u200b'));
+  const contraction = new RegExp(`^${onigToJs("(?i:'s|'k)")}$`, 'u');
+  for (const s of ["'s", "'S", "'ſ", "'k", "'K", "'\u212a"]) assert.ok(contraction.test(s), s);
+  assert.ok(!contraction.test("'t"));
+  const notSpace = new RegExp(`^${onigToJs('[^\\s\\p{L}]+')}$`, 'u');
+  assert.ok(notSpace.test('\ufeff!1'));
+  assert.ok(!notSpace.test('\u0085'));
+});
