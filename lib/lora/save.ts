@@ -27,7 +27,7 @@ export async function saveAdapter(peft: PeftModel, dir: string): Promise<void> {
     tensors.set(savedName(name), { dtype: 'F32', shape: [...p.shape], data: encodeRaw(p.dataSync() as Float32Array, 'F32') });
   }
   await saveSafetensors(path.join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
-  await writeJsonAtomic(path.join(dir, ADAPTER_CONFIG), config.toJSON());
+  await writeJsonAtomic(path.join(dir, ADAPTER_CONFIG), { ...config.toJSON(), inference_mode: true }); // as PEFT saves it
 }
 
 function isSavedExtra(config: LoraConfig, name: string): boolean {
