@@ -25,6 +25,6 @@ mapfile -t files < <(node -e "
   }
   console.log([...out].join('\\n'));
 ")
-files+=(node_modules/@tensorflow/tfjs-backend-wasm/wasm-out)
+files+=(node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm)
 tar cf - --ignore-failed-read "${files[@]}" | xz -T0 -6 > .gpu/node_modules.tar.xz
 ls -la .gpu
