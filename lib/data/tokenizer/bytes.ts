@@ -30,17 +30,18 @@ export const CHAR_TO_BYTE: Int16Array = (() => {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
+const ASCII_REMAP = /[\x00-\x20\x7f]/g;
+const remapChar = (c: string) => BYTE_TO_CHAR[c.charCodeAt(0)];
+
 /** Text → its UTF-8 bytes spelled in the byte-level alphabet ("héllo" → "hÃ©llo"). */
 export function toByteLevel(text: string): string {
   let ascii = true;
   for (let i = 0; i < text.length; i++) {
     if (text.charCodeAt(i) > 0x7f) { ascii = false; break; }
   }
+  // ASCII maps to itself except controls, space and DEL.
+  if (ascii) return text.replace(ASCII_REMAP, remapChar);
   let out = '';
-  if (ascii) {
-    for (let i = 0; i < text.length; i++) out += BYTE_TO_CHAR[text.charCodeAt(i)];
-    return out;
-  }
   const bytes = encoder.encode(text);
   for (let i = 0; i < bytes.length; i++) out += BYTE_TO_CHAR[bytes[i]];
   return out;

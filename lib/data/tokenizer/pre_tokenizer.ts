@@ -18,6 +18,8 @@ type Behavior = 'Isolated' | 'Removed' | 'MergedWithPrevious' | 'MergedWithNext'
 export interface PreTokenizer {
   split(text: string): string[];
   readonly byteLevel: boolean;
+  /** Set when the whole pre-tokenizer is one Isolated regex split: callers may iterate matches directly. */
+  readonly isolatedRegex: RegExp | null;
 }
 
 type Step = (pieces: string[]) => string[];
@@ -129,9 +131,10 @@ export function buildPreTokenizer(json: any): PreTokenizer {
     }
   };
   if (json != null) add(json, 'pre_tokenizer');
-  const onlyFast = fastRe !== null && steps.length === 1 ? fastRe : null;
+  const onlyFast: RegExp | null = steps.length === 1 ? (fastRe as RegExp | null) : null;
   return {
     byteLevel,
+    isolatedRegex: onlyFast,
     split: onlyFast
       ? (text) => isolatedSplit(onlyFast, text)
       : (text) => steps.reduce((pieces, step) => step(pieces), [text]).filter((p) => p.length > 0),

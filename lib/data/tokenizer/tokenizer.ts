@@ -206,18 +206,37 @@ export class PreTrainedTokenizer {
     for (const segment of this.addedVocabulary.split(text)) {
       if (typeof segment === 'number') { ids.push(segment); continue; }
       const normalized = this.normalizer ? this.normalizer(segment) : segment;
-      for (const piece of this.preTokenizer.split(normalized)) {
-        let cached = this.cache.get(piece);
-        if (cached === undefined) {
-          cached = [];
-          this.model.encodeWord(this.preTokenizer.byteLevel ? toByteLevel(piece) : piece, cached);
-          if (this.cache.size >= PreTrainedTokenizer.CACHE_LIMIT) this.cache.clear();
-          this.cache.set(piece, cached);
-        }
-        for (let i = 0; i < cached.length; i++) ids.push(cached[i]);
+      const re = this.preTokenizer.isolatedRegex;
+      if (re === null) {
+        for (const piece of this.preTokenizer.split(normalized)) this.encodePiece(piece, ids);
+        continue;
       }
+      // Fast path (Llama 3, GPT-2): walk the regex matches without building a list of pieces.
+      let last = 0;
+      re.lastIndex = 0;
+      for (let m = re.exec(normalized); m !== null; m = re.exec(normalized)) {
+        const piece = m[0];
+        if (piece.length === 0) { re.lastIndex++; continue; }
+        if (m.index > last) this.encodePiece(normalized.slice(last, m.index), ids);
+        this.encodePiece(piece, ids);
+        last = m.index + piece.length;
+      }
+      if (last < normalized.length) this.encodePiece(normalized.slice(last), ids);
     }
     return ids;
+  }
+
+  /** Appends the ids of one pre-tokenized piece, through the word cache. */
+  private encodePiece(piece: string, ids: number[]): void {
+    let cached = this.cache.get(piece);
+    if (cached === undefined) {
+      cached = [];
+      this.model.encodeWord(this.preTokenizer.byteLevel ? toByteLevel(piece) : piece, cached);
+      if (this.cache.size >= PreTrainedTokenizer.CACHE_LIMIT) this.cache.clear();
+      this.cache.set(piece, cached);
+    }
+    if (cached.length === 1) ids.push(cached[0]);
+    else for (let i = 0; i < cached.length; i++) ids.push(cached[i]);
   }
 
   /** transformers' `encode`: ids of one text, with special tokens unless `addSpecialTokens: false`. */
