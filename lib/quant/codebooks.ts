@@ -26,41 +26,31 @@ export function codeFor(quantType: 'nf4' | 'fp4'): Float32Array {
 const f = Math.fround;
 
 /**
- * torch.linspace(start, end, steps, dtype=float32) on an x86 CPU, bit for bit: the first half
- * counts up from start, the second down from end, each as one fused multiply-add; full chunks of
- * 2×8 values (AVX2 lanes) compute a chunk base that way and add k·step lane by lane.
+ * torch.linspace(start, end, steps, dtype=float32) as torch 2.x computes it on CPU, bit for bit:
+ * the first half counts up from start, the second down from end, each value one fused
+ * multiply-add (torch 1.13 differed in the last bit of some values: it vectorized in 8-lane chunks).
  */
 function linspace32(start: number, end: number, steps: number): number[] {
   const s = f(start);
   const e = f(end);
   const step = f(f(e - s) / (steps - 1));
   const half = Math.floor(steps / 2);
-  const at = (i: number): number => (i < half ? f(step * i + s) : f(-step * (steps - i - 1) + e));
-  const lanes = 8;
-  const out: number[] = [];
-  let i = 0;
-  for (; i <= steps - 2 * lanes; i += 2 * lanes) {
-    for (const chunk of [i, i + lanes]) {
-      const base = at(chunk);
-      for (let k = 0; k < lanes; k++) out.push(f(base + f(k * step)));
-    }
-  }
-  for (; i < steps; i++) out.push(at(i));
-  return out;
+  return Array.from({ length: steps }, (_, i) => (i < half ? f(step * i + s) : f(-step * (steps - i - 1) + e)));
 }
 
 /**
  * bitsandbytes' `create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8)`: the 256-value
  * map that double quantization uses for the absmax values. For exponent i = 0..6 it takes the
  * midpoints of linspace(0.1, 1, 2^i + 1) scaled by 10^(i-6), both signs, then 0 and 1, sorted.
+ * `signed = false` (the 8-bit optimizers' second state) takes 2^(i+1) + 1 points and one sign.
  */
-export function createDynamicMap(): Float32Array {
+export function createDynamicMap(signed = true): Float32Array {
   const maxExponentBits = 7;
   const data: number[] = [];
   for (let i = 0; i < maxExponentBits; i++) {
-    const bounds = linspace32(0.1, 1, 2 ** i + 1);
+    const bounds = linspace32(0.1, 1, (signed ? 2 ** i : 2 ** (i + 1)) + 1);
     const scale = f(10 ** (i - (maxExponentBits - 1)));
-    for (const sign of [1, -1]) {
+    for (const sign of signed ? [1, -1] : [1]) {
       for (let j = 0; j + 1 < bounds.length; j++) {
         const mean = f(f(bounds[j] + bounds[j + 1]) / 2);
         data.push(f(sign * scale * mean));

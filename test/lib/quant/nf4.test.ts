@@ -1,18 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../../lib/backend';
-import { DYNAMIC_MAP, FP4_CODE, NF4_CODE } from '../../../lib/quant/codebooks';
+import { FP4_CODE, NF4_CODE } from '../../../lib/quant/codebooks';
 import { dequantize4bit, dequantize4bitValues, quantize4bit, quantStateFromDict, quantStateToDict, blockAbsmax, pyFloat } from '../../../lib/quant/quant_state';
-
-/** The repository root, from build/<x>/test/lib/quant or dist/test/lib/quant. */
-export function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return dir;
-}
 
 const hex = (a: Uint8Array) => Buffer.from(a).toString('hex');
 
@@ -76,13 +67,6 @@ test('bitsandbytes statistics: randn 1024×1024, blocksize 64 → NF4 0.0728 / 0
     assert.ok(Math.abs(sumRel / values.length - rel) < 5e-3, `${quantType} mean rel error ${sumRel / values.length}`);
   }
   a.dispose();
-});
-
-test('the dynamic 8-bit map equals torch create_dynamic_map bit for bit', () => {
-  const ref = fs.readFileSync(path.join(repoRoot(), 'test/lib/quant/dynamic_map.torch.txt'), 'utf8').trim().split(' ');
-  const bits = new Uint32Array(DYNAMIC_MAP.buffer);
-  assert.equal(ref.length, 256);
-  assert.deepEqual(Array.from(bits, (b) => b.toString(16).padStart(8, '0')), ref);
 });
 
 test('double quantization: offset = mean absmax, 8-bit codes in blocks of 256, close to plain absmax', async () => {
