@@ -1,25 +1,7 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, QloraError } from '../../errors';
+import { QloraError } from '../../errors';
+import { readJsonFile } from './files';
 import { PreTrainedTokenizer, type TokenizerOptions } from './tokenizer';
-
-async function readJson(file: string, required: boolean): Promise<any> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !required) return undefined;
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new ConfigError(`${file}: file not found`, 'AutoTokenizer.fromPretrained needs a folder with tokenizer.json (and tokenizer_config.json), as saved by transformers.');
-    }
-    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${file}: not valid JSON: ${(err as Error).message}`);
-  }
-}
 
 /**
  * transformers' `AutoTokenizer`: `await AutoTokenizer.fromPretrained(dir, { paddingSide: 'left' })`
@@ -30,9 +12,9 @@ export class AutoTokenizer {
   static async fromPretrained(dir: string, options: TokenizerOptions = {}): Promise<PreTrainedTokenizer> {
     const tokenizerFile = path.join(dir, 'tokenizer.json');
     const configFile = path.join(dir, 'tokenizer_config.json');
-    const [json, config] = await Promise.all([readJson(tokenizerFile, true), readJson(configFile, false)]);
+    const [json, config] = await Promise.all([readJsonFile(tokenizerFile, true), readJsonFile(configFile, false)]);
     try {
-      return new PreTrainedTokenizer(json, config ?? {}, options);
+      return new PreTrainedTokenizer(json, config ?? {}, { nameOrPath: dir, ...options });
     } catch (err) {
       // Name the folder: errors from the components name the file and field but not where it lives.
       if (err instanceof QloraError && /^tokenizer(_config)?\.json:/.test(err.message)) {

@@ -54,13 +54,3 @@ export function buildPostProcessor(json: any, field = 'post_processor'): PostPro
         'supported post-processors: ByteLevel, TemplateProcessing, Sequence.');
   }
 }
-
-/** A TemplateProcessing that adds BOS and/or EOS, as transformers builds for Llama tokenizers. */
-export function bosEosTemplate(bos: { token: string; id: number } | null, eos: { token: string; id: number } | null): any {
-  const single: any[] = [];
-  const special: Record<string, any> = {};
-  if (bos) { single.push({ SpecialToken: { id: bos.token, type_id: 0 } }); special[bos.token] = { id: bos.token, ids: [bos.id], tokens: [bos.token] }; }
-  single.push({ Sequence: { id: 'A', type_id: 0 } });
-  if (eos) { single.push({ SpecialToken: { id: eos.token, type_id: 0 } }); special[eos.token] = { id: eos.token, ids: [eos.id], tokens: [eos.token] }; }
-  return { type: 'TemplateProcessing', single, pair: [...single, { Sequence: { id: 'B', type_id: 1 } }], special_tokens: special };
-}

@@ -1,6 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import { displaySymbol, type MimeBundle } from '../../display';
 import { ArgumentError, ConfigError, show } from '../../errors';
 import { AddedVocabulary, type AddedToken } from './added_tokens';
 import { BpeModel } from './bpe';
@@ -8,13 +10,16 @@ import { toByteLevel } from './bytes';
 import { pickChatTemplate, renderChatTemplate, type ChatMessage } from './chat_template';
 import { buildDecoder, type Decoder } from './decoder';
 import { buildNormalizer, type Normalizer } from './normalizer';
-import { bosEosTemplate, buildPostProcessor, type PostProcessor } from './post_processor';
+import { buildPostProcessor, type PostProcessor } from './post_processor';
+import { checkSide, padRows, padTarget, type Padding, type PaddingSide } from './padding';
+import { writeFileAtomic } from './files';
 import { buildPreTokenizer, type PreTokenizer } from './pre_tokenizer';
 
-export type PaddingSide = 'left' | 'right';
-export type Padding = boolean | 'longest' | 'max_length' | 'do_not_pad';
+export type { Padding, PaddingSide };
 
 export interface TokenizerOptions {
+  /** Where the files came from (shown in the repr; `AutoTokenizer.fromPretrained` sets it). */
+  nameOrPath?: string;
   paddingSide?: PaddingSide;
   truncationSide?: PaddingSide;
   modelMaxLength?: number;
@@ -72,11 +77,12 @@ export class PreTrainedTokenizer {
   readonly addedVocabulary: AddedVocabulary;
   private readonly normalizer: Normalizer | null;
   private readonly preTokenizer: PreTokenizer;
-  private postProcessor: PostProcessor;
+  private readonly postProcessor: PostProcessor;
   private readonly decoder: Decoder;
   private readonly cache = new Map<string, number[]>();
   private static readonly CACHE_LIMIT = 200_000;
 
+  readonly nameOrPath: string;
   paddingSide: PaddingSide;
   truncationSide: PaddingSide;
   modelMaxLength: number;
@@ -99,6 +105,7 @@ export class PreTrainedTokenizer {
     this.decoder = buildDecoder(tokenizerJson.decoder);
 
     const cfg = tokenizerConfig;
+    this.nameOrPath = options.nameOrPath ?? '';
     this.paddingSide = checkSide(options.paddingSide ?? cfg.padding_side ?? 'right', 'padding_side');
     this.truncationSide = checkSide(options.truncationSide ?? cfg.truncation_side ?? 'right', 'truncation_side');
     this.modelMaxLength = options.modelMaxLength ?? (typeof cfg.model_max_length === 'number' ? cfg.model_max_length : 1e30);
@@ -110,14 +117,6 @@ export class PreTrainedTokenizer {
     this.eosToken = options.eosToken !== undefined ? options.eosToken : tokenContent(cfg.eos_token);
     this.padToken = options.padToken !== undefined ? options.padToken : tokenContent(cfg.pad_token);
     this.unkToken = tokenContent(cfg.unk_token);
-    // Llama (SentencePiece-era) tokenizer classes rebuild the post-processor from add_bos/eos_token.
-    if (/^Llama(Tokenizer|TokenizerFast)$/.test(String(cfg.tokenizer_class ?? ''))) {
-      const addBos = cfg.add_bos_token ?? true;
-      const addEos = cfg.add_eos_token ?? false;
-      const bos = addBos && this.bosTokenId !== null ? { token: this._bosToken!, id: this.bosTokenId } : null;
-      const eos = addEos && this.eosTokenId !== null ? { token: this._eosToken!, id: this.eosTokenId } : null;
-      this.postProcessor = buildPostProcessor(bosEosTemplate(bos, eos));
-    }
   }
 
   // ---- special tokens -------------------------------------------------------------------------
@@ -282,36 +281,21 @@ export class PreTrainedTokenizer {
       truncation,
       maxLength: options.maxLength,
     }));
-    let target = -1;
-    if (padding === true || padding === 'longest') target = Math.max(0, ...rows.map((r) => r.length));
-    else if (padding === 'max_length') target = options.maxLength ?? this.modelMaxLength;
-    else if (padding !== false && padding !== 'do_not_pad') throw new ArgumentError(`\`padding\` must be true, false, 'longest', 'max_length' or 'do_not_pad', got ${show(padding)}`);
-    if (target >= 0 && options.padToMultipleOf) target = Math.ceil(target / options.padToMultipleOf) * options.padToMultipleOf;
-    if (target > 1e7) throw new ArgumentError(`\`padding: 'max_length'\` needs \`maxLength\`: the model max length is ${show(this.modelMaxLength)}`);
-    const masks = rows.map((r) => r.map(() => 1));
-    if (target >= 0 && rows.some((r) => r.length < target)) {
-      const pad = this.padTokenId;
-      if (pad === null) {
-        throw new ArgumentError('Asking to pad but the tokenizer does not have a padding token (`padToken` is null)',
-          'set one, e.g. `tokenizer.padToken = tokenizer.eosToken`.');
-      }
-      rows.forEach((r, i) => {
-        const n = target - r.length;
-        if (n <= 0) return;
-        const fill = new Array<number>(n).fill(pad);
-        const zeros = new Array<number>(n).fill(0);
-        if (side === 'left') { rows[i] = [...fill, ...r]; masks[i] = [...zeros, ...masks[i]]; } else { rows[i] = [...r, ...fill]; masks[i] = [...masks[i], ...zeros]; }
-      });
+    const target = padTarget(rows, padding, options.maxLength, this.modelMaxLength, options.padToMultipleOf);
+    if (target >= 0 && this.padTokenId === null) {
+      throw new ArgumentError('Asking to pad but the tokenizer does not have a padding token (`padToken` is null)',
+        'set one, e.g. `tokenizer.padToken = tokenizer.eosToken`.');
     }
+    const { inputIds: padded, attentionMask: masks } = padRows(rows, target, side, this.padTokenId ?? 0);
     if (options.returnTensors === 'tf') {
-      const width = rows[0]?.length ?? 0;
-      if (rows.some((r) => r.length !== width)) {
+      const width = padded[0]?.length ?? 0;
+      if (padded.some((r) => r.length !== width)) {
         throw new ArgumentError('`returnTensors: \'tf\'` needs rows of one length', "pass `padding: true` (or `truncation` with `maxLength`).");
       }
       // (B, T) int32
-      return { inputIds: tf.tensor2d(rows, [rows.length, width], 'int32'), attentionMask: tf.tensor2d(masks, [rows.length, width], 'int32') };
+      return { inputIds: tf.tensor2d(padded, [padded.length, width], 'int32'), attentionMask: tf.tensor2d(masks, [padded.length, width], 'int32') };
     }
-    return single ? { inputIds: rows[0], attentionMask: masks[0] } : { inputIds: rows, attentionMask: masks };
+    return single ? { inputIds: padded[0], attentionMask: masks[0] } : { inputIds: padded, attentionMask: masks };
   }
 
   // ---- decoding -------------------------------------------------------------------------------
@@ -371,6 +355,25 @@ export class PreTrainedTokenizer {
     return written;
   }
 
+  // ---- display -------------------------------------------------------------------------------
+
+  /** transformers' repr: `PreTrainedTokenizerFast(name_or_path=..., vocab_size=..., ...)`. */
+  toString(): string {
+    const specials = Object.entries(this.specialTokensMap).map(([k, v]) => `${show(k)}: ${show(v)}`).join(', ');
+    return `PreTrainedTokenizerFast(name_or_path=${show(this.nameOrPath)}, vocab_size=${this.vocabSize}, ` +
+      `model_max_length=${this.modelMaxLength}, padding_side=${show(this.paddingSide)}, ` +
+      `truncation_side=${show(this.truncationSide)}, special_tokens={${specials}}, added_tokens=${this.addedVocabulary.tokens.length})`;
+  }
+
+  [displaySymbol](): MimeBundle {
+    return { 'text/plain': this.toString() };
+  }
+
+  /** console.log shows the repr, not the 9 MB of parsed JSON and the word cache. */
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
   // ---- chat -----------------------------------------------------------------------------------
 
   /** Renders `messages` with the chat template; ids (default) or the text with `tokenize: false`. */
@@ -397,21 +400,4 @@ export interface ChatOptions {
   tools?: unknown[];
   documents?: unknown[];
   [templateKwarg: string]: unknown;
-}
-
-/** Writes a file through a temporary sibling and a rename, so readers never see half a file. */
-export async function writeFileAtomic(target: string, text: string): Promise<void> {
-  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await fs.writeFile(tmp, text, 'utf8');
-    await fs.rename(tmp, target);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-function checkSide(side: unknown, name: string): PaddingSide {
-  if (side !== 'left' && side !== 'right') throw new ArgumentError(`\`${name}\` must be 'left' or 'right', got ${show(side)}`);
-  return side;
 }

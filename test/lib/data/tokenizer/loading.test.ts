@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import { AutoTokenizer } from '../../../../lib/data/tokenizer/auto';
 import { onigToJs } from '../../../../lib/data/tokenizer/regex';
 import { ConfigError } from '../../../../lib/errors';
@@ -59,4 +60,14 @@ test('Oniguruma → JS regex: \\s is Unicode White_Space (NEL in, BOM out), (?i:
   const notSpace = new RegExp(`^${onigToJs('[^\\s\\p{L}]+')}$`, 'u');
   assert.ok(notSpace.test('\ufeff!1'));
   assert.ok(!notSpace.test('\u0085'));
+});
+
+test('a tokenizer shows transformers-style repr in console.log and in a notebook', async () => {
+  const tok = await AutoTokenizer.fromPretrained(TRAINED_DIR, { paddingSide: 'left' });
+  const repr = `PreTrainedTokenizerFast(name_or_path=${JSON.stringify(TRAINED_DIR)}, vocab_size=807, model_max_length=1024, ` +
+    'padding_side="left", truncation_side="right", special_tokens={"bos_token": "<|begin_of_text|>", ' +
+    '"eos_token": "<|end_of_text|>", "pad_token": "<|end_of_text|>"}, added_tokens=5)';
+  assert.equal(String(tok), repr);
+  assert.equal(inspect(tok), repr);
+  assert.deepEqual((tok as any)[Symbol.for('Jupyter.display')](), { 'text/plain': repr });
 });
