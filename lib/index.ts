@@ -48,6 +48,7 @@ export { Linear4bit, type ComputeDtype, type Linear4bitOptions } from './quant/l
 export { dequantize4bitOp, dequantize4bitComposite, DEQUANTIZE_4BIT } from './quant/dequantize_op';
 export { BitsAndBytesConfig, type BitsAndBytesConfigOptions } from './quant/bnb_config';
 export { prepareModelForKbitTraining, type PrepareForKbitOptions } from './quant/prepare';
+export { saveQuantizedPretrained } from './quant/save';
 
 // LoRA: PEFT's LoraConfig, get_peft_model / PeftModel (adapters in PEFT's file format) and the parameter printouts.
 export { LoraConfig, type LoraConfigOptions, type LoraBias, type InitLoraWeights } from './lora/config';
