@@ -55,3 +55,6 @@ export { LoraConfig, type LoraConfigOptions, type LoraBias, type InitLoraWeights
 export { LoraLinear } from './lora/layer';
 export { PeftModel, LoraModel, getPeftModel, type GetPeftModelOptions } from './lora/peft_model';
 export { printNumberOfTrainableModelParameters, formatTrainableParameters, parameterCounts, nbTrainableParameters, type ParamCount } from './lora/count';
+
+// Training: transformers' TrainingArguments/Trainer (AdamW, 8-bit AdamW, schedules, checkpoints that resume) and the causal-LM collators.
+export { TrainingArguments, Trainer, TrainerState, DataCollatorForLanguageModeling, DataCollatorForCompletionOnlyLM, AdamW, AdamW8bit, clipGradNorm, createOptimizer, lrLambda, LRScheduler, lastCheckpoint, listCheckpoints, type TrainingArgumentsOptions, type SchedulerType, type OptimName, type IntervalStrategy, type TrainerOptions, type TrainerDataset, type TrainableModel, type TrainerCallback, type TrainOutput, type LogEntry, type Batch, type DataCollator, type Example, type CollatorTokenizer, type Optimizer } from './train';

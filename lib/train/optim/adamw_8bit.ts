@@ -1,0 +1,169 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { CheckpointError, show } from '../../errors';
+import { decodeRaw, encodeRaw, type RawTensor } from '../../model/safetensors';
+import { createDynamicMap } from '../../quant/codebooks';
+import { paramGroupJSON, type AdamWOptions, type Optimizer, type OptimizerState } from './optimizer';
+
+/** bitsandbytes' maps: signed for the first moment, unsigned for the second. */
+const MAP1 = createDynamicMap(true);
+const MAP2 = createDynamicMap(false);
+
+/** Index of the map value nearest to x (the map is sorted ascending; a tie takes the lower). */
+export function quantizeNearest(map: Float32Array, x: number): number {
+  let lo = 0;
+  let hi = map.length - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (map[mid] <= x) lo = mid;
+    else hi = mid;
+  }
+  return x - map[lo] <= map[hi] - x ? lo : hi;
+}
+
+export interface AdamW8bitOptions extends AdamWOptions {
+  /** Elements per quantization block (bitsandbytes: 256). */
+  blockSize?: number;
+  /** Parameters with fewer elements keep 32-bit moments (bitsandbytes' min_8bit_size, 4096). */
+  min8bitSize?: number;
+}
+
+/** One parameter's moments: 8-bit codes with a float32 absmax per block, or plain float32. */
+interface Moments {
+  state1: Uint8Array | Float32Array;
+  state2: Uint8Array | Float32Array;
+  absmax1: Float32Array;
+  absmax2: Float32Array;
+}
+
+/**
+ * bitsandbytes' AdamW8bit (blockwise): both moments stored as 8-bit codes of the dynamic map, one
+ * float32 absmax per block of 256. Each step dequantizes a block, applies the AdamW update in
+ * float, then re-quantizes with the block's new absmax. 'paged_adamw_8bit' is the same update
+ * (paging moves states between GPU and host memory, which has no meaning on CPU).
+ * Runs on the host: gradients are read once per step, parameters written back once.
+ */
+export class AdamW8bit implements Optimizer {
+  stepCount = 0;
+  readonly blockSize: number;
+  readonly min8bitSize: number;
+  private moments: Moments[];
+
+  constructor(readonly params: tf.Variable[], readonly options: AdamW8bitOptions) {
+    this.blockSize = options.blockSize ?? 256;
+    this.min8bitSize = options.min8bitSize ?? 4096;
+    this.moments = params.map((p) => this.emptyMoments(p.size));
+  }
+
+  private quantized(size: number): boolean {
+    return size >= this.min8bitSize;
+  }
+
+  private emptyMoments(size: number): Moments {
+    if (!this.quantized(size)) return { state1: new Float32Array(size), state2: new Float32Array(size), absmax1: new Float32Array(0), absmax2: new Float32Array(0) };
+    const blocks = Math.ceil(size / this.blockSize);
+    const zero1 = quantizeNearest(MAP1, 0);
+    const zero2 = quantizeNearest(MAP2, 0);
+    return { state1: new Uint8Array(size).fill(zero1), state2: new Uint8Array(size).fill(zero2), absmax1: new Float32Array(blocks), absmax2: new Float32Array(blocks) };
+  }
+
+  step(grads: tf.Tensor[], lr: number): void {
+    const { betas: [b1, b2], eps, weightDecay: wd, decay } = this.options;
+    this.stepCount++;
+    const stepSize = lr / (1 - b1 ** this.stepCount);
+    const bc2Sqrt = Math.sqrt(1 - b2 ** this.stepCount);
+    this.params.forEach((param, i) => {
+      const g = grads[i].dataSync() as Float32Array;
+      const p = Float32Array.from(param.dataSync() as Float32Array);
+      const shrink = wd > 0 && (decay?.[i] ?? true) ? 1 - lr * wd : 1;
+      const s = this.moments[i];
+      const update = (j: number, m: number, v: number): [number, number] => {
+        const m2 = m * b1 + (1 - b1) * g[j];
+        const v2 = v * b2 + (1 - b2) * g[j] * g[j];
+        p[j] = p[j] * shrink - stepSize * (m2 / (Math.sqrt(v2) / bc2Sqrt + eps));
+        return [m2, v2];
+      };
+      if (s.state1 instanceof Float32Array) {
+        const s2 = s.state2 as Float32Array;
+        for (let j = 0; j < p.length; j++) [s.state1[j], s2[j]] = update(j, s.state1[j], s2[j]);
+      } else {
+        this.stepQuantized(s, p.length, update);
+      }
+      const next = tf.tensor(p, param.shape, 'float32');
+      param.assign(next);
+      next.dispose();
+    });
+  }
+
+  /** Dequantize block → update → new absmax → re-quantize, block by block. */
+  private stepQuantized(s: Moments, size: number, update: (j: number, m: number, v: number) => [number, number]): void {
+    const c1 = s.state1 as Uint8Array;
+    const c2 = s.state2 as Uint8Array;
+    const m = new Float32Array(this.blockSize);
+    const v = new Float32Array(this.blockSize);
+    for (let b = 0, start = 0; start < size; b++, start += this.blockSize) {
+      const end = Math.min(start + this.blockSize, size);
+      let max1 = 0;
+      let max2 = 0;
+      for (let j = start; j < end; j++) {
+        const [m2, v2] = update(j, MAP1[c1[j]] * s.absmax1[b], MAP2[c2[j]] * s.absmax2[b]);
+        m[j - start] = m2;
+        v[j - start] = v2;
+        max1 = Math.max(max1, Math.abs(m2));
+        max2 = Math.max(max2, Math.abs(v2));
+      }
+      s.absmax1[b] = max1;
+      s.absmax2[b] = max2;
+      for (let j = start; j < end; j++) {
+        c1[j] = quantizeNearest(MAP1, max1 > 0 ? m[j - start] / max1 : 0);
+        c2[j] = quantizeNearest(MAP2, max2 > 0 ? v[j - start] / max2 : 0);
+      }
+    }
+  }
+
+  /** bitsandbytes' state names: state1/state2 (U8 codes or F32), absmax1/absmax2 per block. */
+  async stateDict(): Promise<OptimizerState> {
+    const tensors = new Map<string, RawTensor>();
+    this.moments.forEach((s, i) => {
+      const shape = [...this.params[i].shape];
+      for (const key of ['state1', 'state2'] as const) {
+        const data = s[key];
+        tensors.set(`state.${i}.${key}`, data instanceof Uint8Array ? { dtype: 'U8', shape, data: new Uint8Array(data) } : { dtype: 'F32', shape, data: encodeRaw(data, 'F32') });
+      }
+      if (s.state1 instanceof Uint8Array) {
+        tensors.set(`state.${i}.absmax1`, { dtype: 'F32', shape: [s.absmax1.length], data: encodeRaw(s.absmax1, 'F32') });
+        tensors.set(`state.${i}.absmax2`, { dtype: 'F32', shape: [s.absmax2.length], data: encodeRaw(s.absmax2, 'F32') });
+      }
+    });
+    const meta = { optimizer: 'adamw_8bit', step: this.stepCount, block_size: this.blockSize, min_8bit_size: this.min8bitSize, param_groups: [paramGroupJSON(this.options, this.params.length)] };
+    return { tensors, meta };
+  }
+
+  loadStateDict(state: OptimizerState, where: string): void {
+    if (state.meta.optimizer !== 'adamw_8bit') throw new CheckpointError(`${where}: optimizer state is ${show(state.meta.optimizer)}, but this run uses an 8-bit AdamW`, 'resume with the same `optim` the checkpoint was trained with');
+    this.moments = this.params.map((p, i) => {
+      const s = this.emptyMoments(p.size);
+      const read = (key: string, into: Uint8Array | Float32Array) => {
+        const raw = state.tensors.get(`state.${i}.${key}`);
+        const values = raw ? decodeRaw(raw, `${where}: state.${i}.${key}`) : undefined;
+        if (!values || values.length !== into.length) throw new CheckpointError(`${where}: 'state.${i}.${key}' is ${raw ? `shaped ${show(raw.shape)}` : 'missing'}, expected ${into.length} values for parameter ${i} ${show(p.shape)}`, 'the checkpoint was written for other trainable parameters or another block size');
+        into.set(values);
+      };
+      read('state1', s.state1);
+      read('state2', s.state2);
+      if (s.state1 instanceof Uint8Array) {
+        read('absmax1', s.absmax1);
+        read('absmax2', s.absmax2);
+      }
+      return s;
+    });
+    this.stepCount = Number(state.meta.step);
+  }
+
+  stateBytes(): number {
+    return this.moments.reduce((n, s) => n + s.state1.byteLength + s.state2.byteLength + s.absmax1.byteLength + s.absmax2.byteLength, 0);
+  }
+
+  dispose(): void {
+    this.moments = [];
+  }
+}

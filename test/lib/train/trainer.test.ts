@@ -1,0 +1,166 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { ensureBackend } from '../../../lib/backend';
+import { TrainingError } from '../../../lib/errors';
+import { LlamaForCausalLM } from '../../../lib/model/llama';
+import { LoraConfig } from '../../../lib/lora/config';
+import { getPeftModel } from '../../../lib/lora/peft_model';
+import { Trainer, type TrainerDataset } from '../../../lib/train/trainer';
+import { TrainingArguments, type TrainingArgumentsOptions } from '../../../lib/train/training_args';
+import type { LogEntry, TrainerCallback } from '../../../lib/train/state';
+import { mulberry32 } from '../../../lib/train/sampler';
+
+const TINY = { vocabSize: 64, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 8, initializerRange: 0.2, padTokenId: 0 };
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-train-'));
+
+/** Rows of 4..12 tokens drawn from a small "grammar" (each token predicts the next), so loss can fall. */
+function dataset(n: number, seed = 1): Array<{ input_ids: number[] }> {
+  const random = mulberry32(seed);
+  return Array.from({ length: n }, () => {
+    const len = 4 + Math.floor(random() * 9);
+    let t = 1 + Math.floor(random() * 60);
+    return { input_ids: Array.from({ length: len }, () => (t = 1 + ((t * 7 + 3) % 60))) };
+  });
+}
+
+function loraModel(dropout = 0) {
+  const base = LlamaForCausalLM.fromConfig(TINY, { seed: 3 });
+  return getPeftModel(base, new LoraConfig({ r: 4, loraAlpha: 8, loraDropout: dropout, targetModules: ['q_proj', 'v_proj'], taskType: 'CAUSAL_LM' }), { seed: 5, warn: false });
+}
+
+function args(outputDir: string, o: Partial<TrainingArgumentsOptions> = {}) {
+  return new TrainingArguments({ outputDir, maxSteps: 6, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, learningRate: 1e-2, warmupSteps: 1, loggingSteps: 1, saveStrategy: 'no', weightDecay: 0.01, seed: 7, ...o });
+}
+
+const losses = (h: LogEntry[]) => h.filter((e) => 'loss' in e).map((e) => e.loss);
+
+test('LoRA training: loss falls, HF log keys, callbacks in order, no tensor growth across steps', async () => {
+  await ensureBackend();
+  const model = loraModel(0.1);
+  const events: string[] = [];
+  const tensorsAtStep: number[] = [];
+  const cb: TrainerCallback = {
+    onTrainBegin: () => { events.push('begin'); },
+    onStepEnd: (_a, s) => { events.push(`step${s.globalStep}`); tensorsAtStep.push(tf.memory().numTensors); },
+    onLog: (_a, _s, logs) => { events.push('loss' in logs ? 'log' : 'eval_loss' in logs ? 'evallog' : 'endlog'); },
+    onEvaluate: () => { events.push('evaluate'); },
+    onTrainEnd: () => { events.push('end'); },
+  };
+  const trainer = new Trainer({ model, args: args(tmp(), { maxSteps: 12, evalStrategy: 'steps', evalSteps: 6, perDeviceEvalBatchSize: 3 }), trainDataset: dataset(16), evalDataset: dataset(5, 9), callbacks: [cb] });
+  const out = await trainer.train();
+  const h = trainer.state.logHistory;
+  const ls = losses(h);
+  assert.equal(ls.length, 12);
+  assert.ok(ls.slice(-3).reduce((a, b) => a + b) < ls.slice(0, 3).reduce((a, b) => a + b), `loss should fall: ${ls.map((x) => x.toFixed(3))}`);
+  const first = h[0];
+  assert.deepEqual(Object.keys(first).sort(), ['epoch', 'grad_norm', 'learning_rate', 'loss', 'step', 'tokens_per_second']);
+  assert.equal(first.step, 1);
+  assert.equal(first.epoch, 0.25); // 16 rows, batches of 2, 2 accumulated: 4 steps an epoch
+  assert.equal(first.learning_rate, 1e-2); // logged after the scheduler step: the next step's rate
+  assert.ok(first.grad_norm > 0 && first.tokens_per_second > 0);
+  const evals = h.filter((e) => 'eval_loss' in e);
+  assert.deepEqual(evals.map((e) => e.step), [6, 12]);
+  assert.equal(events.slice(0, 3).join(), 'begin,step1,log');
+  assert.equal(events.filter((e) => e === 'evaluate').length, 2);
+  assert.deepEqual(events.slice(-2), ['endlog', 'end']);
+  assert.equal(new Set(tensorsAtStep.slice(1)).size, 1, `tensors per step: ${tensorsAtStep}`);
+  assert.equal(out.globalStep, 12);
+  assert.ok(Math.abs(out.trainingLoss - ls.reduce((a, b) => a + b) / 12) < 1e-9);
+  // eval_loss: the mean over batches of each batch's mean token loss, weighted by rows
+  const manual = await trainer.evaluate();
+  const ev = dataset(5, 9);
+  model.eval();
+  let sum = 0;
+  for (const [s, e] of [[0, 3], [3, 5]]) {
+    const rows = ev.slice(s, e);
+    const T = Math.max(...rows.map((r) => r.input_ids.length));
+    const ids = rows.map((r) => [...r.input_ids, ...new Array(T - r.input_ids.length).fill(0)]);
+    const loss = model.forward({ inputIds: ids, attentionMask: ids.map((r, i) => r.map((_, t) => (t < rows[i].input_ids.length ? 1 : 0))), labels: ids.map((r) => r.map((x) => (x === 0 ? -100 : x))) }).loss!;
+    sum += loss.dataSync()[0] * rows.length;
+    loss.dispose();
+  }
+  assert.ok(Math.abs(manual.eval_loss - sum / 5) < 1e-6);
+  trainer.optimizer!.dispose();
+  model.dispose();
+});
+
+test('resume: 3 steps, interrupt, resume 3 gives the same losses as 6 straight (dropout on, accumulation, 8-bit AdamW)', async () => {
+  await ensureBackend();
+  const o: Partial<TrainingArgumentsOptions> = { optim: 'paged_adamw_8bit', saveStrategy: 'steps', saveSteps: 3 };
+  const straight = loraModel(0.2);
+  const t1 = new Trainer({ model: straight, args: args(tmp(), o), trainDataset: dataset(10) });
+  await t1.train();
+  const want = losses(t1.state.logHistory);
+
+  const dir = tmp();
+  const controller = new AbortController();
+  const first = loraModel(0.2);
+  const stopAt3: TrainerCallback = { onStepEnd: (_a, s) => { if (s.globalStep === 3) controller.abort(); } };
+  const t2 = new Trainer({ model: first, args: args(dir, o), trainDataset: dataset(10), callbacks: [stopAt3] });
+  const part = await t2.train({ signal: controller.signal });
+  assert.equal(part.interrupted, true);
+  assert.equal(t2.state.globalStep, 3);
+  const ck = path.join(dir, 'checkpoint-3');
+  assert.deepEqual(fs.readdirSync(ck).sort(), ['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'rng_state.json', 'scheduler.json', 'trainer_state.json', 'training_args.json']);
+  const st = JSON.parse(fs.readFileSync(path.join(ck, 'trainer_state.json'), 'utf8'));
+  assert.equal(st.global_step, 3);
+  assert.equal(st.max_steps, 6);
+  assert.equal(st.log_history.length, 3);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(ck, 'training_args.json'), 'utf8')).optim, 'paged_adamw_8bit');
+  assert.ok(!fs.existsSync(`${ck}.tmp`));
+
+  const resumed = loraModel(0.2); // fresh adapters: the checkpoint's must replace them
+  const t3 = new Trainer({ model: resumed, args: args(dir, o), trainDataset: dataset(10) });
+  const out = await t3.train({ resumeFromCheckpoint: true });
+  assert.equal(out.interrupted, false);
+  assert.deepEqual(losses(t3.state.logHistory), want);
+  assert.deepEqual(t3.state.logHistory.filter((e) => 'grad_norm' in e).map((e) => e.grad_norm), t1.state.logHistory.filter((e) => 'grad_norm' in e).map((e) => e.grad_norm));
+  for (const t of [t1, t2, t3]) t.optimizer!.dispose();
+  for (const m of [straight, first, resumed]) m.dispose();
+});
+
+test('save_total_limit keeps the newest checkpoints; gradient checkpointing trains to the same losses', async () => {
+  await ensureBackend();
+  const dir = tmp();
+  const a = loraModel();
+  const t1 = new Trainer({ model: a, args: args(dir, { maxSteps: 4, saveStrategy: 'steps', saveSteps: 1, saveTotalLimit: 2 }), trainDataset: dataset(8) });
+  await t1.train();
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['checkpoint-3', 'checkpoint-4']);
+  const b = loraModel();
+  const t2 = new Trainer({ model: b, args: args(tmp(), { maxSteps: 4, gradientCheckpointing: true }), trainDataset: dataset(8) });
+  await t2.train();
+  assert.equal((b.model as LlamaForCausalLM).isGradientCheckpointing, true);
+  const [x, y] = [losses(t1.state.logHistory), losses(t2.state.logHistory)];
+  x.forEach((v, i) => assert.ok(Math.abs(v - y[i]) < 1e-5, `step ${i + 1}: ${v} vs ${y[i]}`));
+  await assert.rejects(new Trainer({ model: loraModel(), args: args(tmp()), trainDataset: dataset(8) }).train({ resumeFromCheckpoint: true }), /holds no checkpoint-N directory/);
+  for (const t of [t1, t2]) t.optimizer!.dispose();
+  a.dispose();
+  b.dispose();
+});
+
+test('full fine-tuning trains every parameter of a plain model; a NaN loss stops with the step named', async () => {
+  await ensureBackend();
+  const model = LlamaForCausalLM.fromConfig(TINY, { seed: 3 });
+  const w0 = model.model.layers[0].mlp.up_proj.forward(tf.ones([1, 32])).dataSync().slice();
+  const trainer = new Trainer({ model, args: args(tmp(), { maxSteps: 3, learningRate: 3e-3 }), trainDataset: dataset(8) as TrainerDataset });
+  await trainer.train();
+  assert.equal(trainer.optimizer!.params.length, model.parameters().length);
+  const w1 = model.model.layers[0].mlp.up_proj.forward(tf.ones([1, 32])).dataSync();
+  assert.ok(w1.some((v, i) => v !== w0[i]));
+  trainer.optimizer!.dispose();
+
+  const peft = loraModel();
+  const head = (peft.model as LlamaForCausalLM).lm_head as unknown as { weight: tf.Variable };
+  const nan = tf.fill(head.weight.shape, Number.NaN);
+  head.weight.assign(nan);
+  nan.dispose();
+  const t = new Trainer({ model: peft, args: args(tmp()), trainDataset: { length: 8, get: (i: number) => dataset(8)[i] } });
+  await assert.rejects(t.train(), (e: Error) => e instanceof TrainingError && /the loss is NaN at step 1 \(epoch 1\)/.test(e.message));
+  t.optimizer!.dispose();
+  peft.dispose();
+  model.dispose();
+});
