@@ -58,16 +58,30 @@ export function ropeCosSin(invFreq: Float32Array, positions: number[][]): [tf.Te
   return [tf.tensor4d(cos, [B, 1, T, D]), tf.tensor4d(sin, [B, 1, T, D])];
 }
 
+/**
+ * rotate_half as a constant (D, D) matrix R with x·R = cat(-x[..., D/2:], x[..., :D/2]): one dense
+ * matmul instead of two slices, a negation and a concat (and their pad/split gradients), which on
+ * wasm costs a fraction of the time. Entries are 0 and ±1, so the result is exact.
+ */
+function rotateHalfMatrix(D: number): tf.Tensor2D {
+  const m = new Float32Array(D * D);
+  const h = D / 2;
+  for (let i = 0; i < h; i++) {
+    m[(i + h) * D + i] = -1; // out[i] = -x[i + D/2]
+    m[i * D + i + h] = 1; // out[i + D/2] = x[i]
+  }
+  return tf.tensor2d(m, [D, D]);
+}
+
 /** x·cos + rotate_half(x)·sin with rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2]); x is (B, H, T, D). */
 export function applyRotaryPosEmb(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tensor4D {
   const [B, H, T, D] = x.shape;
   if (cos.shape[2] !== T || cos.shape[3] !== D || cos.shape[0] !== B) {
     throw new ArgumentError(`applyRotaryPosEmb: \`cos\` has shape ${show(cos.shape)}, expected [${B}, 1, ${T}, ${D}]`);
   }
+  if (D % 2 !== 0) throw new ArgumentError(`applyRotaryPosEmb: head dimension ${D} must be even`);
   return tf.tidy(() => {
-    const x1 = tf.slice(x, [0, 0, 0, 0], [B, H, T, D / 2]); // (B, H, T, D/2)
-    const x2 = tf.slice(x, [0, 0, 0, D / 2], [B, H, T, D / 2]); // (B, H, T, D/2)
-    const rotated = tf.concat([tf.neg(x2), x1], 3); // (B, H, T, D)
+    const rotated = tf.reshape(tf.matMul(tf.reshape(x, [B * H * T, D]), rotateHalfMatrix(D)), [B, H, T, D]); // (B, H, T, D)
     return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
   });
 }
