@@ -59,12 +59,29 @@ export function dequantizeWords(
   } else {
     scale = absmax as Float32Array;
   }
-  const bs = attrs.blocksize;
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const e = r * cols + c;
-      const nibble = (packed[e >> 3] >>> (8 * ((e >> 1) & 3) + ((e & 1) === 0 ? 4 : 0))) & 15;
-      out[attrs.transpose ? c * rows + r : e] = code[nibble] * scale[Math.floor(e / bs)];
+  const n = rows * cols;
+  const shift = Math.log2(attrs.blocksize); // blocksize is a power of two
+  const at = (e: number): number => code[(packed[e >> 3] >>> (8 * ((e >> 1) & 3) + ((e & 1) === 0 ? 4 : 0))) & 15] * scale[e >> shift];
+  if (!attrs.transpose) {
+    for (let w = 0, e = 0; e < n; w++) {
+      const word = packed[w];
+      for (let k = 0; k < 32 && e < n; k += 8) {
+        const byte = (word >>> k) & 255;
+        out[e] = code[byte >> 4] * scale[e >> shift];
+        e++;
+        if (e < n) out[e] = code[byte & 15] * scale[e >> shift];
+        e++;
+      }
+    }
+    return;
+  }
+  // (in, out): 32×32 tiles, so the strided reads stay in cache and the writes run along rows of out
+  const tile = 32;
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const r1 = Math.min(r0 + tile, rows);
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      const c1 = Math.min(c0 + tile, cols);
+      for (let c = c0; c < c1; c++) for (let r = r0; r < r1; r++) out[c * rows + r] = at(r * cols + c);
     }
   }
 }
