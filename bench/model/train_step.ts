@@ -51,23 +51,42 @@ async function tfjsStep(backend: string, checkpointing: boolean) {
   return { ms, tokensPerS: (cfg.batch * cfg.seq * 1000) / ms, activationMiB: (keptBytes - paramBytes) / 2 ** 20, report: describeBackend() };
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
 async function main() {
-  // The peer runs before and after tfjs; its faster run is the reference (the machine is shared).
-  const first = torchPeer();
-  const rows: string[] = [];
-  for (const backend of (process.env.BENCH_BACKENDS ?? 'wasm').split(',')) {
-    for (const ckpt of [false, true]) {
-      const r = await tfjsStep(backend, ckpt);
-      rows.push(`| tfjs ${backend}${ckpt ? ' + gradient checkpointing' : ''} | ${r.ms.toFixed(0)} | ${r.tokensPerS.toFixed(0)} | RATIO${r.tokensPerS} | ${r.activationMiB.toFixed(1)} MiB |`);
+  // The machine is shared: torch and tfjs alternate for several rounds and each reports its median.
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const backends = (process.env.BENCH_BACKENDS ?? 'wasm').split(',');
+  const torchMs: number[] = [];
+  const tfjsMs = new Map<string, number[]>();
+  const kept = new Map<string, number>();
+  let peerInfo = { threads: 0, torch: '' };
+  for (let r = 0; r < rounds; r++) {
+    const peer = torchPeer();
+    torchMs.push(peer.ms_per_step);
+    peerInfo = peer;
+    for (const backend of backends) {
+      for (const ckpt of [false, true]) {
+        const key = `tfjs ${backend}${ckpt ? ' + gradient checkpointing' : ''}`;
+        const res = await tfjsStep(backend, ckpt);
+        tfjsMs.set(key, [...(tfjsMs.get(key) ?? []), res.ms]);
+        kept.set(key, res.activationMiB);
+      }
     }
   }
-  const second = torchPeer();
-  const peer = first.tokens_per_s >= second.tokens_per_s ? first : second;
-  console.log(`config: ${JSON.stringify(cfg)}`);
-  console.log(`| implementation | ms/step | tokens/s | vs torch | bytes kept for backward |`);
-  console.log(`|---|---|---|---|---|`);
-  console.log(`| torch ${peer.torch} (${peer.threads} threads, OpenBLAS; best of 2 runs: ${first.ms_per_step.toFixed(0)}, ${second.ms_per_step.toFixed(0)} ms) | ${peer.ms_per_step.toFixed(0)} | ${peer.tokens_per_s.toFixed(0)} | 1.00× | |`);
-  for (const row of rows) console.log(row.replace(/RATIO([0-9.e+-]+)/, (_, t) => `${(Number(t) / peer.tokens_per_s).toFixed(2)}×`));
+  const tokens = cfg.batch * cfg.seq;
+  const t = median(torchMs);
+  console.log(`config: ${JSON.stringify(cfg)}, ${rounds} alternating rounds, medians`);
+  console.log('| implementation | ms/step (median) | tokens/s | vs torch | activations kept for backward |');
+  console.log('|---|---|---|---|---|');
+  console.log(`| torch ${peerInfo.torch} (${peerInfo.threads} threads, OpenBLAS) | ${t.toFixed(0)} (${torchMs.map((x) => x.toFixed(0)).join(', ')}) | ${((tokens * 1000) / t).toFixed(0)} | 1.00× | |`);
+  for (const [key, ms] of tfjsMs) {
+    const m = median(ms);
+    console.log(`| ${key} | ${m.toFixed(0)} (${ms.map((x) => x.toFixed(0)).join(', ')}) | ${((tokens * 1000) / m).toFixed(0)} | ${(t / m).toFixed(2)}× | ${kept.get(key)!.toFixed(1)} MiB |`);
+  }
   console.log(describeBackend());
 }
 
