@@ -63,11 +63,14 @@ export class InterruptError extends Error {
   }
 }
 
+/** One per process: the display globals belong to the realm, whichever executor runs a cell. */
+const sharedDisplayApi = new DisplayApi();
+
 export class Executor {
   readonly cwd: string;
   readonly typeCheck: TypeCheckMode;
   private readonly modules: ModuleTable;
-  private readonly displayApi = new DisplayApi();
+  private readonly displayApi = sharedDisplayApi;
   private readonly compiled = new Map<string, Compiled>();
   private readonly language: CellLanguageService;
   private cellCount = 0;
@@ -81,10 +84,16 @@ export class Executor {
     this.modules = new ModuleTable(opts.cwd);
     this.language = new CellLanguageService(opts.cwd);
     this.displayApi.install();
+    this.installGlobals();
+    this.catchStrayErrors();
+  }
+
+  /** `require` and the module table of this executor's folder (several executors may share the realm). */
+  private installGlobals(): void {
     const g = globalThis as Record<string, unknown>;
+    if (g[HELPER] === this.modules) return;
     Object.defineProperty(g, HELPER, { value: this.modules, configurable: true, writable: true, enumerable: false });
     Object.defineProperty(g, 'require', { value: this.modules.require, configurable: true, writable: true, enumerable: false });
-    this.catchStrayErrors();
   }
 
   async execute(code: string, hooks: ExecHooks): Promise<ExecResult> {
@@ -109,6 +118,7 @@ export class Executor {
         hooks.stderr(lines.join('\n') + '\n');
       }
     }
+    this.installGlobals();
     const restoreOutput = captureOutput((t) => hooks.stdout(t), (t) => hooks.stderr(t));
     const restoreDisplay = this.displayApi.enter(hooks);
     this.running = hooks;
@@ -116,13 +126,16 @@ export class Executor {
     try {
       await this.modules.preload(cell.imports);
       this.language.commit(code);
+      // One macrotask turn: a SIGINT or interrupt that arrived during the type check runs its
+      // listener (which aborts the signal) here; otherwise it would wait behind a blocking cell.
+      await new Promise((resolve) => setImmediate(resolve));
       if (hooks.signal.aborted) throw new InterruptError();
       const pending = cell.script.runInThisContext({ breakOnSigint: true }) as Promise<unknown>;
       const value = await this.untilAborted(pending, hooks.signal);
       const hasValue = cell.endsWithExpression && value !== undefined && !(value instanceof DisplayHandle);
       return hasValue ? { status: 'ok', hasValue, value } : { status: 'ok', hasValue: false };
     } catch (e) {
-      if (e instanceof Error && e.message === 'Script execution interrupted.') e = new InterruptError();
+      if (e instanceof Error && /^Script execution (was )?interrupted/.test(e.message)) e = new InterruptError();
       if (e instanceof InterruptError) return { status: 'error', ename: e.name, evalue: e.message, traceback: [`${e.name}: ${e.message}`] };
       return { status: 'error', ...describeError(e, this.compiled.values()) };
     } finally {
@@ -173,6 +186,7 @@ export class Executor {
     const cell: Compiled = {
       label, filename, code, script, imports: t.imports, endsWithExpression: t.endsWithExpression,
       map: t.sourceMap ? new SourceMap(JSON.parse(t.sourceMap)) : undefined, firstLineOffset: t.firstLineOffset,
+      wrapperLine: t.script.split('\n').length,
     };
     this.compiled.set(code, cell);
     if (this.compiled.size > CACHE_LIMIT) this.compiled.delete(this.compiled.keys().next().value as string);
@@ -180,7 +194,7 @@ export class Executor {
   }
 
   private syntaxError(e: CellSyntaxError, code: string): ExecResult {
-    const record: CellRecord = { label: `cell[${++this.cellCount}]`, filename: '', code, map: undefined, firstLineOffset: 0 };
+    const record: CellRecord = { label: `cell[${++this.cellCount}]`, filename: '', code, map: undefined, firstLineOffset: 0, wrapperLine: 0 };
     return {
       status: 'error', ename: 'SyntaxError', evalue: `${e.message} (line ${e.line})`,
       traceback: [`SyntaxError: ${e.message}`, `    at ${record.label}:${e.line}:${e.column}`, sourceLine(record, e.line)],

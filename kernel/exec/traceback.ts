@@ -14,12 +14,15 @@ export interface CellRecord {
   code: string;
   map: SourceMap | undefined;
   firstLineOffset: number;
+  /** The generated line that only closes the wrapper (`})()`): frames there are the wrapper's call. */
+  wrapperLine: number;
 }
 
 export interface ErrorReport { ename: string; evalue: string; traceback: string[] }
 
 /** The cell's (1-based) line and column of a generated position (1-based, as in stack frames). */
-export function cellPosition(cell: CellRecord, line: number, column: number): { line: number; column: number } {
+export function cellPosition(cell: CellRecord, line: number, column: number): { line: number; column: number } | undefined {
+  if (line === cell.wrapperLine || (line === 1 && column - 1 < cell.firstLineOffset)) return undefined;
   const col0 = line === 1 ? Math.max(0, column - 1 - cell.firstLineOffset) : column - 1;
   const entry = cell.map?.findEntry(line - 1, col0) as { originalLine?: number; originalColumn?: number } | undefined;
   if (!entry || entry.originalLine === undefined) return { line, column };
@@ -55,14 +58,20 @@ export function describeError(error: unknown, cells: Iterable<CellRecord>): Erro
   for (const frame of frames) {
     if (/node:internal|node:vm|[\\/]kernel[\\/]exec[\\/]|\[notebook\]/.test(frame)) continue;
     let text = frame;
+    let wrapper = false;
     for (const cell of list) {
       const re = new RegExp(`${escape(cell.filename)}:(\\d+):(\\d+)`, 'g');
-      text = text.replace(re, (_m, l: string, c: string) => {
+      text = text.replace(re, (m, l: string, c: string) => {
         const pos = cellPosition(cell, Number(l), Number(c));
+        if (!pos) {
+          wrapper = true;
+          return m;
+        }
         if (!pointer) pointer = sourceLine(cell, pos.line);
         return `${cell.label}:${pos.line}:${pos.column}`;
       });
     }
+    if (wrapper) continue;
     if (text !== mapped[mapped.length - 1]) mapped.push(text);
   }
   // Frames below the outermost cell frame are the kernel calling the cell.

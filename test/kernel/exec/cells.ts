@@ -22,15 +22,19 @@ export function repoRoot(): string {
   throw new Error(`no qlora-ts package.json above ${__dirname}`);
 }
 
-export function hooksFor(outputs: Output[], controller = new AbortController(), answer = 'typed'): ExecHooks {
+/** Hooks that record outputs; `interruptOn`: abort the cell shortly after it prints this text. */
+export function hooksFor(outputs: Output[], controller = new AbortController(), interruptOn?: string): ExecHooks {
   return {
-    stdout: (text) => outputs.push({ kind: 'stdout', text }),
+    stdout: (text) => {
+      outputs.push({ kind: 'stdout', text });
+      if (interruptOn !== undefined && text.includes(interruptOn)) setTimeout(() => controller.abort(), 20);
+    },
     stderr: (text) => outputs.push({ kind: 'stderr', text }),
     display: (bundle, opts) => outputs.push({ kind: 'display', bundle, opts }),
     clear: (wait) => outputs.push({ kind: 'clear', wait }),
     input: async (prompt, password) => {
       outputs.push({ kind: 'input', prompt, password });
-      return answer;
+      return 'typed';
     },
     signal: controller.signal,
   };
@@ -44,10 +48,10 @@ export async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
 }
 
-export async function run(ex: Executor, code: string, controller = new AbortController()): Promise<CellRun> {
+export async function run(ex: Executor, code: string, controller = new AbortController(), interruptOn?: string): Promise<CellRun> {
   await settle();
   const outputs: Output[] = [];
-  const result = await ex.execute(code, hooksFor(outputs, controller));
+  const result = await ex.execute(code, hooksFor(outputs, controller, interruptOn));
   return { result, outputs, controller };
 }
 
