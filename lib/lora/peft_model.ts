@@ -7,6 +7,7 @@ import { quantize4bit } from '../quant/quant_state';
 import { LoraConfig } from './config';
 import { LoraLinear } from './layer';
 import { findTargets } from './inject';
+import { ModulesToSaveWrapper } from './modules_to_save';
 import { formatTrainableParameters, nbTrainableParameters, parameterCounts } from './count';
 import { loadAdapter, saveAdapter } from './save';
 
@@ -52,9 +53,23 @@ export class PeftModel<M extends BaseModel = BaseModel> extends Module {
       model.setSubmodule(name, new LoraLinear(base, { ...config, seed: seed * 1_000_003 + i * 2 }));
     });
     if (config.fanInFanOut) config.fanInFanOut = false;
+    for (const name of this.modulesToSaveNames(model, config)) model.setSubmodule(name, new ModulesToSaveWrapper(model.getSubmodule(name)));
     this.base_model = new LoraModel(model);
     this.peftConfig = { default: config };
     this.markTrainable();
+  }
+
+  /** Modules named (exactly or as a dotted suffix) in `modules_to_save`; one that matches nothing is an error. */
+  private modulesToSaveNames(model: M, config: LoraConfig): string[] {
+    const wanted = config.modulesToSave ?? [];
+    const names = model.namedModules().map(([n]) => n).filter((n) => n !== '');
+    const out: string[] = [];
+    for (const w of wanted) {
+      const hits = names.filter((n) => n === w || n.endsWith(`.${w}`));
+      if (hits.length === 0) throw new ConfigError(`\`modules_to_save\` lists ${JSON.stringify(w)}, which matches no module of the model.`, `Top-level modules: ${JSON.stringify(names.filter((n) => !n.includes('.')))}.`);
+      out.push(...hits);
+    }
+    return out;
   }
 
   /** PEFT's _mark_only_adapters_as_trainable plus `bias` and `modules_to_save`. */
@@ -64,7 +79,7 @@ export class PeftModel<M extends BaseModel = BaseModel> extends Module {
     for (const [name, p] of this.model.namedParameters()) {
       const isLora = /\.lora_[AB]\./.test(name);
       const isBias = name.endsWith('.bias') || name === 'bias';
-      const saved = (config.modulesToSave ?? []).some((m) => name.startsWith(`${m}.`) || name.includes(`.${m}.`));
+      const saved = /(^|\.)modules_to_save\.default\./.test(name);
       const loraOnlyBias = config.bias === 'lora_only' && /\.base_layer\.bias$/.test(name);
       p.trainable = trainable && (isLora || saved || (config.bias === 'all' && isBias) || loraOnlyBias);
     }
@@ -108,11 +123,15 @@ export class PeftModel<M extends BaseModel = BaseModel> extends Module {
   }
 
   disableAdapters(): void {
-    for (const [, l] of this.loraLayers()) l.disabled = true;
+    this.setDisabled(true);
   }
 
   enableAdapters(): void {
-    for (const [, l] of this.loraLayers()) l.disabled = false;
+    this.setDisabled(false);
+  }
+
+  private setDisabled(disabled: boolean): void {
+    for (const [, m] of this.model.namedModules()) if (m instanceof LoraLinear || m instanceof ModulesToSaveWrapper) m.disabled = disabled;
   }
 
   /** Runs `fn` on the base model alone (PEFT's `with model.disable_adapter():`), then re-enables. */
@@ -153,6 +172,11 @@ export class PeftModel<M extends BaseModel = BaseModel> extends Module {
       delta.dispose();
       lora.loraA.dispose();
       lora.loraB.dispose();
+    }
+    for (const [name, m] of model.namedModules()) {
+      if (!(m instanceof ModulesToSaveWrapper)) continue;
+      m.original_module.dispose();
+      model.setSubmodule(name, m.active);
     }
     this.unloaded = true;
     return model;

@@ -14,7 +14,7 @@ const PREFIX = 'base_model.model.';
 
 /** PEFT's saved name of a parameter: `lora_A.default.weight` → `lora_A.weight`, under `base_model.model.`. */
 function savedName(name: string): string {
-  return PREFIX + name.replace(/\.(lora_[AB])\.default\./, '.$1.').replace(/\.base_layer\.bias$/, '.bias');
+  return PREFIX + name.replace(/\.(lora_[AB])\.default\./, '.$1.').replace(/\.base_layer\.bias$/, '.bias').replace(/(^|\.)modules_to_save\.default\./, '$1');
 }
 
 /** Writes adapter_config.json and adapter_model.safetensors: the trainable tensors, fp32. */
@@ -31,7 +31,7 @@ export async function saveAdapter(peft: PeftModel, dir: string): Promise<void> {
 }
 
 function isSavedExtra(config: LoraConfig, name: string): boolean {
-  const saved = (config.modulesToSave ?? []).some((m) => name.startsWith(`${m}.`) || name.includes(`.${m}.`));
+  const saved = /(^|\.)modules_to_save\.default\./.test(name);
   const bias = (config.bias === 'all' && name.endsWith('.bias')) || (config.bias === 'lora_only' && name.endsWith('.base_layer.bias'));
   return saved || bias;
 }

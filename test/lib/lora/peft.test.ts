@@ -204,3 +204,45 @@ test('LoRA on a 4-bit base: merge dequantizes, adds and requantizes; dropout onl
   tf.dispose([expected, got]);
   merged.dispose();
 });
+
+test('modulesToSave trains a copy of lm_head, saves it as base_model.model.lm_head.weight, and disabling uses the original', async () => {
+  await ensureBackend();
+  const dir = tmp();
+  const config = new LoraConfig({ r: 2, targetModules: ['q_proj'], modulesToSave: ['lm_head'] });
+  const peft = getPeftModel(LlamaForCausalLM.fromConfig(TINY, { seed: 3 }), config);
+  const trainable = peft.namedParameters().filter(([, p]) => p.trainable).map(([n]) => n);
+  assert.ok(trainable.includes('base_model.model.lm_head.modules_to_save.default.weight'));
+  assert.ok(!trainable.includes('base_model.model.lm_head.original_module.weight'));
+  const head = peft.namedParameters().find(([n]) => n.endsWith('lm_head.modules_to_save.default.weight'))![1];
+  const bumped = tf.add(head, 0.5);
+  head.assign(bumped);
+  bumped.dispose();
+  peft.eval();
+  const tuned = logits(peft);
+  const plain = await peft.withAdapterDisabled(() => logits(peft));
+  const base = LlamaForCausalLM.fromConfig(TINY, { seed: 3 });
+  const ref = logits(base);
+  assert.equal(maxDiff(ref, plain), 0);
+  assert.ok(maxDiff(ref, tuned) > 0.1);
+  await peft.savePretrained(dir);
+  const { tensors } = loadRaw(path.join(dir, 'adapter_model.safetensors'));
+  assert.deepEqual([...tensors.keys()].sort(), [
+    'base_model.model.lm_head.weight',
+    'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight',
+    'base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight', 'base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight',
+  ]);
+  const loaded = await PeftModel.fromPretrained(base, dir);
+  const again = logits(loaded);
+  assert.equal(maxDiff(tuned, again), 0);
+  const merged = loaded.mergeAndUnload();
+  assert.ok(merged.lm_head instanceof Linear);
+  const m = logits(merged);
+  assert.ok(maxDiff(tuned, m) < 1e-5);
+  const other = LlamaForCausalLM.fromConfig(TINY);
+  assert.throws(() => getPeftModel(other, new LoraConfig({ targetModules: ['q_proj'], modulesToSave: ['score'] })), /`modules_to_save` lists "score", which matches no module of the model/);
+  other.dispose();
+  tf.dispose([tuned, plain, ref, again, m]);
+  merged.dispose();
+  peft.dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
