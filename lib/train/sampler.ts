@@ -49,3 +49,20 @@ export function lengthGroupedIndices(lengths: number[], batchSize: number, rando
   if (megabatches.length > 0) [megabatches[0][0], megabatches[maxIdx][0]] = [megabatches[maxIdx][0], megabatches[0][0]];
   return megabatches.flat();
 }
+
+export interface EpochBatchOptions {
+  batchSize: number;
+  gradientAccumulationSteps: number;
+  seed: number;
+  dropLast: boolean;
+  /** Row lengths when grouping by length (group_by_length); otherwise a plain shuffle. */
+  lengths?: number[];
+}
+
+/** The micro-batches (row indices) of one epoch, as the Trainer draws them. */
+export function epochBatches(numRows: number, epoch: number, o: EpochBatchOptions): number[][] {
+  const random = epochRandom(o.seed, epoch);
+  const order = o.lengths ? lengthGroupedIndices(o.lengths, o.batchSize * o.gradientAccumulationSteps, random) : randperm(numRows, random);
+  const count = o.dropLast ? Math.floor(numRows / o.batchSize) : Math.ceil(numRows / o.batchSize);
+  return Array.from({ length: count }, (_, i) => order.slice(i * o.batchSize, (i + 1) * o.batchSize));
+}

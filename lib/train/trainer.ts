@@ -8,7 +8,7 @@ import type { Module } from '../nn/module';
 import { DataCollatorForLanguageModeling, padExamples, type Batch, type CollatorTokenizer, type DataCollator, type Example } from './collator';
 import { PREFIX_CHECKPOINT_DIR, lastCheckpoint, loadTrainableWeights, readCheckpoint, rotateCheckpoints, saveCheckpoint, type SaveableModel } from './checkpoint';
 import { clipGradNorm, createOptimizer, type Optimizer } from './optim';
-import { epochRandom, lengthGroupedIndices, randperm } from './sampler';
+import { epochBatches } from './sampler';
 import { LRScheduler } from './schedule';
 import { TrainerState, type LogEntry, type TrainOutput, type TrainerCallback } from './state';
 import { TrainingArguments } from './training_args';
@@ -108,12 +108,11 @@ export class Trainer {
     for (const [name, m] of this.model.namedModules()) if (name in dropout) (m as unknown as { dropoutCalls: number }).dropoutCalls = dropout[name];
   }
 
-  /** The order of the training rows in one epoch. */
-  private epochOrder(ds: TrainerDataset, epoch: number): number[] {
-    const random = epochRandom(this.args.seed, epoch);
-    if (!this.args.groupByLength) return randperm(ds.length, random);
-    const lengths = Array.from({ length: ds.length }, (_, i) => rowAt(ds, i).input_ids.length);
-    return lengthGroupedIndices(lengths, this.args.perDeviceTrainBatchSize * this.args.gradientAccumulationSteps, random);
+  /** One epoch's micro-batches (row indices): seeded shuffle, or length groups with group_by_length. */
+  private epochBatches(ds: TrainerDataset, epoch: number): number[][] {
+    const { perDeviceTrainBatchSize: batchSize, gradientAccumulationSteps, seed, dataloaderDropLast: dropLast, groupByLength } = this.args;
+    const lengths = groupByLength ? Array.from({ length: ds.length }, (_, i) => rowAt(ds, i).input_ids.length) : undefined;
+    return epochBatches(ds.length, epoch, { batchSize, gradientAccumulationSteps, seed, dropLast, lengths });
   }
 
   private async emit<K extends keyof TrainerCallback>(hook: K, ...rest: unknown[]): Promise<void> {
@@ -181,9 +180,7 @@ export class Trainer {
     let interrupted = false;
 
     for (let epoch = Math.floor(this.state.globalStep / updatesPerEpoch); epoch < numEpochs && !interrupted; epoch++) {
-      const order = this.epochOrder(ds, epoch);
-      const batches: number[][] = [];
-      for (let i = 0; i < batchesPerEpoch; i++) batches.push(order.slice(i * bs, (i + 1) * bs));
+      const batches = this.epochBatches(ds, epoch);
       for (let u = this.state.globalStep - epoch * updatesPerEpoch; u < updatesPerEpoch && this.state.globalStep < maxSteps; u++) {
         const micro = batches.slice(u * ga, (u + 1) * ga).map((idx) => this.dataCollator(idx.map((i) => rowAt(ds, i))));
         const counts = micro.map(countLabelTokens);
@@ -218,7 +215,8 @@ export class Trainer {
           throw new TrainingError(`Trainer: the loss is ${stepLoss} at step ${this.state.globalStep + 1} (epoch ${epoch + 1})`, 'lower `learning_rate`, check the labels (all -100?) and the data for empty rows, or clip with `max_grad_norm`');
         }
         const { norm, grads } = clipGradNorm(acc!, args.maxGradNorm);
-        optimizer.step(grads, scheduler.lr);
+        const lr = scheduler.lr;
+        optimizer.step(grads, lr);
         tf.dispose(grads === acc ? acc : [...acc!, ...grads]);
         scheduler.step();
         this.state.globalStep++;
@@ -231,7 +229,7 @@ export class Trainer {
         const epochEnd = u + 1 === updatesPerEpoch || step === maxSteps;
         if ((args.loggingStrategy === 'steps' && step % args.loggingSteps === 0) || (args.loggingStrategy === 'epoch' && epochEnd)) {
           const now = performance.now();
-          await this.log({ loss: trLoss / (step - lastLogged), grad_norm: norm, learning_rate: scheduler.lr, tokens_per_second: logTokens / ((now - logStart) / 1000) });
+          await this.log({ loss: trLoss / (step - lastLogged), grad_norm: norm, learning_rate: lr, tokens_per_second: logTokens / ((now - logStart) / 1000) });
           trLoss = 0;
           lastLogged = step;
           logTokens = 0;
