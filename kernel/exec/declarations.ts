@@ -38,6 +38,12 @@ function importSnippets(stmt: ts.ImportDeclaration, sf: ts.SourceFile, add: (nam
   else if (b) for (const el of b.elements) add(el.name.text, `import ${type}{ ${el.getText(sf)} } from ${from};`);
 }
 
+/** The `/** … *\/` comments right before a statement, so hover keeps showing them. */
+function docComment(stmt: ts.Statement, sf: ts.SourceFile): string {
+  const ranges = ts.getLeadingCommentRanges(sf.text, stmt.pos) ?? [];
+  return ranges.map((r) => sf.text.slice(r.pos, r.end)).filter((t) => t.startsWith('/**')).map((t) => `${t}\n`).join('');
+}
+
 /**
  * Snippets for every top-level name of the cell that occupies [start, end) of the checked file;
  * `checker` gives variables their inferred types.
@@ -47,6 +53,7 @@ export function declarationSnippets(sf: ts.SourceFile, start: number, end: numbe
   const add = (name: string, text: string) => out.set(name, out.has(name) ? `${out.get(name)}\n${text}` : text);
   for (const stmt of sf.statements) {
     if (stmt.getStart(sf) < start || stmt.getStart(sf) >= end) continue;
+    const doc = docComment(stmt, sf);
     if (ts.isImportDeclaration(stmt)) importSnippets(stmt, sf, add);
     else if (ts.isVariableStatement(stmt)) {
       const kind = stmt.declarationList.flags & ts.NodeFlags.Const ? 'const' : 'let';
@@ -60,12 +67,12 @@ export function declarationSnippets(sf: ts.SourceFile, start: number, end: numbe
         for (const id of ids) {
           const type = checker.getTypeAtLocation(id);
           const text = checker.typeToString(type, id, ts.TypeFormatFlags.NoTruncation);
-          add(id.text, `declare ${kind} ${id.text}: ${text};`);
+          add(id.text, `${doc}declare ${kind} ${id.text}: ${text};`);
         }
       }
     } else {
       const names = declaredNames({ statements: [stmt] } as unknown as ts.SourceFile);
-      for (const name of names) add(name, stmt.getText(sf));
+      for (const name of names) add(name, doc + stmt.getText(sf));
     }
   }
   return out;
