@@ -148,9 +148,12 @@ export class LlamaDecoderLayer extends Module {
    * The same layer with gradient checkpointing: the forward keeps nothing for backward; the
    * backward recomputes the layer under its own tape and returns the gradients of the input and
    * of the layer's trainable variables (found at call time, so LoRA layers swapped in count).
+   * Random state is replayed, so a recomputed dropout draws the same mask as the forward did.
    */
   forwardCheckpointed(h: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D): tf.Tensor3D {
     const params = this.trainableParameters();
+    const rng = this.namedModules().map(([, m]) => m).filter(hasRngState);
+    const before = rng.map(getRngState);
     const run = (x: tf.Tensor, c: tf.Tensor, s: tf.Tensor, m: tf.Tensor) => this.forward(x as tf.Tensor3D, c as tf.Tensor4D, s as tf.Tensor4D, m as tf.Tensor4D).out;
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [x, c, s, m] = args as tf.Tensor[];
@@ -160,17 +163,47 @@ export class LlamaDecoderLayer extends Module {
         value: run(x, c, s, m),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [xs, cs, ss, ms] = saved;
+          const after = rng.map(getRngState);
+          rng.forEach((mod, i) => setRngState(mod, before[i]));
           // The engine keeps one active tape; a nested gradient replaces it, so restore it after.
           const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
           const outerTape = state.activeTape;
           const grads = tf.grads((xIn: tf.Tensor) => run(xIn, cs, ss, ms))([xs, ...params], dy);
           state.activeTape = outerTape;
+          rng.forEach((mod, i) => setRngState(mod, after[i]));
           return [grads[0], tf.zerosLike(cs), tf.zerosLike(ss), tf.zerosLike(ms), ...grads.slice(1)];
         },
       };
     });
     return f(h, cos, sin, mask, ...params) as tf.Tensor3D;
   }
+}
+
+/**
+ * Modules with random state that gradient checkpointing must replay: either the protocol
+ * `getRngState()` / `setRngState(state)`, or a numeric `dropoutCalls` counter that seeds dropout
+ * (lib/lora's LoRA layer).
+ */
+interface RngStateful {
+  getRngState?: () => unknown;
+  setRngState?: (state: unknown) => void;
+  dropoutCalls?: number;
+}
+
+function hasRngState(m: Module): boolean {
+  const r = m as unknown as RngStateful;
+  return (typeof r.getRngState === 'function' && typeof r.setRngState === 'function') || typeof r.dropoutCalls === 'number';
+}
+
+function getRngState(m: Module): unknown {
+  const r = m as unknown as RngStateful;
+  return typeof r.getRngState === 'function' ? r.getRngState() : r.dropoutCalls;
+}
+
+function setRngState(m: Module, state: unknown): void {
+  const r = m as unknown as RngStateful;
+  if (typeof r.setRngState === 'function') r.setRngState(state);
+  else r.dropoutCalls = state as number;
 }
 
 // ---------------------------------------------------------------------------------------------

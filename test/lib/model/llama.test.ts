@@ -104,6 +104,41 @@ test('gradient checkpointing gives the same loss and gradients and keeps fewer b
   model.dispose();
 });
 
+/** A linear with counter-seeded dropout on its output, like the LoRA layer's (random state to replay). */
+class DropoutLinear extends Module implements LinearLike {
+  dropoutCalls = 0;
+  constructor(readonly inner: Linear) {
+    super();
+  }
+  get inFeatures() { return this.inner.inFeatures; }
+  get outFeatures() { return this.inner.outFeatures; }
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.dropout(this.inner.forward(x), 0.3, undefined, 1000 + this.dropoutCalls++));
+  }
+}
+
+test('gradient checkpointing replays dropout: the recomputed mask equals the forward one', async () => {
+  await ensureBackend();
+  const model = LlamaForCausalLM.fromConfig(TINY, { seed: 9 });
+  const drops = model.model.layers.map((layer) => {
+    const d = new DropoutLinear(layer.mlp.up_proj as Linear);
+    layer.mlp.up_proj = d;
+    return d;
+  });
+  const plain = await gradsOf(model);
+  drops.forEach((d) => (d.dropoutCalls = 0));
+  model.gradientCheckpointingEnable();
+  const ckpt = await gradsOf(model);
+  assert.ok(Math.abs(plain.loss - ckpt.loss) < 1e-6);
+  assert.deepEqual(drops.map((d) => d.dropoutCalls), [1, 1], 'the counter ends where one forward leaves it');
+  for (const [name, a] of plain.grads) {
+    const b = ckpt.grads.get(name)!;
+    const err = Math.max(...a.map((x, i) => Math.abs(x - b[i]))) / Math.max(...a.map(Math.abs));
+    assert.ok(err < 1e-5, `${name}: relative difference ${err}`);
+  }
+  model.dispose();
+});
+
 test('KV cache: incremental forward equals the full forward; masks and shapes are checked', async () => {
   await ensureBackend();
   const model = LlamaForCausalLM.fromConfig(TINY, { seed: 11 });
