@@ -1,6 +1,7 @@
 import { ConfigError, show } from '../../errors';
+import { PairTable } from './pair_table';
 
-/** A pair of ids packed into one number: ids stay below 2^21, so a pair fits a double exactly. */
+/** Ids stay below 2^21; a heap entry packs (rank, position) as rank * 2^24 + position. */
 const PAIR = 2 ** 21;
 const POS = 2 ** 24;
 
@@ -16,8 +17,8 @@ export class BpeModel {
   readonly merges: [string, string][];
   readonly ignoreMerges: boolean;
   readonly unkTokenId: number | undefined;
-  /** pair key (a * 2^21 + b) → merge rank. */
-  private readonly ranks = new Map<number, number>();
+  /** (left id, right id) → merge rank. */
+  private readonly ranks: PairTable;
   /** merge rank → id of the merged token. */
   private readonly mergedIds: Int32Array;
 
@@ -31,6 +32,7 @@ export class BpeModel {
       this.idToToken[id] = token;
     }
     this.mergedIds = new Int32Array(merges.length);
+    this.ranks = new PairTable(merges.length);
     merges.forEach(([a, b], rank) => {
       const ia = vocab.get(a);
       const ib = vocab.get(b);
@@ -38,8 +40,7 @@ export class BpeModel {
       if (ia === undefined || ib === undefined || merged === undefined) {
         throw new ConfigError(`tokenizer.json: \`model.merges[${rank}]\` (${show(`${a} ${b}`)}) uses a token missing from \`model.vocab\``);
       }
-      const key = ia * PAIR + ib;
-      if (!this.ranks.has(key)) this.ranks.set(key, rank);
+      this.ranks.setIfAbsent(ia, ib, rank);
       this.mergedIds[rank] = merged;
     });
     this.unkTokenId = options.unkToken != null ? vocab.get(options.unkToken) : undefined;
@@ -98,8 +99,8 @@ export class BpeModel {
       let bestRank = Infinity;
       let bestPos = -1;
       for (let i = 0; i + 1 < ids.length; i++) {
-        const rank = this.ranks.get(ids[i] * PAIR + ids[i + 1]);
-        if (rank !== undefined && rank < bestRank) { bestRank = rank; bestPos = i; }
+        const rank = this.ranks.get(ids[i], ids[i + 1]);
+        if (rank >= 0 && rank < bestRank) { bestRank = rank; bestPos = i; }
       }
       if (bestPos < 0) return;
       ids.splice(bestPos, 2, this.mergedIds[bestRank]);
@@ -142,8 +143,8 @@ export class BpeModel {
     const pairAt = (i: number) => {
       const j = next[i];
       if (j < 0) return;
-      const rank = this.ranks.get(ids[i] * PAIR + ids[j]);
-      if (rank !== undefined) push(rank * POS + i);
+      const rank = this.ranks.get(ids[i], ids[j]);
+      if (rank >= 0) push(rank * POS + i);
     };
     for (let i = 0; i + 1 < n; i++) pairAt(i);
     while (heap.length > 0) {
@@ -153,7 +154,7 @@ export class BpeModel {
       const j = next[pos];
       if (ids[pos] < 0 || j < 0) continue;
       // Stale entry: the pair at pos changed since it was pushed.
-      if (this.ranks.get(ids[pos] * PAIR + ids[j]) !== rank) continue;
+      if (this.ranks.get(ids[pos], ids[j]) !== rank) continue;
       ids[pos] = this.mergedIds[rank];
       ids[j] = -1;
       next[pos] = next[j];

@@ -20,6 +20,8 @@ export interface PreTokenizer {
   readonly byteLevel: boolean;
   /** Set when the whole pre-tokenizer is one Isolated regex split: callers may iterate matches directly. */
   readonly isolatedRegex: RegExp | null;
+  /** The same regex with the sticky flag (matches only at `lastIndex`). */
+  readonly isolatedSticky: RegExp | null;
 }
 
 type Step = (pieces: string[]) => string[];
@@ -50,12 +52,15 @@ function splitStep(re: RegExp, behavior: Behavior, invert: boolean): Step {
         }
         if (cur) out.push(cur);
       } else if (behavior === 'MergedWithNext') {
-        let cur = '';
+        // The span after a match joins it (as `tokenizers`: a run of matches becomes one piece).
+        let previousMatch = false;
+        const pieces: string[] = [];
         for (const [isMatch, s] of spans) {
-          if (isMatch && cur) { out.push(cur); cur = ''; }
-          cur += s;
+          if (previousMatch && pieces.length > 0) pieces[pieces.length - 1] += s;
+          else pieces.push(s);
+          previousMatch = isMatch;
         }
-        if (cur) out.push(cur);
+        out.push(...pieces);
       } else {
         let cur = '';
         let curMatch: boolean | null = null;
@@ -135,6 +140,7 @@ export function buildPreTokenizer(json: any): PreTokenizer {
   return {
     byteLevel,
     isolatedRegex: onlyFast,
+    isolatedSticky: onlyFast ? new RegExp(onlyFast.source, 'uy') : null,
     split: onlyFast
       ? (text) => isolatedSplit(onlyFast, text)
       : (text) => steps.reduce((pieces, step) => step(pieces), [text]).filter((p) => p.length > 0),

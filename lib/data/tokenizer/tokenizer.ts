@@ -210,17 +210,27 @@ export class PreTrainedTokenizer {
         for (const piece of this.preTokenizer.split(normalized)) this.encodePiece(piece, ids);
         continue;
       }
-      // Fast path (Llama 3, GPT-2): walk the regex matches without building a list of pieces.
-      let last = 0;
-      re.lastIndex = 0;
-      for (let m = re.exec(normalized); m !== null; m = re.exec(normalized)) {
-        const piece = m[0];
-        if (piece.length === 0) { re.lastIndex++; continue; }
-        if (m.index > last) this.encodePiece(normalized.slice(last, m.index), ids);
-        this.encodePiece(piece, ids);
-        last = m.index + piece.length;
+      // Fast path (Llama 3, GPT-2): match piece after piece with a sticky regex (no match arrays,
+      // no list of pieces); where nothing matches, the global regex finds the next match.
+      const sticky = this.preTokenizer.isolatedSticky!;
+      const text = normalized;
+      let pos = 0;
+      while (pos < text.length) {
+        sticky.lastIndex = pos;
+        if (sticky.test(text) && sticky.lastIndex > pos) {
+          this.encodePiece(text.slice(pos, sticky.lastIndex), ids);
+          pos = sticky.lastIndex;
+          continue;
+        }
+        let next = text.length;
+        re.lastIndex = pos;
+        for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+          if (m[0].length > 0) { next = m.index; break; }
+          re.lastIndex++;
+        }
+        this.encodePiece(text.slice(pos, next), ids); // the unmatched gap is a piece of its own
+        pos = next;
       }
-      if (last < normalized.length) this.encodePiece(normalized.slice(last), ids);
     }
     return ids;
   }

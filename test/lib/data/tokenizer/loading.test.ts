@@ -71,3 +71,24 @@ test('a tokenizer shows transformers-style repr in console.log and in a notebook
   assert.equal(inspect(tok), repr);
   assert.deepEqual((tok as any)[Symbol.for('Jupyter.display')](), { 'text/plain': repr });
 });
+
+test('Split behaviours: text between matches is a piece of its own (Isolated), or dropped (Removed)', async () => {
+  const split = (behavior: string) => withTokenizerJson((j) => {
+    j.pre_tokenizer.pretokenizers[0] = { type: 'Split', pattern: { Regex: '\\p{L}+' }, behavior, invert: false };
+  });
+  const isolated = await AutoTokenizer.fromPretrained(await split('Isolated'));
+  const plain = (t: string) => isolated.encode(t, { addSpecialTokens: false });
+  assert.deepEqual(plain('abc 123, def!'), [...plain('abc'), ...plain(' 123, '), ...plain('def'), ...plain('!')]);
+  assert.deepEqual(plain('  12'), plain('  12'));
+  const removed = await AutoTokenizer.fromPretrained(await split('Removed'));
+  assert.equal(removed.decode(removed.encode('abc 123, def!', { addSpecialTokens: false })), ' 123, !');
+  // A pre-tokenizer that never splits encodes its input as one word.
+  const whole = await AutoTokenizer.fromPretrained(await withTokenizerJson((j) => {
+    j.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false };
+  }));
+  const word = (t: string) => whole.encode(t, { addSpecialTokens: false });
+  const previous = await AutoTokenizer.fromPretrained(await split('MergedWithPrevious'));
+  assert.deepEqual(previous.encode('abc 123 def', { addSpecialTokens: false }), [...word('abc'), ...word(' 123 def')]);
+  const next = await AutoTokenizer.fromPretrained(await split('MergedWithNext'));
+  assert.deepEqual(next.encode('abc 123 def', { addSpecialTokens: false }), [...word('abc 123 '), ...word('def')]);
+});
