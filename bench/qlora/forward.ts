@@ -1,5 +1,6 @@
 /**
- * NF4 vs fp32 on CPU: tfjs memory of a tiny Llama's weights and forward time, same model, same run.
+ * NF4 vs fp32 on CPU: tfjs memory of a tiny Llama's weights and its forward time, same model, same
+ * run; the three variants are timed in turns (median of the reps) so machine load hits them alike.
  *   npx tsc -p tsconfig.json --outDir build/qlora && node build/qlora/bench/qlora/forward.js
  * (QLORA_TS_BACKEND=cpu for the cpu backend; wasm by default.)
  */
@@ -9,31 +10,13 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../lib/backend';
 import { AutoModelForCausalLM, LlamaForCausalLM } from '../../lib/model/llama';
+import { Linear } from '../../lib/nn/linear';
 import { BitsAndBytesConfig } from '../../lib/quant/bnb_config';
 import { Linear4bit } from '../../lib/quant/linear4bit';
-import { Linear } from '../../lib/nn/linear';
-import { LoraConfig } from '../../lib/lora/config';
-import { getPeftModel } from '../../lib/lora/peft_model';
 
 const CONFIG = { vocabSize: 2048, hiddenSize: 512, intermediateSize: 1408, numHiddenLayers: 4, numAttentionHeads: 8, numKeyValueHeads: 2, headDim: 64 };
-const B = 1;
 const T = 128;
-
-async function timeForward(model: { forward(a: { inputIds: number[][] }): { logits: tf.Tensor } }, reps: number): Promise<number> {
-  const ids = [Array.from({ length: T }, (_, i) => (i * 37) % CONFIG.vocabSize)];
-  for (let i = 0; i < 2; i++) {
-    const warm = model.forward({ inputIds: ids }).logits;
-    await warm.data();
-    warm.dispose();
-  }
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) {
-    const out = model.forward({ inputIds: ids }).logits;
-    await out.data();
-    out.dispose();
-  }
-  return (performance.now() - t0) / reps;
-}
+const REPS = 9;
 
 /** Bytes of the decoder's linear layers (everything but embeddings, norms and lm_head). */
 function decoderLinearBytes(model: LlamaForCausalLM): number {
@@ -45,34 +28,45 @@ function decoderLinearBytes(model: LlamaForCausalLM): number {
   return bytes;
 }
 
+async function forwardMs(model: LlamaForCausalLM, ids: number[][]): Promise<number> {
+  const t0 = performance.now();
+  const out = model.forward({ inputIds: ids }).logits;
+  await out.data();
+  out.dispose();
+  return performance.now() - t0;
+}
+
 async function main(): Promise<void> {
   const backend = await ensureBackend();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-bench-'));
   const src = LlamaForCausalLM.fromConfig(CONFIG, { seed: 0 });
   await src.savePretrained(dir, { dtype: 'F32' });
   src.dispose();
-  const rows: string[] = [];
-  let fp32Bytes = 0;
-  let fp32Ms = 0;
-  let fp32Linear = 0;
-  for (const [label, quant] of [['fp32', undefined], ['NF4', new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4' })], ['NF4 + double quant', new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4', bnb4bitUseDoubleQuant: true })]] as const) {
+  const variants: Array<[string, BitsAndBytesConfig | undefined]> = [
+    ['fp32', undefined],
+    ['NF4', new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4' })],
+    ['NF4 + double quant', new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4', bnb4bitUseDoubleQuant: true })],
+  ];
+  const loaded: Array<{ label: string; model: LlamaForCausalLM; bytes: number; linear: number; times: number[] }> = [];
+  for (const [label, quant] of variants) {
     const before = tf.memory().numBytes;
     const model = await AutoModelForCausalLM.fromPretrained(dir, { quantizationConfig: quant });
-    const bytes = tf.memory().numBytes - before;
-    const linearBytes = decoderLinearBytes(model);
-    const ms = await timeForward(model, 8);
-    const peft = getPeftModel(model, new LoraConfig({ r: 16, loraAlpha: 32, targetModules: ['q_proj', 'k_proj', 'v_proj'] }));
-    peft.eval();
-    const msLora = await timeForward(peft, 8);
-    if (label === 'fp32') { fp32Bytes = bytes; fp32Ms = ms; fp32Linear = linearBytes; }
-    rows.push(`| ${label} | ${(bytes / 2 ** 20).toFixed(2)} | ${(bytes / fp32Bytes).toFixed(3)} | ${(linearBytes / 2 ** 20).toFixed(2)} | ${(linearBytes / fp32Linear).toFixed(3)} | ${ms.toFixed(1)} | ${(ms / fp32Ms).toFixed(2)} | ${msLora.toFixed(1)} |`);
-    peft.dispose();
+    model.eval();
+    loaded.push({ label, model, bytes: tf.memory().numBytes - before, linear: decoderLinearBytes(model), times: [] });
   }
   fs.rmSync(dir, { recursive: true, force: true });
-  console.log(`backend ${backend}; model ${JSON.stringify(CONFIG)}; forward B=${B} T=${T}`);
-  console.log('| weights | whole model tf.memory MiB | vs fp32 | decoder linears MiB | vs fp32 | forward ms | vs fp32 | forward ms, LoRA r16 q/k/v |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(r);
+  const ids = [Array.from({ length: T }, (_, i) => (i * 37) % CONFIG.vocabSize)];
+  for (const v of loaded) await forwardMs(v.model, ids); // warm-up
+  for (let r = 0; r < REPS; r++) for (const v of loaded) v.times.push(await forwardMs(v.model, ids));
+  const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const [ref] = loaded;
+  console.log(`backend ${backend}; model ${JSON.stringify(CONFIG)}; forward batch 1 × ${T} tokens, median of ${REPS}`);
+  console.log('| weights | whole model tf.memory MiB | vs fp32 | decoder linears MiB | vs fp32 | forward ms | vs fp32 |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const v of loaded) {
+    console.log(`| ${v.label} | ${(v.bytes / 2 ** 20).toFixed(2)} | ${(v.bytes / ref.bytes).toFixed(3)} | ${(v.linear / 2 ** 20).toFixed(2)} | ${(v.linear / ref.linear).toFixed(3)} | ${median(v.times).toFixed(1)} | ${(median(v.times) / median(ref.times)).toFixed(2)} |`);
+    v.model.dispose();
+  }
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
