@@ -14,18 +14,20 @@ const POS = 2 ** 24;
 export class BpeModel {
   readonly vocab: Map<string, number>;
   readonly idToToken: string[];
-  readonly merges: [string, string][];
   readonly ignoreMerges: boolean;
   readonly unkTokenId: number | undefined;
+  readonly fuseUnk: boolean;
   /** (left id, right id) → merge rank. */
   private readonly ranks: PairTable;
   /** merge rank → id of the merged token. */
   private readonly mergedIds: Int32Array;
 
-  constructor(vocab: Map<string, number>, merges: [string, string][], options: { ignoreMerges?: boolean; unkToken?: string | null } = {}) {
+  /** `merges` as tokenizer.json writes them: `"a b"` strings (older files) or `["a", "b"]` pairs. */
+  constructor(vocab: Map<string, number>, merges: readonly (string | readonly [string, string])[],
+    options: { ignoreMerges?: boolean; unkToken?: string | null; fuseUnk?: boolean } = {}) {
     this.vocab = vocab;
-    this.merges = merges;
     this.ignoreMerges = options.ignoreMerges ?? false;
+    this.fuseUnk = options.fuseUnk ?? false;
     this.idToToken = [];
     for (const [token, id] of vocab) {
       if (!Number.isInteger(id) || id < 0 || id >= PAIR) throw new ConfigError(`tokenizer.json: \`model.vocab\` gives ${show(token)} the id ${show(id)}, outside 0..${PAIR - 1}`);
@@ -33,16 +35,26 @@ export class BpeModel {
     }
     this.mergedIds = new Int32Array(merges.length);
     this.ranks = new PairTable(merges.length);
-    merges.forEach(([a, b], rank) => {
+    for (let rank = 0; rank < merges.length; rank++) {
+      const m = merges[rank];
+      let a: string | undefined;
+      let b: string | undefined;
+      if (typeof m === 'string') {
+        const space = m.indexOf(' ', 1);
+        if (space > 0) { a = m.slice(0, space); b = m.slice(space + 1); }
+      } else if (Array.isArray(m) && m.length === 2) [a, b] = m;
+      if (typeof a !== 'string' || typeof b !== 'string') {
+        throw new ConfigError(`tokenizer.json: \`model.merges[${rank}]\` is ${show(JSON.stringify(m))}; expected "a b" or ["a", "b"]`);
+      }
       const ia = vocab.get(a);
       const ib = vocab.get(b);
-      const merged = vocab.get(a + b);
-      if (ia === undefined || ib === undefined || merged === undefined) {
+      const merged = ia === undefined || ib === undefined ? undefined : vocab.get(a + b);
+      if (merged === undefined) {
         throw new ConfigError(`tokenizer.json: \`model.merges[${rank}]\` (${show(`${a} ${b}`)}) uses a token missing from \`model.vocab\``);
       }
-      this.ranks.setIfAbsent(ia, ib, rank);
+      this.ranks.setIfAbsent(ia!, ib!, rank);
       this.mergedIds[rank] = merged;
-    });
+    }
     this.unkTokenId = options.unkToken != null ? vocab.get(options.unkToken) : undefined;
   }
 
@@ -57,16 +69,10 @@ export class BpeModel {
     if (json.byte_fallback) throw new ConfigError('tokenizer.json: `model.byte_fallback` is true; qlora-ts implements byte-level BPE without byte fallback');
     if (json.vocab == null || typeof json.vocab !== 'object') throw new ConfigError('tokenizer.json: `model.vocab` is missing');
     if (!Array.isArray(json.merges)) throw new ConfigError('tokenizer.json: `model.merges` is missing or not a list');
-    const vocab = new Map<string, number>(Object.entries(json.vocab as Record<string, number>));
-    const merges = (json.merges as (string | [string, string])[]).map((m, i): [string, string] => {
-      if (Array.isArray(m) && m.length === 2) return [m[0], m[1]];
-      if (typeof m === 'string') {
-        const space = m.indexOf(' ', 1);
-        if (space > 0) return [m.slice(0, space), m.slice(space + 1)];
-      }
-      throw new ConfigError(`tokenizer.json: \`model.merges[${i}]\` is ${show(JSON.stringify(m))}; expected "a b" or ["a", "b"]`);
-    });
-    return new BpeModel(vocab, merges, { ignoreMerges: Boolean(json.ignore_merges), unkToken: json.unk_token });
+    const vocab = new Map<string, number>();
+    const entries = json.vocab as Record<string, number>;
+    for (const token in entries) vocab.set(token, entries[token]);
+    return new BpeModel(vocab, json.merges, { ignoreMerges: Boolean(json.ignore_merges), unkToken: json.unk_token, fuseUnk: Boolean(json.fuse_unk) });
   }
 
   get size(): number {
@@ -84,7 +90,7 @@ export class BpeModel {
     for (const ch of word) {
       const id = this.vocab.get(ch);
       if (id !== undefined) ids.push(id);
-      else if (this.unkTokenId !== undefined && !(ids.length > 0 && ids[ids.length - 1] === this.unkTokenId)) ids.push(this.unkTokenId);
+      else if (this.unkTokenId !== undefined && !(this.fuseUnk && ids.length > 0 && ids[ids.length - 1] === this.unkTokenId)) ids.push(this.unkTokenId);
     }
     const n = ids.length;
     if (n < 2) { for (const id of ids) out.push(id); return; }
