@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
 import type { KVCache, LlamaForCausalLM } from './llama';
 import { toRows, type IdRows } from './inputs';
+import { currentSignal } from '../display';
 
 /** `model.generate(options)`, with transformers' names in camelCase. */
 export interface GenerateOptions {
@@ -25,7 +26,7 @@ export interface GenerateOptions {
   padTokenId?: number;
   /** Called after each step with the new token of every row (pad for finished rows). */
   streamer?: (newTokens: number[], step: number) => void;
-  /** Aborting stops after the current step; the ids so far are returned. */
+  /** Aborting stops after the current step; the ids so far are returned. Default: the running notebook cell's interrupt. */
   signal?: AbortSignal;
 }
 
@@ -100,6 +101,7 @@ export async function generate(model: LlamaForCausalLM, options: GenerateOptions
   if (doSample && !(sampling.temperature > 0)) throw new ArgumentError(`\`temperature\` must be positive when sampling, got ${show(sampling.temperature)}`);
   if (!(sampling.topP > 0 && sampling.topP <= 1)) throw new ArgumentError(`\`top_p\` must be in (0, 1], got ${show(sampling.topP)}`);
   const rand = seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const signal = options.signal ?? currentSignal();
   const wasTraining = model.training;
   model.eval();
   // Positions from the mask, as transformers does for left padding: cumsum(mask) − 1, 1 at pads.
@@ -129,7 +131,7 @@ export async function generate(model: LlamaForCausalLM, options: GenerateOptions
         if (eos.includes(id)) finished[b] = true;
       });
       options.streamer?.(next, step);
-      if (finished.every(Boolean) || step === maxNew - 1 || options.signal?.aborted) break;
+      if (finished.every(Boolean) || step === maxNew - 1 || signal?.aborted) break;
       const stepPositions = nextPos.map((p) => [p]);
       nextPos = nextPos.map((p) => p + 1);
       const previous: KVCache | undefined = cache;

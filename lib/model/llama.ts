@@ -4,6 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../backend';
 import { ArgumentError, CheckpointError, show } from '../errors';
 import { Module } from '../nn/module';
+import { moduleRepr } from '../nn/repr';
+import { displaySymbol, type MimeBundle } from '../display';
 import { Linear, type LinearLike, type LinearQuantizer } from '../nn/linear';
 import { Embedding } from '../nn/embedding';
 import { RMSNorm } from '../nn/rms_norm';
@@ -358,6 +360,15 @@ export class LlamaForCausalLM extends Module {
     const cfg = new LlamaConfig({ ...this.config, torchDtype }, this.config.raw);
     await cfg.savePretrained(dir);
     await writeJsonAtomic(path.join(dir, 'generation_config.json'), generationConfigToJSON(this.generationConfig));
+  }
+
+  /** The module tree as PyTorch prints it. */
+  toString(): string {
+    return moduleRepr(this);
+  }
+
+  [displaySymbol](): MimeBundle {
+    return { 'text/plain': this.toString() };
   }
 
   /** Greedy or sampled continuation with a KV cache (see generate.ts): prompt + new ids per row. */

@@ -43,6 +43,10 @@ export class Embedding extends Module {
     this.weight = tf.variable(w, options.trainable ?? true);
   }
 
+  extraRepr(): string {
+    return `${this.numEmbeddings}, ${this.embeddingDim}`;
+  }
+
   forward(ids: tf.Tensor): tf.Tensor {
     return embeddingLookup(this.weight as tf.Tensor2D, ids);
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
 import { Module } from './module';
+import { pyFloat } from './repr';
 
 /**
  * RMSNorm as Llama computes it: x · rsqrt(mean(x², -1) + eps) · weight, in float32.
@@ -25,6 +26,10 @@ export class RMSNorm extends Module {
   constructor(readonly hiddenSize: number, readonly eps = 1e-6, options: { weight?: tf.Tensor; trainable?: boolean } = {}) {
     super();
     this.weight = tf.variable(options.weight ?? tf.ones([hiddenSize]), options.trainable ?? true);
+  }
+
+  extraRepr(): string {
+    return `(${this.hiddenSize},), eps=${pyFloat(this.eps)}`;
   }
 
   forward(x: tf.Tensor): tf.Tensor {

@@ -48,3 +48,11 @@ test('unavailable backends throw BackendError saying why; unknown names list the
   assert.equal(cpu.name, 'cpu');
   await setBackend('wasm');
 });
+
+test('QLORA_TS_BACKEND picks the default backend', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync(process.execPath, ['-e', `require(${JSON.stringify(require.resolve('../../../lib/backend'))}).ensureBackend().then((n) => console.log(n))`], {
+    env: { ...process.env, QLORA_TS_BACKEND: 'cpu' }, encoding: 'utf8',
+  });
+  assert.equal(out.trim(), 'cpu');
+});
