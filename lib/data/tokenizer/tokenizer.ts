@@ -156,17 +156,21 @@ export class PreTrainedTokenizer {
     return this.addedVocabulary.tokens.filter((t) => t.special).map((t) => t.id);
   }
 
-  /** Size of the model vocabulary without added tokens (transformers' `vocab_size`). */
+  /** Size of the model vocabulary without added tokens (transformers' `vocab_size`; special tokens have ids ≥ this). */
   get vocabSize(): number {
     return this.model.size;
   }
 
-  /** Size with added tokens (transformers' `len(tokenizer)`). */
+  /** Size with added tokens (transformers' `len(tokenizer)`): the embedding size a model needs. */
   get length(): number {
-    const ids = new Set<number>(this.model.vocab.values());
-    for (const t of this.addedVocabulary.tokens) ids.add(t.id);
-    return ids.size;
+    if (this.lengthCache === undefined) {
+      let extra = 0;
+      for (const t of this.addedVocabulary.tokens) if (this.model.idToToken[t.id] === undefined) extra++;
+      this.lengthCache = this.model.size + extra;
+    }
+    return this.lengthCache;
   }
+  private lengthCache: number | undefined;
 
   private tokenToId(token: string): number | null {
     return this.addedVocabulary.byContent.get(token)?.id ?? this.model.vocab.get(token) ?? null;
