@@ -13,6 +13,16 @@ export class AdapterDict extends Module {
   }
 }
 
+/**
+ * A nonzero seed mixed from integers (tfjs draws from Math.random when a seed is 0, so 0 must
+ * never reach it).
+ */
+export function mixSeed(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const p of parts) h = Math.imul(h ^ (p | 0), 0x85ebca6b) ^ (h >>> 13);
+  return (h >>> 0) || 1;
+}
+
 export interface LoraLinearOptions {
   r: number;
   loraAlpha: number;
@@ -51,11 +61,21 @@ export class LoraLinear extends Module implements LinearLike {
     this.seed = options.seed;
     const { inFeatures, outFeatures } = base;
     const kaiming = (shape: [number, number], seed: number) => tf.randomUniform(shape, -1 / Math.sqrt(shape[1]), 1 / Math.sqrt(shape[1]), 'float32', seed);
-    const a = options.initLoraWeights === 'gaussian' ? tf.randomNormal([options.r, inFeatures], 0, 1 / options.r, 'float32', options.seed) : kaiming([options.r, inFeatures], options.seed); // (r, in)
-    const b = options.initLoraWeights === false ? kaiming([outFeatures, options.r], options.seed + 1) : tf.zeros([outFeatures, options.r]); // (out, r)
+    const seedA = mixSeed(options.seed, 1);
+    const a = options.initLoraWeights === 'gaussian' ? tf.randomNormal([options.r, inFeatures], 0, 1 / options.r, 'float32', seedA) : kaiming([options.r, inFeatures], seedA); // (r, in)
+    const b = options.initLoraWeights === false ? kaiming([outFeatures, options.r], mixSeed(options.seed, 2)) : tf.zeros([outFeatures, options.r]); // (out, r)
     this.lora_A = new AdapterDict(new Linear(inFeatures, options.r, { weight: a }));
     this.lora_B = new AdapterDict(new Linear(options.r, outFeatures, { weight: b }));
     tf.dispose([a, b]);
+  }
+
+  /** Dropout RNG position, so gradient checkpointing replays the same masks in the backward pass. */
+  getRngState(): number {
+    return this.dropoutCalls;
+  }
+
+  setRngState(state: unknown): void {
+    this.dropoutCalls = state as number;
   }
 
   get inFeatures(): number {
@@ -78,7 +98,7 @@ export class LoraLinear extends Module implements LinearLike {
     if (this.disabled) return this.base_layer.forward(x);
     return tf.tidy(() => {
       const y = this.base_layer.forward(x);
-      const dropped = this.training && this.loraDropout > 0 ? tf.dropout(x, this.loraDropout, undefined, this.seed * 7919 + this.dropoutCalls++) : x;
+      const dropped = this.training && this.loraDropout > 0 ? tf.dropout(x, this.loraDropout, undefined, mixSeed(this.seed, 3, this.dropoutCalls++)) : x;
       const delta = this.loraB.forward(this.loraA.forward(dropped)); // (..., out)
       return tf.add(y, tf.mul(delta, this.scaling));
     });

@@ -5,7 +5,7 @@ import { Linear } from '../nn/linear';
 import { Linear4bit } from '../quant/linear4bit';
 import { quantize4bit } from '../quant/quant_state';
 import { LoraConfig } from './config';
-import { LoraLinear } from './layer';
+import { LoraLinear, mixSeed } from './layer';
 import { findTargets } from './inject';
 import { ModulesToSaveWrapper } from './modules_to_save';
 import { formatTrainableParameters, nbTrainableParameters, parameterCounts } from './count';
@@ -50,7 +50,7 @@ export class PeftModel<M extends BaseModel = BaseModel> extends Module {
     targets.forEach((name, i) => {
       const base = model.getSubmodule(name) as unknown as Linear;
       if (config.fanInFanOut) warnings.push(`fan_in_fan_out is set to True but the target module \`${name}\` is a linear layer. Setting fan_in_fan_out to False.`);
-      model.setSubmodule(name, new LoraLinear(base, { ...config, seed: seed * 1_000_003 + i * 2 }));
+      model.setSubmodule(name, new LoraLinear(base, { ...config, seed: mixSeed(seed, i) }));
     });
     if (config.fanInFanOut) config.fanInFanOut = false;
     for (const name of this.modulesToSaveNames(model, config)) model.setSubmodule(name, new ModulesToSaveWrapper(model.getSubmodule(name)));
