@@ -17,6 +17,8 @@ export interface LoraConfigOptions {
   initLoraWeights?: InitLoraWeights;
   /** Modules trained fully and saved with the adapter (e.g. `lm_head`). */
   modulesToSave?: string[] | null;
+  /** Names (exact or dotted suffix) or one regex of modules never to adapt. */
+  excludeModules?: string[] | string | null;
   /** Only layers with these indices (`model.layers.<i>.…`). */
   layersToTransform?: number | number[] | null;
   fanInFanOut?: boolean;
@@ -41,6 +43,7 @@ export class LoraConfig {
   initLoraWeights: InitLoraWeights;
   modulesToSave: string[] | null;
   layersToTransform: number | number[] | null;
+  excludeModules: string[] | string | null;
   fanInFanOut: boolean;
   inferenceMode: boolean;
   baseModelNameOrPath: string | null;
@@ -57,6 +60,7 @@ export class LoraConfig {
     this.initLoraWeights = options.initLoraWeights ?? true;
     this.modulesToSave = options.modulesToSave ?? null;
     this.layersToTransform = options.layersToTransform ?? null;
+    this.excludeModules = options.excludeModules ?? null;
     this.fanInFanOut = options.fanInFanOut ?? false;
     this.inferenceMode = options.inferenceMode ?? false;
     this.baseModelNameOrPath = options.baseModelNameOrPath ?? null;
@@ -80,6 +84,8 @@ export class LoraConfig {
     if (typeof t === 'string' && this.layersToTransform !== null) throw bad('`layers_to_transform` cannot be used when `target_modules` is a str.');
     const l = this.layersToTransform;
     if (l !== null && !Number.isInteger(l) && !(Array.isArray(l) && l.every(Number.isInteger))) throw bad(`\`layers_to_transform\` should be an integer or a list of integers but the value passed is ${show(l)}`);
+    const x = this.excludeModules;
+    if (x !== null && typeof x !== 'string' && !(Array.isArray(x) && x.every((s) => typeof s === 'string'))) throw bad(`\`exclude_modules\` should be a list of module names or a regex string but the value passed is ${show(x)}`);
     if (this.modulesToSave !== null && !(Array.isArray(this.modulesToSave) && this.modulesToSave.every((s) => typeof s === 'string'))) {
       throw bad(`\`modules_to_save\` should be a list of module names but the value passed is ${show(this.modulesToSave)}`);
     }
@@ -94,7 +100,7 @@ export class LoraConfig {
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = {
       alpha_pattern: {}, auto_mapping: null, base_model_name_or_path: this.baseModelNameOrPath, bias: this.bias,
-      exclude_modules: null, fan_in_fan_out: this.fanInFanOut, inference_mode: this.inferenceMode,
+      exclude_modules: Array.isArray(this.excludeModules) ? [...this.excludeModules] : this.excludeModules, fan_in_fan_out: this.fanInFanOut, inference_mode: this.inferenceMode,
       init_lora_weights: this.initLoraWeights, layer_replication: null, layers_pattern: null,
       layers_to_transform: this.layersToTransform, loftq_config: {}, lora_alpha: this.loraAlpha, lora_bias: false,
       lora_dropout: this.loraDropout, megatron_config: null, megatron_core: 'megatron.core', modules_to_save: this.modulesToSave,
@@ -108,7 +114,14 @@ export class LoraConfig {
   /** Reads adapter_config.json (ours or Python PEFT's); `file` names it in errors. */
   static fromJSON(json: Record<string, unknown>, file = 'adapter_config.json'): LoraConfig {
     if (json.peft_type !== undefined && json.peft_type !== 'LORA') throw new ConfigError(`${file}: \`peft_type\` is ${show(json.peft_type)}; only 'LORA' adapters are supported.`);
-    if (json.use_dora === true) throw new ConfigError(`${file}: \`use_dora\` is true; DoRA adapters are not supported.`);
+    const unsupported: Array<[string, (v: unknown) => boolean]> = [
+      ['use_dora', (v) => v === true], ['use_qalora', (v) => v === true], ['lora_bias', (v) => v === true],
+      ['target_parameters', (v) => v != null], ['trainable_token_indices', (v) => v != null],
+      ['layer_replication', (v) => v != null], ['layers_pattern', (v) => v != null && !(Array.isArray(v) && v.length === 0)],
+    ];
+    for (const [key, used] of unsupported) {
+      if (used(json[key])) throw new ConfigError(`${file}: \`${key}\` is ${JSON.stringify(json[key])}, which qlora-ts does not support.`, 'Plain LoRA adapters (r, lora_alpha, target_modules, optionally use_rslora, modules_to_save, layers_to_transform) load.');
+    }
     for (const key of ['rank_pattern', 'alpha_pattern']) {
       const v = json[key];
       if (v && typeof v === 'object' && Object.keys(v).length > 0) throw new ConfigError(`${file}: \`${key}\` ${JSON.stringify(v)} is not supported.`, 'Use one rank and alpha for every target module.');
@@ -121,6 +134,7 @@ export class LoraConfig {
         initLoraWeights: (json.init_lora_weights as InitLoraWeights | undefined) ?? true,
         modulesToSave: (json.modules_to_save as string[] | null | undefined) ?? null,
         layersToTransform: (json.layers_to_transform as number[] | null | undefined) ?? null,
+        excludeModules: (json.exclude_modules as string[] | string | null | undefined) ?? null,
         fanInFanOut: Boolean(json.fan_in_fan_out), inferenceMode: Boolean(json.inference_mode),
         baseModelNameOrPath: (json.base_model_name_or_path as string | null | undefined) ?? null,
         revision: (json.revision as string | null | undefined) ?? null,

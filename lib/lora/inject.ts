@@ -19,6 +19,8 @@ function layerIndex(name: string): number | undefined {
 
 /** Whether `name` is a target, as PEFT's check_target_module_exists decides it. */
 export function isTarget(config: LoraConfig, name: string): boolean {
+  const x = config.excludeModules;
+  if (typeof x === 'string' ? new RegExp(`^(?:${x})$`).test(name) : x?.some((k) => name === k || name.endsWith(`.${k}`))) return false;
   const t = config.targetModules;
   if (t === 'all-linear') return name !== 'lm_head' && !name.endsWith('.lm_head');
   if (typeof t === 'string') return new RegExp(`^(?:${t})$`).test(name);

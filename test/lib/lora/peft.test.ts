@@ -44,7 +44,8 @@ test('LoraConfig validates like PEFT and writes adapter_config.json fields in sn
   assert.deepEqual(Object.keys(json), [...Object.keys(json)].sort());
   assert.deepEqual(LoraConfig.fromJSON(JSON.parse(JSON.stringify(json))).toJSON(), json);
   assert.equal(new LoraConfig({ r: 16, loraAlpha: 32, useRslora: true }).scaling, 8);
-  assert.throws(() => LoraConfig.fromJSON({ ...json, use_dora: true }), /`use_dora` is true/);
+  assert.throws(() => LoraConfig.fromJSON({ ...json, use_dora: true }), /adapter_config\.json: `use_dora` is true, which qlora-ts does not support/);
+  assert.throws(() => LoraConfig.fromJSON({ ...json, target_parameters: ['experts'] }), /`target_parameters` is \["experts"\]/);
 });
 
 test('getPeftModel wraps q/k/v, warns about the walkthrough\'s `dense`, freezes the rest, starts as the base model', async () => {
@@ -96,6 +97,10 @@ test('target matching: nothing matching is an error naming the linears; all-line
   const layer0 = getPeftModel(m4, new LoraConfig({ targetModules: ['down_proj'], layersToTransform: 0 }));
   assert.deepEqual(layer0.loraLayers().map(([n]) => n), ['model.layers.0.mlp.down_proj']);
   layer0.dispose();
+  const m5 = mk();
+  const excl = getPeftModel(m5, new LoraConfig({ targetModules: ['q_proj', 'v_proj'], excludeModules: ['layers.0.self_attn.v_proj'] }));
+  assert.deepEqual(excl.loraLayers().map(([n]) => n), ['model.layers.0.self_attn.q_proj', 'model.layers.1.self_attn.q_proj', 'model.layers.1.self_attn.v_proj']);
+  excl.dispose();
 });
 
 test('save → load round trip: files in PEFT format, same logits, adapter_config.json equal, tf.memory flat', async () => {
