@@ -1,4 +1,5 @@
 import { ConfigError, show } from '../errors';
+import { displaySymbol, type MimeBundle } from '../display';
 
 export type LoraBias = 'none' | 'all' | 'lora_only';
 export type InitLoraWeights = boolean | 'gaussian';
@@ -94,6 +95,13 @@ export class LoraConfig {
   /** alpha / r, or alpha / √r with rsLoRA. */
   get scaling(): number {
     return this.useRslora ? this.loraAlpha / Math.sqrt(this.r) : this.loraAlpha / this.r;
+  }
+
+  /** Renders like Python's repr in a notebook: `LoraConfig(r=32, lora_alpha=32, …)`. */
+  [displaySymbol](): MimeBundle {
+    const j = this.toJSON();
+    const keys = ['task_type', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'bias', 'use_rslora', 'modules_to_save', 'layers_to_transform', 'inference_mode'];
+    return { 'text/plain': `LoraConfig(${keys.map((k) => `${k}=${JSON.stringify(j[k])}`).join(', ')})` };
   }
 
   /** adapter_config.json as PEFT writes it (keys sorted). */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, ConfigError } from '../errors';
+import { displaySymbol, type MimeBundle } from '../display';
 import { Module } from '../nn/module';
 import { Linear } from '../nn/linear';
 import { Linear4bit } from '../quant/linear4bit';
@@ -120,6 +121,16 @@ export class PeftModel<M extends BaseModel = BaseModel> extends Module {
   /** Prints PEFT's line: `trainable params: 18,874,368 || all params: 8,049,135,616 || trainable%: 0.2345`. */
   printTrainableParameters(): void {
     console.log(formatTrainableParameters(parameterCounts(this)));
+  }
+
+  /** A short summary in a notebook: what is adapted and how many parameters train. */
+  [displaySymbol](): MimeBundle {
+    const c = this.peftConfig.default;
+    const layers = this.loraLayers();
+    const kinds = [...new Set(layers.map(([n]) => n.split('.').pop()))];
+    const base = this.model.constructor.name;
+    const quant = layers.some(([, l]) => l.base_layer instanceof Linear4bit) ? ', 4-bit base' : '';
+    return { 'text/plain': `PeftModelForCausalLM(${base}${quant}; LoRA r=${c.r} lora_alpha=${c.loraAlpha} on ${layers.length} layers: ${kinds.join(', ')})\n${formatTrainableParameters(parameterCounts(this))}` };
   }
 
   disableAdapters(): void {

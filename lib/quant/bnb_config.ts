@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LinearLike, LinearQuantizer } from '../nn/linear';
 import { ConfigError, show } from '../errors';
+import { displaySymbol, type MimeBundle } from '../display';
 import { checkBlocksize } from './blockwise';
 import { Linear4bit, type ComputeDtype } from './linear4bit';
 import { rawToFloat32, quantStateFromDict, type QuantType, type RawTensor } from './quant_state';
@@ -101,6 +102,11 @@ export class BitsAndBytesConfig implements LinearQuantizer {
     };
     if (this.bnb4bitBlocksize !== 64) d.bnb_4bit_blocksize = this.bnb4bitBlocksize;
     return d;
+  }
+
+  /** Renders as transformers prints it: `BitsAndBytesConfig {…}` with the config.json fields. */
+  [displaySymbol](): MimeBundle {
+    return { 'text/plain': `BitsAndBytesConfig ${JSON.stringify(this.toDict(), null, 2)}` };
   }
 
   toJSON(): Record<string, unknown> {

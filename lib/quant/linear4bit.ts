@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module';
 import type { LinearLike } from '../nn/linear';
 import { ArgumentError } from '../errors';
+import { displaySymbol, type MimeBundle } from '../display';
 import { bytesToWords, dequantize4bitOp, wordsToBytes, type Dequantize4bitAttrs, type Dequantize4bitInputs } from './dequantize_op';
 import { quantize4bit, quantStateToDict, type QuantType, type Quantized4bit, type RawTensor } from './quant_state';
 
@@ -108,6 +109,10 @@ export class Linear4bit extends Module implements LinearLike {
       if (this.bias) y = tf.add(y, this.bias);
       return tf.reshape(y, [...lead, this.outFeatures]);
     });
+  }
+
+  [displaySymbol](): MimeBundle {
+    return { 'text/plain': `Linear4bit(in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias ? 'True' : 'False'}, quant_type=${this.quantType}, blocksize=${this.blocksize}, double_quant=${this.doubleQuant ? 'True' : 'False'})` };
   }
 
   /** Number of weights as PEFT counts a packed 4-bit parameter (numel · 2 of the uint8 bytes). */

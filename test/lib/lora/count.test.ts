@@ -8,6 +8,7 @@ import { BitsAndBytesConfig } from '../../../lib/quant/bnb_config';
 import { getPeftModel } from '../../../lib/lora/peft_model';
 import { LoraConfig } from '../../../lib/lora/config';
 import * as tf from '@tensorflow/tfjs-core';
+import { displaySymbol } from '../../../lib/display';
 
 /**
  * Meta-Llama-3-8B's parameters from its config.json shapes (hidden 4096, intermediate 14336, 32
@@ -66,4 +67,19 @@ test('parameterCounts lists a Linear4bit weight as torch does (uint8 numel = n/2
   assert.deepEqual(q4.getNbTrainableParameters(), fp.getNbTrainableParameters());
   fp.dispose();
   q4.dispose();
+});
+
+test('configs and models render in notebooks like their Python reprs', async () => {
+  await ensureBackend();
+  const c = new LoraConfig({ r: 32, loraAlpha: 32, loraDropout: 0.05, targetModules: ['q_proj', 'k_proj', 'v_proj'], taskType: 'CAUSAL_LM' });
+  assert.equal(c[displaySymbol]()['text/plain'], 'LoraConfig(task_type="CAUSAL_LM", r=32, lora_alpha=32, lora_dropout=0.05, target_modules=["q_proj","k_proj","v_proj"], bias="none", use_rslora=false, modules_to_save=null, layers_to_transform=null, inference_mode=false)');
+  const q = new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4' });
+  assert.match(String(q[displaySymbol]()['text/plain']), /^BitsAndBytesConfig \{\n {2}"_load_in_4bit": true,/);
+  const model = LlamaForCausalLM.fromConfig({ vocabSize: 64, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 8 });
+  model.setSubmodule('model.layers.0.self_attn.q_proj', q.quantizeLinear('model.layers.0.self_attn.q_proj', tf.clone((model.getSubmodule('model.layers.0.self_attn.q_proj') as Linear).weight)));
+  const peft = getPeftModel(model, new LoraConfig({ r: 2, targetModules: ['q_proj', 'v_proj'] }));
+  assert.equal(peft[displaySymbol]()['text/plain'], `PeftModelForCausalLM(LlamaForCausalLM, 4-bit base; LoRA r=2 lora_alpha=8 on 2 layers: q_proj, v_proj)\n${formatTrainableParameters(parameterCounts(peft))}`);
+  const layer = peft.loraLayers()[0][1].base_layer as unknown as { [displaySymbol](): Record<string, unknown> };
+  assert.equal(layer[displaySymbol]()['text/plain'], 'Linear4bit(in_features=32, out_features=32, bias=False, quant_type=nf4, blocksize=64, double_quant=False)');
+  peft.dispose();
 });
