@@ -51,6 +51,7 @@ interface Compiled extends CellRecord {
   script: vm.Script;
   imports: string[];
   endsWithExpression: boolean;
+  declares: boolean;
 }
 
 /** Compiled cells kept for re-runs and for mapping stack frames; bounded so memory stays flat. */
@@ -125,7 +126,7 @@ export class Executor {
     this.lastHooks = hooks;
     try {
       await this.modules.preload(cell.imports);
-      this.language.commit(code);
+      if (cell.declares) this.language.commit(code);
       // One macrotask turn: a SIGINT or interrupt that arrived during the type check runs its
       // listener (which aborts the signal) here; otherwise it would wait behind a blocking cell.
       await new Promise((resolve) => setImmediate(resolve));
@@ -184,7 +185,7 @@ export class Executor {
     const t = transformCell(code, `${label}.ts`);
     const script = new vm.Script(t.script, { filename, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
     const cell: Compiled = {
-      label, filename, code, script, imports: t.imports, endsWithExpression: t.endsWithExpression,
+      label, filename, code, script, imports: t.imports, endsWithExpression: t.endsWithExpression, declares: t.declares,
       map: t.sourceMap ? new SourceMap(JSON.parse(t.sourceMap)) : undefined, firstLineOffset: t.firstLineOffset,
       wrapperLine: t.script.split('\n').length,
     };

@@ -23,7 +23,21 @@ export function isDisplayable(value: unknown): value is { [displaySymbol](): Mim
     typeof (value as Record<symbol, unknown>)[displaySymbol] === 'function';
 }
 
+/** tfjs tensors print their values (`Tensor\n    [1, 2, 3]`), not their bookkeeping fields. */
+function tensorText(value: unknown): string | undefined {
+  const t = value as { dataSync?: unknown; shape?: unknown; dtype?: unknown; isDisposed?: boolean; toString(verbose?: boolean): string } | null;
+  if (t === null || typeof t !== 'object' || typeof t.dataSync !== 'function' || !Array.isArray(t.shape) || typeof t.dtype !== 'string') return undefined;
+  if (t.isDisposed) return `Tensor (disposed) shape=[${(t.shape as number[]).join(', ')}] dtype=${t.dtype}`;
+  try {
+    return t.toString(true);
+  } catch {
+    return undefined;
+  }
+}
+
 export function formatValue(value: unknown): MimeBundle {
+  const tensor = tensorText(value);
+  if (tensor !== undefined && !isDisplayable(value)) return { 'text/plain': stripAnsi(tensor) };
   if (isDisplayable(value)) {
     const bundle = value[displaySymbol]();
     if (bundle && typeof bundle === 'object') {

@@ -130,12 +130,14 @@ export class CellLanguageService {
     const { offset, sf } = this.load(code);
     const checker = this.service.getProgram()!.getTypeChecker();
     const snippets = declarationSnippets(sf, offset, offset + code.length, checker);
-    if (snippets.size === 0) return;
+    let changed = false;
     for (const [name, text] of snippets) {
+      if (this.history.get(name) === text) continue;
       this.history.delete(name);
       this.history.set(name, text);
+      changed = true;
     }
-    this.historyVersion++;
+    if (changed) this.historyVersion++;
   }
 
   complete(code: string, cursorPos: number): { matches: string[]; cursorStart: number; cursorEnd: number; metadata: Record<string, unknown> } {

@@ -8,12 +8,29 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as vm from 'node:vm';
 
+/**
+ * Node 20 calls the main-context loader for vm scripts experimental and says so on stderr the
+ * first time a cell imports dynamically; that notice is not the cell's output.
+ */
+function quietLoaderWarning(): void {
+  const emit = process.emitWarning;
+  if ((emit as { quiet?: boolean }).quiet) return;
+  const quiet = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
+    const text = typeof warning === 'string' ? warning : warning?.message;
+    if (typeof text === 'string' && text.includes('USE_MAIN_CONTEXT_DEFAULT_LOADER')) return;
+    return (emit as (...a: unknown[]) => void).call(this, warning, ...rest);
+  };
+  Object.assign(quiet, { quiet: true });
+  process.emitWarning = quiet as typeof process.emitWarning;
+}
+
 export class ModuleTable {
   readonly require: NodeRequire;
   private readonly loaded = new Map<string, unknown>();
   private readonly importFrom: (spec: string) => Promise<unknown>;
 
   constructor(readonly cwd: string) {
+    quietLoaderWarning();
     this.require = createRequire(join(cwd, '[notebook]'));
     const script = new vm.Script('(spec) => import(spec)', {
       filename: join(cwd, '[notebook].js'),

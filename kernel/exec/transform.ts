@@ -35,6 +35,8 @@ export interface TransformedCell {
   names: string[];
   /** Whether the cell ends with an expression statement whose value is the result. */
   endsWithExpression: boolean;
+  /** Whether the cell declares anything at top level (values or types) that later cells may use. */
+  declares: boolean;
 }
 
 export interface Edit { start: number; end: number; text: string }
@@ -98,6 +100,9 @@ export function transformCell(code: string, fileName: string): TransformedCell {
   const valueStatements = original.statements.filter((s) => !isTypeOnly(s));
   const last = valueStatements[valueStatements.length - 1];
   const endsWithExpression = last !== undefined && ts.isExpressionStatement(last);
+  const declares = original.statements.some((s) => ts.isVariableStatement(s) || ts.isImportDeclaration(s) ||
+    ts.isImportEqualsDeclaration(s) || ts.isFunctionDeclaration(s) || ts.isClassDeclaration(s) || ts.isInterfaceDeclaration(s) ||
+    ts.isTypeAliasDeclaration(s) || ts.isEnumDeclaration(s) || ts.isModuleDeclaration(s));
 
   const out = ts.transpileModule(code, { compilerOptions, fileName, reportDiagnostics: false });
   const js = out.outputText.replace(/\/\/# sourceMappingURL=.*\s*$/, '');
@@ -191,5 +196,6 @@ export function transformCell(code: string, fileName: string): TransformedCell {
     imports,
     names: [...names],
     endsWithExpression,
+    declares,
   };
 }

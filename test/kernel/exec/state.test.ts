@@ -55,10 +55,18 @@ test('imports: node builtins, an installed package, require and qlora-ts itself'
   assert.equal(missing.result.status, 'error');
 });
 
-test('main realm: typed arrays from cells are instances of the kernel\'s constructors', async () => {
+test('main realm: typed arrays and tfjs tensors made by cells are the kernel\'s own', async () => {
   const { result } = await run(ex, 'new Float32Array([1, 2])');
-  assert.equal(result.status, 'ok');
   assert.ok(result.status === 'ok' && result.value instanceof Float32Array);
+  await value(ex, "import * as tf from '@tensorflow/tfjs-core'\nimport '@tensorflow/tfjs-backend-cpu'\nawait tf.setBackend('cpu')");
+  assert.equal(await value(ex, 'const t = tf.tensor([1, 2, 3])\nt instanceof tf.Tensor && t.dataSync() instanceof Float32Array'), 'true');
+  assert.equal(await value(ex, 'const shown = tf.add(t, 1)\nshown'), 'Tensor\n  dtype: float32\n  rank: 1\n  shape: [3]\n  values:\n    [2, 3, 4]');
+  assert.equal(await value(ex, 't.dispose(); shown.dispose(); tf.memory().numTensors'), '0');
+});
+
+test('an ES-module-only package loads by import and by dynamic import()', async () => {
+  assert.equal(await value(ex, "import { validate, v4 } from 'uuid'\nvalidate(v4())"), 'true');
+  assert.equal(await value(ex, "const jinja = await import('@huggingface/jinja')\nnew jinja.Template('{{ a }}!').render({ a: 1 })"), "'1!'");
 });
 
 test('evaluateExpression reads the state cells left (user_expressions)', async () => {
