@@ -53,10 +53,10 @@ export class Dispatcher {
   }
 
   /** Control requests run at once, even while a shell request is in progress. */
-  control(msg: Message, interrupted: boolean): void {
+  control(msg: Message, interrupted: boolean, at: number): void {
     if (interrupted) {
-      // The worker already replied and sent SIGINT; abort a pending await too, and report status.
-      this.kernel.interrupt();
+      // The control process already replied and sent SIGINT; abort a pending await too, and report status.
+      this.kernel.interrupt(at);
       void this.kernel.publish(msg, 'status', { execution_state: 'busy' })
         .then(() => this.kernel.publish(msg, 'status', { execution_state: 'idle' }));
       return;

@@ -7,7 +7,7 @@ import { KernelServer } from './server.js';
 import { StdinChannel } from './stdin.js';
 import { HistoryStore } from './history.js';
 import { CommRegistry, type CommTarget, type CommData } from './comms.js';
-import { loadExecutor, type ExecutorLike } from './executor-loader.js';
+import { loadExecutor, type Executor } from './executor-loader.js';
 import type { ConnectionInfo } from './connection.js';
 import type { Message } from './wire/message.js';
 
@@ -22,7 +22,9 @@ export class Kernel {
   /** The request being handled; iopub messages sent outside a handler (comms, late output) answer it. */
   parent: Message | undefined;
   private controller: AbortController | undefined;
-  private executorInstance: ExecutorLike | undefined;
+  private startedAt = 0;
+  private cells = 0;
+  private executorInstance: Executor | undefined;
   private stopping = false;
 
   constructor(info: ConnectionInfo, readonly cwd: string = process.cwd()) {
@@ -42,7 +44,7 @@ export class Kernel {
   }
 
   /** The executor, loaded on first use (keeps start-up free of the TypeScript compiler). */
-  executor(): ExecutorLike {
+  executor(): Executor {
     this.executorInstance ??= loadExecutor(this.cwd);
     return this.executorInstance;
   }
@@ -55,15 +57,22 @@ export class Kernel {
   /** A fresh AbortController for a cell; `interrupt()` aborts it. */
   beginExecution(): AbortSignal {
     this.controller = new AbortController();
+    this.startedAt = Date.now();
+    this.server.cellRunning(++this.cells);
     return this.controller.signal;
   }
 
   endExecution(): void {
     this.controller = undefined;
+    this.server.cellRunning(null);
   }
 
-  /** Interrupt from either path (SIGINT or interrupt_request): aborts the running cell's signal. */
-  interrupt(): void {
+  /**
+   * Interrupt from either path (SIGINT, or interrupt_request received at `at`): aborts the running
+   * cell's signal, unless that cell began after the request (a late message must not stop it).
+   */
+  interrupt(at = Date.now()): void {
+    if (this.startedAt > at) return;
     this.controller?.abort(Object.assign(new Error('interrupted'), { name: 'KeyboardInterrupt' }));
   }
 

@@ -16,14 +16,14 @@ async function main(argv: string[]): Promise<void> {
   }
   const kernel = new Kernel(readConnectionFile(file));
   const dispatcher = new Dispatcher(kernel);
-  // SIGINT from the client (or from the control worker): a running vm script is broken by Node
+  // SIGINT from the client (or from the control process): a running vm script is broken by Node
   // itself (breakOnSigint); a pending await is stopped through the cell's AbortSignal.
   process.on('SIGINT', () => kernel.interrupt());
   process.on('SIGTERM', () => void kernel.shutdown());
   await kernel.server.start({
     shell: (msg) => dispatcher.shell(msg),
     stdin: (msg) => kernel.stdin.receive(msg),
-    control: (msg, interrupted) => dispatcher.control(msg, interrupted),
+    control: (msg, interrupted, at) => dispatcher.control(msg, interrupted, at),
   });
   await kernel.publish(undefined, 'status', { execution_state: 'starting' });
 }

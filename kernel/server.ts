@@ -1,21 +1,24 @@
 /**
- * The kernel's sockets: shell and stdin ROUTERs and the iopub PUB on the main thread, control
- * and heartbeat in a worker thread (control-worker.ts). Every socket sends through one queue.
+ * The kernel's sockets: shell and stdin ROUTERs and the iopub PUB in this process, control and
+ * heartbeat in a child process (control-process.ts). Every socket sends through one queue.
  * Incoming messages are decoded and verified here; what fails is dropped without a word.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import * as zmq from 'zeromq';
 import { Codec } from './wire/codec.js';
 import { Session, type Message } from './wire/message.js';
 import { SendQueue } from './wire/send-queue.js';
 import { endpoint, type ConnectionInfo } from './connection.js';
-import type { FromMain, ToMain } from './control-worker.js';
+import { CONTROL_ENV, type FromKernel, type ToKernel } from './control-process.js';
+
+const asBuffers = (frames: Uint8Array[]) => frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength));
 
 export interface ServerHandlers {
   shell(msg: Message): void;
   stdin(msg: Message): void;
-  control(msg: Message, interrupted: boolean): void;
+  /** `at`: when the control process received it (Date.now()), so an interrupt only stops cells begun earlier. */
+  control(msg: Message, interrupted: boolean, at: number): void;
 }
 
 export class KernelServer {
@@ -25,7 +28,7 @@ export class KernelServer {
   private readonly stdin = new zmq.Router({ linger: 0 });
   private readonly iopub = new zmq.Publisher({ linger: 1000 });
   private readonly queues: Record<'shell' | 'stdin' | 'iopub', SendQueue>;
-  private worker: Worker | undefined;
+  private child: ChildProcess | undefined;
 
   constructor(private readonly info: ConnectionInfo) {
     this.codec = new Codec(info.key, info.signature_scheme);
@@ -37,7 +40,7 @@ export class KernelServer {
       this.shell.bind(endpoint(this.info, 'shell')),
       this.stdin.bind(endpoint(this.info, 'stdin')),
       this.iopub.bind(endpoint(this.info, 'iopub')),
-      this.startWorker(handlers),
+      this.startControl(handlers),
     ]);
     void this.receive(this.shell, handlers.shell);
     void this.receive(this.stdin, handlers.stdin);
@@ -47,7 +50,7 @@ export class KernelServer {
   send(channel: 'shell' | 'stdin' | 'control', msg: Message<unknown>): Promise<void> {
     const frames = this.codec.encode(msg);
     if (channel !== 'control') return this.queues[channel].send(frames);
-    this.worker?.postMessage({ kind: 'send', frames } satisfies FromMain);
+    this.toControl({ kind: 'send', frames });
     return Promise.resolve();
   }
 
@@ -62,32 +65,43 @@ export class KernelServer {
     return this.queues.iopub.drain();
   }
 
+  /** Tells the control process which cell runs (an id) or that none does (null). */
+  cellRunning(id: number | null): void {
+    this.toControl({ kind: 'cell', running: id });
+  }
+
   async close(): Promise<void> {
     await Promise.all(Object.values(this.queues).map((q) => q.drain()));
-    if (this.worker) {
-      const worker = this.worker;
+    const child = this.child;
+    if (child && child.exitCode === null) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 500);
-        worker.once('message', () => { clearTimeout(timer); resolve(); });
-        worker.postMessage({ kind: 'close' } satisfies FromMain);
+        const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(); }, 1000);
+        child.once('exit', () => { clearTimeout(timer); resolve(); });
+        this.toControl({ kind: 'close' });
       });
-      await worker.terminate();
     }
     for (const s of [this.shell, this.stdin, this.iopub]) s.close();
   }
 
-  private startWorker(handlers: ServerHandlers): Promise<void> {
-    const worker = new Worker(join(__dirname, 'control-worker.js'), {
-      workerData: { info: this.info, sessionId: this.session.id },
+  private toControl(m: FromKernel): void {
+    if (this.child?.connected) this.child.send(m);
+  }
+
+  private startControl(handlers: ServerHandlers): Promise<void> {
+    const child = fork(join(__dirname, 'control-process.js'), [], {
+      env: { ...process.env, [CONTROL_ENV]: JSON.stringify({ info: this.info, sessionId: this.session.id }) },
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    this.worker = worker;
+    this.child = child;
     return new Promise((resolve, reject) => {
-      worker.once('error', reject);
-      worker.on('message', (m: ToMain) => {
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`the control process exited (${code}) before it was ready`)));
+      child.on('message', (m: ToKernel) => {
         if (m.kind === 'ready') return resolve();
         if (m.kind !== 'control') return;
-        const msg = this.codec.decode(m.frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)));
-        if (msg) handlers.control(msg, m.interrupted);
+        const msg = this.codec.decode(asBuffers(m.frames));
+        if (msg) handlers.control(msg, m.interrupted, m.at);
       });
     });
   }

@@ -135,7 +135,7 @@ export class TestClient {
   }
 
   /** Resolves with the first message (from now on) that matches; rejects after `timeoutMs`. */
-  waitFor(match: (m: Message, channel: string) => boolean, timeoutMs = 10_000): Promise<Message> {
+  waitFor(match: (m: Message, channel: string) => boolean, timeoutMs = 30_000): Promise<Message> {
     return new Promise((resolve, reject) => {
       const waiter = {
         match,
@@ -154,7 +154,7 @@ export class TestClient {
   }
 
   /** Sends a request; resolves with its reply and the iopub messages up to its idle. */
-  async request(channel: 'shell' | 'control', msgType: string, content: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<Exchange> {
+  async request(channel: 'shell' | 'control', msgType: string, content: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<Exchange> {
     const msg = this.session.make(msgType, content);
     const pending = this.expect(msg, channel, timeoutMs);
     await this.sendRaw(channel, msg);
@@ -171,7 +171,7 @@ export class TestClient {
   }
 
   /** The reply and idle of a request already sent (or about to be sent) as `msg`. */
-  async expect(msg: Message<unknown>, channel: 'shell' | 'control', timeoutMs = 10_000): Promise<Exchange> {
+  async expect(msg: Message<unknown>, channel: 'shell' | 'control', timeoutMs = 30_000): Promise<Exchange> {
     const id = msg.header.msg_id;
     const [reply] = await Promise.all([
       this.waitFor((m, ch) => ch === channel && m.parent_header.msg_id === id, timeoutMs),
@@ -180,7 +180,7 @@ export class TestClient {
     return { reply, iopub: this.byParent.get(id) ?? [] };
   }
 
-  idle(parentId: string, timeoutMs = 10_000): Promise<Message> {
+  idle(parentId: string, timeoutMs = 30_000): Promise<Message> {
     const seen = (this.byParent.get(parentId) ?? []).find((m) => m.header.msg_type === 'status' && m.content.execution_state === 'idle');
     if (seen) return Promise.resolve(seen);
     return this.waitFor((m, ch) => ch === 'iopub' && m.parent_header.msg_id === parentId &&

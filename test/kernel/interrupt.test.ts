@@ -1,0 +1,65 @@
+/**
+ * Interrupts, by both paths (interrupt_request on control, and SIGINT to the process), of a
+ * synchronous infinite loop and of a pending await: each ends with KeyboardInterrupt, the kernel
+ * goes idle, and what earlier cells declared is still there.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestClient } from './client.js';
+
+let k: TestClient;
+before(async () => {
+  k = await TestClient.start();
+  assert.equal((await k.execute('let kept = 41', {}, 60_000)).reply.content.status, 'ok');
+});
+after(async () => {
+  await k.close();
+  assert.deepEqual(k.violations, []);
+});
+
+const paths = {
+  interrupt_request: async () => {
+    const ex = await k.request('control', 'interrupt_request');
+    assert.deepEqual(ex.reply.content, { status: 'ok' });
+  },
+  SIGINT: async () => {
+    k.proc.kill('SIGINT');
+  },
+};
+
+const cells = { 'a synchronous infinite loop': 'while (true) {}', 'a pending await': 'await new Promise(() => {})' };
+
+describe('interrupt', () => {
+  for (const [path, interrupt] of Object.entries(paths)) {
+    for (const [what, loop] of Object.entries(cells)) {
+      it(`${path} stops ${what} and keeps state`, async () => {
+        // The cell says (through a file, since its stdout waits for the loop) when it is inside
+        // the loop, so the interrupt lands there, as a user's does.
+        const flag = join(mkdtempSync(join(tmpdir(), 'qlora-ts-int-')), 'running');
+        const code = `require('node:fs').writeFileSync(${JSON.stringify(flag)}, '1');\n${loop}`;
+        const msg = k.session.make('execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+        const done = k.expect(msg, 'shell', 60_000);
+        await k.sendRaw('shell', msg);
+        while (!existsSync(flag)) await new Promise((r) => setTimeout(r, 5));
+        // The kernel answers on control and heartbeat while the main thread is blocked.
+        assert.equal(await k.ping('still-alive'), 'still-alive');
+        await interrupt();
+        const ex = await done;
+        assert.equal(ex.reply.content.status, 'error');
+        assert.equal(ex.reply.content.ename, 'KeyboardInterrupt');
+        assert.ok(ex.iopub.some((m) => m.header.msg_type === 'error' && m.content.ename === 'KeyboardInterrupt'));
+        const after = await k.execute('kept + 1');
+        assert.deepEqual(after.iopub.find((m) => m.header.msg_type === 'execute_result')!.content.data, { 'text/plain': '42' });
+      });
+    }
+  }
+
+  it('an interrupt while idle changes nothing', async () => {
+    await paths.interrupt_request();
+    k.proc.kill('SIGINT');
+    assert.equal((await k.execute('kept')).reply.content.status, 'ok');
+  });
+});
