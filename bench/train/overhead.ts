@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const backend = await ensureBackend();
   const a = LlamaForCausalLM.fromConfig(CONFIG, { seed: 0 });
   const b = LlamaForCausalLM.fromConfig(CONFIG, { seed: 0 });
-  const args = new TrainingArguments({ outputDir: fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-overhead-')), maxSteps: 1, perDeviceTrainBatchSize: BATCH, learningRate: 1e-3, loggingSteps: 1, saveStrategy: 'no' });
+  const args = new TrainingArguments({ outputDir: fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-overhead-')), maxSteps: 1, perDeviceTrainBatchSize: BATCH, learningRate: 1e-3, loggingSteps: 1, saveStrategy: 'no', disableTqdm: true });
   const trainer = new Trainer({ model: a, args, trainDataset: rows });
   const params = b.parameters();
   const opt = new AdamW(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 });

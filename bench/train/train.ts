@@ -36,7 +36,7 @@ async function load(dir: string, quant: boolean, checkpointing: boolean) {
   const modelBytes = tf.memory().numBytes - before;
   const args = new TrainingArguments({
     outputDir: fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-bench-train-')), maxSteps: 1, perDeviceTrainBatchSize: BATCH, learningRate: 2e-4,
-    optim: 'paged_adamw_8bit', loggingSteps: 1, saveStrategy: 'no', gradientCheckpointing: checkpointing,
+    optim: 'paged_adamw_8bit', loggingSteps: 1, saveStrategy: 'no', disableTqdm: true, gradientCheckpointing: checkpointing,
   });
   const trainer = new Trainer({ model, args, trainDataset: rows });
   const step = async () => {

@@ -5,3 +5,4 @@ export { DataCollatorForLanguageModeling, DataCollatorForCompletionOnlyLM, padEx
 export { AdamW, AdamW8bit, clipGradNorm, createOptimizer, type Optimizer } from './optim';
 export { lrLambda, LRScheduler } from './schedule';
 export { lastCheckpoint, listCheckpoints } from './checkpoint';
+export { PrinterCallback, NotebookProgressCallback } from './progress';

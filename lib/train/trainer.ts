@@ -12,6 +12,7 @@ import { epochBatches } from './sampler';
 import { LRScheduler } from './schedule';
 import { TrainerState, type LogEntry, type TrainOutput, type TrainerCallback } from './state';
 import { TrainingArguments } from './training_args';
+import { defaultProgressCallback } from './progress';
 
 /** Rows with `input_ids`: a plain array, or anything with `length` and `get(i)` (the Dataset class). */
 export type TrainerDataset = Example[] | { length: number; get(i: number): Example };
@@ -63,6 +64,8 @@ export class Trainer {
   state: TrainerState = new TrainerState();
   optimizer?: Optimizer;
   lrScheduler?: LRScheduler;
+  /** The progress display of the current train() (chosen then: a live table inside a notebook cell). */
+  private progress: TrainerCallback[] = [];
 
   constructor(options: TrainerOptions) {
     if (!options?.model || typeof options.model.forward !== 'function') throw new ArgumentError('Trainer: `model` must be a model with forward() (LlamaForCausalLM or a PeftModel)');
@@ -116,7 +119,7 @@ export class Trainer {
   }
 
   private async emit<K extends keyof TrainerCallback>(hook: K, ...rest: unknown[]): Promise<void> {
-    for (const cb of this.callbacks) {
+    for (const cb of [...this.callbacks, ...this.progress]) {
       const fn = cb[hook] as ((...a: unknown[]) => void | Promise<void>) | undefined;
       if (fn) await fn.call(cb, this.args, this.state, ...rest);
     }
@@ -168,6 +171,7 @@ export class Trainer {
     }
 
     this.model.train();
+    this.progress = args.disableTqdm ? [] : [defaultProgressCallback()];
     await this.emit('onTrainBegin');
     const start = performance.now();
     const startStep = this.state.globalStep;

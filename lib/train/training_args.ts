@@ -42,6 +42,8 @@ export interface TrainingArgumentsOptions {
   dataloaderDropLast?: boolean;
   reportTo?: 'none' | 'all' | string[];
   doEval?: boolean;
+  /** No progress output (transformers' disable_tqdm): no live table in a notebook, no log lines elsewhere. */
+  disableTqdm?: boolean;
 }
 
 const SCHEDULERS: SchedulerType[] = ['constant', 'constant_with_warmup', 'linear', 'cosine'];
@@ -92,6 +94,7 @@ export class TrainingArguments implements Required<Omit<TrainingArgumentsOptions
   dataloaderDropLast = false;
   reportTo: 'none' | 'all' | string[] = 'none';
   doEval = false;
+  disableTqdm = false;
 
   constructor(options: TrainingArgumentsOptions) {
     if (options === null || typeof options !== 'object') throw new ConfigError('TrainingArguments: pass an options object with at least `output_dir`');

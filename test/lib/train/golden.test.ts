@@ -33,7 +33,7 @@ test('golden: 30 LoRA steps on the tiny gqa Llama match transformers + PEFT + to
     outputDir: fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-golden-')), maxSteps: a.maxSteps, perDeviceTrainBatchSize: a.perDeviceTrainBatchSize,
     gradientAccumulationSteps: a.gradientAccumulationSteps, learningRate: a.learningRate, lrSchedulerType: a.lrSchedulerType, warmupSteps: a.warmupSteps,
     weightDecay: a.weightDecay, maxGradNorm: a.maxGradNorm, adamBeta1: a.adamBeta1, adamBeta2: a.adamBeta2, adamEpsilon: a.adamEpsilon,
-    seed: a.seed, loggingSteps: 1, saveStrategy: 'no',
+    seed: a.seed, loggingSteps: 1, saveStrategy: 'no', disableTqdm: true,
   });
   const trainer = new Trainer({ model, args, trainDataset: (plan.rows as number[][]).map((ids) => ({ input_ids: ids })) });
   await trainer.train();

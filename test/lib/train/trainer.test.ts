@@ -33,7 +33,7 @@ function loraModel(dropout = 0) {
 }
 
 function args(outputDir: string, o: Partial<TrainingArgumentsOptions> = {}) {
-  return new TrainingArguments({ outputDir, maxSteps: 6, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, learningRate: 1e-2, warmupSteps: 1, loggingSteps: 1, saveStrategy: 'no', weightDecay: 0.01, seed: 7, ...o });
+  return new TrainingArguments({ outputDir, maxSteps: 6, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, learningRate: 1e-2, warmupSteps: 1, loggingSteps: 1, saveStrategy: 'no', weightDecay: 0.01, seed: 7, disableTqdm: true, ...o });
 }
 
 const losses = (h: LogEntry[]) => h.filter((e) => 'loss' in e).map((e) => e.loss);
@@ -163,5 +163,41 @@ test('full fine-tuning trains every parameter of a plain model; a NaN loss stops
   await assert.rejects(t.train(), (e: Error) => e instanceof TrainingError && /the loss is NaN at step 1 \(epoch 1\)/.test(e.message));
   t.optimizer!.dispose();
   peft.dispose();
+  model.dispose();
+});
+
+test('progress: a live table updated in place inside a notebook, transformers-style log lines outside', async () => {
+  await ensureBackend();
+  const model = loraModel();
+  const shown: Array<{ bundle: Record<string, unknown>; options?: { displayId?: string; update?: boolean } }> = [];
+  const sink = { display: (bundle: Record<string, unknown>, options?: { displayId?: string; update?: boolean }) => { shown.push({ bundle, options }); }, clear: () => undefined };
+  const g = globalThis as Record<symbol, unknown>;
+  g[Symbol.for('Jupyter.displaySink')] = sink;
+  const live = new Trainer({ model, args: args(tmp(), { maxSteps: 2, disableTqdm: false }), trainDataset: dataset(8) });
+  try {
+    await live.train();
+  } finally {
+    live.optimizer?.dispose();
+    delete g[Symbol.for('Jupyter.displaySink')];
+  }
+  assert.ok(shown.length >= 2);
+  assert.equal(shown[0].options?.update, false);
+  assert.ok(shown.slice(1).every((s) => s.options?.update === true && s.options.displayId === shown[0].options?.displayId));
+  const last = shown.at(-1)!.bundle;
+  assert.match(last['text/html'] as string, /<progress value="2" max="2".*<th>Training Loss<\/th><th>Validation Loss<\/th>.*<td>2<\/td><td>\d+\.\d{6}<\/td><td>No log<\/td>/s);
+  assert.match(last['text/plain'] as string, /^\[2\/2 \d\d:\d\d < 00:00, Epoch 1\.00\/1\] 100%/);
+
+  const log = console.log;
+  const lines: string[] = [];
+  console.log = (m: string) => lines.push(m);
+  const printing = new Trainer({ model, args: args(tmp(), { maxSteps: 1, disableTqdm: false }), trainDataset: dataset(8) });
+  try {
+    await printing.train();
+  } finally {
+    printing.optimizer?.dispose();
+    console.log = log;
+  }
+  assert.match(lines[0], /^\{'loss': '\d\.\d+', 'grad_norm': '[\d.]+', 'learning_rate': '0', 'tokens_per_second': '[\d.]+', 'epoch': '0\.5'\}$/);
+  assert.match(lines[1], /^\{'train_runtime': .*'train_loss': /);
   model.dispose();
 });
