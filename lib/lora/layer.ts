@@ -3,9 +3,9 @@ import { Module } from '../nn/module';
 import { Linear, type LinearLike } from '../nn/linear';
 import type { InitLoraWeights } from './config';
 
-/** PEFT keeps one LoRA matrix per adapter name (`lora_A.default.weight`); qlora-ts has one adapter, 'default'. */
-export class AdapterDict extends Module {
-  constructor(public default_: Linear) {
+/** PEFT's ModuleDict of adapters: one module per adapter name (`lora_A.default.weight`); qlora-ts has one, 'default'. */
+export class ModuleDict<T extends Module = Linear> extends Module {
+  constructor(public default_: T) {
     super();
   }
   override namedChildren(): Array<[string, Module]> {
@@ -40,8 +40,8 @@ export interface LoraLinearOptions {
  */
 export class LoraLinear extends Module implements LinearLike {
   base_layer: LinearLike;
-  lora_A: AdapterDict;
-  lora_B: AdapterDict;
+  lora_A: ModuleDict;
+  lora_B: ModuleDict;
   readonly r: number;
   readonly loraAlpha: number;
   readonly scaling: number;
@@ -64,9 +64,14 @@ export class LoraLinear extends Module implements LinearLike {
     const seedA = mixSeed(options.seed, 1);
     const a = options.initLoraWeights === 'gaussian' ? tf.randomNormal([options.r, inFeatures], 0, 1 / options.r, 'float32', seedA) : kaiming([options.r, inFeatures], seedA); // (r, in)
     const b = options.initLoraWeights === false ? kaiming([outFeatures, options.r], mixSeed(options.seed, 2)) : tf.zeros([outFeatures, options.r]); // (out, r)
-    this.lora_A = new AdapterDict(new Linear(inFeatures, options.r, { weight: a }));
-    this.lora_B = new AdapterDict(new Linear(options.r, outFeatures, { weight: b }));
+    this.lora_A = new ModuleDict(new Linear(inFeatures, options.r, { weight: a }));
+    this.lora_B = new ModuleDict(new Linear(options.r, outFeatures, { weight: b }));
     tf.dispose([a, b]);
+  }
+
+  /** Module printout: the children say it all, as PEFT's lora.Linear prints. */
+  extraRepr(): string {
+    return '';
   }
 
   /** Dropout RNG position, so gradient checkpointing replays the same masks in the backward pass. */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module';
+import { ModuleDict } from './layer';
 
 /** A deep copy of a module tree whose parameters are new trainable variables (buffers shared). */
 export function cloneTrainable<M extends Module>(module: M): M {
@@ -21,18 +22,18 @@ export function cloneTrainable<M extends Module>(module: M): M {
  */
 export class ModulesToSaveWrapper extends Module {
   original_module: Module;
-  modules_to_save: Module;
+  modules_to_save: ModuleDict<Module>;
   disabled = false;
 
   constructor(original: Module) {
     super();
     this.original_module = original;
-    this.modules_to_save = new DefaultDict(cloneTrainable(original));
+    this.modules_to_save = new ModuleDict(cloneTrainable(original));
   }
 
   /** The module forward runs: the trained copy, or the original while disabled. */
   get active(): Module {
-    return this.disabled ? this.original_module : (this.modules_to_save as DefaultDict).default_;
+    return this.disabled ? this.original_module : this.modules_to_save.default_;
   }
 
   forward(...args: unknown[]): unknown {
@@ -43,14 +44,8 @@ export class ModulesToSaveWrapper extends Module {
   get inFeatures(): number | undefined { return (this.active as unknown as { inFeatures?: number }).inFeatures; }
   get outFeatures(): number | undefined { return (this.active as unknown as { outFeatures?: number }).outFeatures; }
   get weight(): tf.Variable | undefined { return (this.active as unknown as { weight?: tf.Variable }).weight; }
-}
 
-/** `modules_to_save.default`: the one adapter's copy. */
-class DefaultDict extends Module {
-  constructor(public default_: Module) {
-    super();
-  }
-  override namedChildren(): Array<[string, Module]> {
-    return [['default', this.default_]];
+  extraRepr(): string {
+    return '';
   }
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, ConfigError } from '../errors';
 import { displaySymbol, type MimeBundle } from '../display';
 import { Module } from '../nn/module';
+import { moduleRepr } from '../nn/repr';
 import { Linear } from '../nn/linear';
 import { Linear4bit } from '../quant/linear4bit';
 import { quantize4bit } from '../quant/quant_state';
@@ -123,14 +124,13 @@ export class PeftModel<M extends BaseModel = BaseModel> extends Module {
     console.log(formatTrainableParameters(parameterCounts(this)));
   }
 
-  /** A short summary in a notebook: what is adapted and how many parameters train. */
+  /** The module tree as PEFT prints it (`print(peft_model)`). */
+  toString(): string {
+    return moduleRepr(this).replace(/^PeftModel\(/, 'PeftModelForCausalLM(');
+  }
+
   [displaySymbol](): MimeBundle {
-    const c = this.peftConfig.default;
-    const layers = this.loraLayers();
-    const kinds = [...new Set(layers.map(([n]) => n.split('.').pop()))];
-    const base = this.model.constructor.name;
-    const quant = layers.some(([, l]) => l.base_layer instanceof Linear4bit) ? ', 4-bit base' : '';
-    return { 'text/plain': `PeftModelForCausalLM(${base}${quant}; LoRA r=${c.r} lora_alpha=${c.loraAlpha} on ${layers.length} layers: ${kinds.join(', ')})\n${formatTrainableParameters(parameterCounts(this))}` };
+    return { 'text/plain': this.toString() };
   }
 
   disableAdapters(): void {

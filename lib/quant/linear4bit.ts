@@ -111,8 +111,13 @@ export class Linear4bit extends Module implements LinearLike {
     });
   }
 
+  /** torch's extra_repr, plus the 4-bit format. */
+  extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias ? 'True' : 'False'}, quant_type=${this.quantType}, blocksize=${this.blocksize}, double_quant=${this.doubleQuant ? 'True' : 'False'}`;
+  }
+
   [displaySymbol](): MimeBundle {
-    return { 'text/plain': `Linear4bit(in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias ? 'True' : 'False'}, quant_type=${this.quantType}, blocksize=${this.blocksize}, double_quant=${this.doubleQuant ? 'True' : 'False'})` };
+    return { 'text/plain': `Linear4bit(${this.extraRepr()})` };
   }
 
   /** Number of weights as PEFT counts a packed 4-bit parameter (numel · 2 of the uint8 bytes). */
