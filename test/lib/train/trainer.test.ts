@@ -89,9 +89,9 @@ test('LoRA training: loss falls, HF log keys, callbacks in order, no tensor grow
   model.dispose();
 });
 
-test('resume: 3 steps, interrupt, resume 3 gives the same losses as 6 straight (dropout on, accumulation, 8-bit AdamW)', async () => {
+test('resume: 3 steps, interrupt, resume 3 gives the same losses as 6 straight (dropout on, accumulation, length grouping, 8-bit AdamW)', async () => {
   await ensureBackend();
-  const o: Partial<TrainingArgumentsOptions> = { optim: 'paged_adamw_8bit', saveStrategy: 'steps', saveSteps: 3 };
+  const o: Partial<TrainingArgumentsOptions> = { optim: 'paged_adamw_8bit', saveStrategy: 'steps', saveSteps: 3, groupByLength: true };
   const straight = loraModel(0.2);
   const t1 = new Trainer({ model: straight, args: args(tmp(), o), trainDataset: dataset(10) });
   await t1.train();
@@ -124,7 +124,7 @@ test('resume: 3 steps, interrupt, resume 3 gives the same losses as 6 straight (
   for (const m of [straight, first, resumed]) m.dispose();
 });
 
-test('save_total_limit keeps the newest checkpoints; gradient checkpointing trains to the same losses', async () => {
+test('save_total_limit keeps the newest checkpoints; gradient checkpointing trains to the same losses; saveModel; epoch strategies', async () => {
   await ensureBackend();
   const dir = tmp();
   const a = loraModel();
@@ -138,9 +138,20 @@ test('save_total_limit keeps the newest checkpoints; gradient checkpointing trai
   const [x, y] = [losses(t1.state.logHistory), losses(t2.state.logHistory)];
   x.forEach((v, i) => assert.ok(Math.abs(v - y[i]) < 1e-5, `step ${i + 1}: ${v} vs ${y[i]}`));
   await assert.rejects(new Trainer({ model: loraModel(), args: args(tmp()), trainDataset: dataset(8) }).train({ resumeFromCheckpoint: true }), /holds no checkpoint-N directory/);
-  for (const t of [t1, t2]) t.optimizer!.dispose();
+  const saved = tmp();
+  await t1.saveModel(saved);
+  assert.deepEqual(fs.readdirSync(saved).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
+  // epoch strategies: 8 rows, batch 2, accumulation 2 → 2 steps an epoch
+  const c = loraModel();
+  const t3 = new Trainer({ model: c, args: args(tmp(), { maxSteps: -1, numTrainEpochs: 2, loggingStrategy: 'epoch', evalStrategy: 'epoch', saveStrategy: 'epoch' }), trainDataset: dataset(8), evalDataset: dataset(2, 4) });
+  await t3.train();
+  assert.deepEqual(t3.state.logHistory.filter((e) => 'loss' in e).map((e) => [e.step, e.epoch]), [[2, 1], [4, 2]]);
+  assert.deepEqual(t3.state.logHistory.filter((e) => 'eval_loss' in e).map((e) => e.step), [2, 4]);
+  assert.deepEqual(fs.readdirSync(t3.args.outputDir).sort(), ['checkpoint-2', 'checkpoint-4']);
+  for (const t of [t1, t2, t3]) t.optimizer!.dispose();
   a.dispose();
   b.dispose();
+  c.dispose();
 });
 
 test('full fine-tuning trains every parameter of a plain model; a NaN loss stops with the step named', async () => {
