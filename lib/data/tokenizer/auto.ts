@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { ensureBackend } from '../../backend';
 import { QloraError } from '../../errors';
 import { readJsonFile } from './files';
 import { PreTrainedTokenizer, type TokenizerOptions } from './tokenizer';
@@ -12,7 +13,8 @@ export class AutoTokenizer {
   static async fromPretrained(dir: string, options: TokenizerOptions = {}): Promise<PreTrainedTokenizer> {
     const tokenizerFile = path.join(dir, 'tokenizer.json');
     const configFile = path.join(dir, 'tokenizer_config.json');
-    const [json, config] = await Promise.all([readJsonFile(tokenizerFile, true), readJsonFile(configFile, false)]);
+    // `call(..., { returnTensors: 'tf' })` makes tensors: have the library's backend ready first.
+    const [json, config] = await Promise.all([readJsonFile(tokenizerFile, true), readJsonFile(configFile, false), ensureBackend()]);
     try {
       return new PreTrainedTokenizer(json, config ?? {}, { nameOrPath: dir, ...options });
     } catch (err) {

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { AutoTokenizer } from '../../../../lib/data/tokenizer/auto';
 import type { PreTrainedTokenizer } from '../../../../lib/data/tokenizer/tokenizer';
-import { instructDir, loadLlama3, refs, TRAINED_DIR } from './helpers';
+import type { CallOptions } from '../../../../lib/data/tokenizer/tokenizer';
+import { loadInstruct, loadLlama3, refs, TRAINED_DIR } from './helpers';
+
+const BATCH = ['Hello world', 'A much longer sentence, with several more tokens in it than the others.', 'Mid length text here.'];
 
 /** Every corpus string: ids with and without special tokens, tokens and decoded text equal transformers'. */
 function checkCorpus(tok: PreTrainedTokenizer, prefix: string) {
@@ -84,7 +87,7 @@ test('Llama 3: chat template renders and tokenizes like transformers', async () 
 });
 
 test('Llama 3 Instruct layout: the TemplateProcessing post-processor adds BOS; chat and eos as transformers', async () => {
-  const tok = await AutoTokenizer.fromPretrained(await instructDir());
+  const tok = await loadInstruct();
   assert.equal(tok.eosTokenId, 128009);
   assert.deepEqual(tok.encode('Hello world'), [128000, 9906, 1917]);
   checkCorpus(tok, 'instruct');
@@ -104,4 +107,37 @@ test('trained tokenizer: transformers loads it and its ids, decoding and chat eq
   checkChat(tok, 'trained');
   for (const row of refs['trained.stress']) assert.deepEqual(tok.encode(row.text, { addSpecialTokens: false }), row.ids);
   assert.deepEqual(tok.encode(await trainText(), { addSpecialTokens: false }), refs['trained.bulk'].ids);
+});
+
+
+/** make_refs.py's `batches()`: pad = eos, then each padding/truncation case through `tokenizer(...)`. */
+function checkBatches(tok: PreTrainedTokenizer, prefix: string) {
+  const ref = refs[`${prefix}.batch`];
+  const padBefore = tok.padToken;
+  tok.padToken = tok.eosToken;
+  assert.equal(tok.padTokenId, ref.pad_token_id);
+  for (const name of ['pad_left', 'pad_right', 'max_length_left', 'truncate_right', 'truncate_pad_right', 'no_special_pad_left', 'truncate_left']) {
+    const c = ref[name];
+    const kw = c.kwargs;
+    const options: Omit<CallOptions, 'returnTensors'> = {
+      padding: kw.padding, truncation: kw.truncation, maxLength: kw.max_length, addSpecialTokens: kw.add_special_tokens,
+    };
+    tok.paddingSide = c.padding_side ?? 'right';
+    tok.truncationSide = c.truncation_side ?? 'right';
+    const out = tok.call(BATCH, options);
+    assert.deepEqual(out.inputIds, c.input_ids, `${prefix} ${name}`);
+    assert.deepEqual(out.attentionMask, c.attention_mask, `${prefix} ${name}`);
+  }
+  tok.truncationSide = 'right';
+  tok.paddingSide = 'right';
+  tok.padToken = padBefore;
+}
+
+test('batches: left/right padding, max_length, truncation both sides and masks equal transformers (Llama 3)', async () => {
+  checkBatches(await loadLlama3(), 'llama3');
+});
+
+test('batches: the same cases with a BOS-adding post-processor and with a trained vocab', async () => {
+  checkBatches(await loadInstruct(), 'instruct');
+  checkBatches(await AutoTokenizer.fromPretrained(TRAINED_DIR), 'trained');
 });

@@ -22,6 +22,13 @@ export function loadLlama3(): Promise<PreTrainedTokenizer> {
   return llama3;
 }
 
+let instruct: Promise<PreTrainedTokenizer> | undefined;
+/** One shared load of the Instruct-layout variant per test file. */
+export function loadInstruct(): Promise<PreTrainedTokenizer> {
+  instruct ??= instructDir().then((dir) => AutoTokenizer.fromPretrained(dir));
+  return instruct;
+}
+
 /** The Llama 3 files with instruct_patch.json applied (Instruct's BOS post-processor and chat template). */
 export async function instructDir(): Promise<string> {
   const patch = JSON.parse(readFileSync(path.join(FIXTURES, 'instruct_patch.json'), 'utf8'));
