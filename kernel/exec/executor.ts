@@ -22,7 +22,7 @@ import { isComplete, type IsCompleteReply } from './is-complete.js';
 import { CellLanguageService } from './language-service.js';
 import { ModuleTable } from './modules.js';
 import { describeError, sourceLine, type CellRecord } from './traceback.js';
-import { CellSyntaxError, HELPER, transformCell } from './transform.js';
+import { CellSyntaxError, HELPER, objectLiteralCell, transformCell } from './transform.js';
 
 export interface ExecHooks {
   stdout(text: string): void;
@@ -97,7 +97,16 @@ export class Executor {
     Object.defineProperty(g, 'require', { value: this.modules.require, configurable: true, writable: true, enumerable: false });
   }
 
-  async execute(code: string, hooks: ExecHooks): Promise<ExecResult> {
+  /**
+   * Loads the compiler and checks an empty cell (about a second, once), so the first real cell
+   * does not pay for it; a kernel may call this after it is idle.
+   */
+  warmUp(): void {
+    if (this.typeCheck !== 'off') this.language.check('');
+  }
+
+  async execute(source: string, hooks: ExecHooks): Promise<ExecResult> {
+    const code = objectLiteralCell(source);
     let cell: Compiled;
     try {
       cell = this.compile(code);

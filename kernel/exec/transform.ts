@@ -66,6 +66,22 @@ export function isTypeOnly(stmt: ts.Statement): boolean {
   return false;
 }
 
+/**
+ * A cell that is one object literal (`{ a: 1 }`) would parse as a block; like Node's REPL, it is
+ * read as an expression when it parses as one. Lines are unchanged.
+ */
+export function objectLiteralCell(code: string): string {
+  const trimmed = code.trim();
+  if (!trimmed.startsWith('{') || !trimmed.endsWith('}')) return code;
+  const wrapped = `(${code})`;
+  const sf = ts.createSourceFile('cell.ts', wrapped, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const errors = (sf as unknown as { parseDiagnostics: ts.Diagnostic[] }).parseDiagnostics;
+  const only = sf.statements.length === 1 ? sf.statements[0] : undefined;
+  const isObject = only !== undefined && ts.isExpressionStatement(only) && ts.isParenthesizedExpression(only.expression) &&
+    ts.isObjectLiteralExpression(only.expression.expression);
+  return errors.length === 0 && isObject ? wrapped : code;
+}
+
 /** Every identifier a binding name introduces (`{ a, b: [c, ...d] }` → a, c, d). */
 export function bindingNames(name: ts.BindingName, out: string[] = []): string[] {
   if (ts.isIdentifier(name)) out.push(name.text);

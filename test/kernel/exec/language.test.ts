@@ -5,6 +5,7 @@ import { Executor } from '../../../kernel/exec/executor.js';
 import { repoRoot, value } from './cells.js';
 
 const ex = new Executor({ cwd: join(repoRoot(), 'notebooks') });
+ex.warmUp();
 
 test('completion knows variables of earlier cells', async () => {
   await value(ex, 'const learningRate = 2e-4\nconst loraAlpha = 16');

@@ -39,6 +39,8 @@ test('the last expression is formatted as plain text without ANSI escapes', asyn
   assert.equal(await value(ex, 'const nothing = undefined\nnothing'), undefined);
   assert.equal(await value(ex, "console.log('x')"), undefined);
   assert.equal(await value(ex, '1 + 1\ninterface AfterValue { a: number }'), '2');
+  assert.equal(await value(ex, "{ a: 1, b: 'x' }"), "{ a: 1, b: 'x' }");
+  assert.equal(await value(ex, '{ let inBlock = 1 }'), undefined);
 });
 
 test('objects with Symbol.for("Jupyter.display") render with their bundle', async () => {
