@@ -14,30 +14,53 @@ export function checkBlocksize(blocksize: number, argument = 'blocksize'): void 
   if (!ok) throw new ArgumentError(`\`${argument}\` must be a power of two from 32 to 4096, got ${show(blocksize)}.`, 'bitsandbytes supports 32, 64, 128, … 4096; the default is 64.');
 }
 
-/** Returns (x) → index of the nearest code value, ties to the lower index, in float32 arithmetic. */
+const f32 = new Float32Array(1);
+const i32 = new Int32Array(f32.buffer);
+
+/** The next float32 above (dir 1) or below (dir −1) x. */
+function nextFloat32(x: number, dir: 1 | -1): number {
+  f32[0] = x;
+  if (x === 0) return dir * 1.401298464324817e-45;
+  i32[0] += (x > 0) === (dir > 0) ? 1 : -1;
+  return f32[0];
+}
+
+/**
+ * Returns (x) → index of the nearest code value in float32 arithmetic, ties to the lower index
+ * (torch.argmin over |x − code|). The code values are sorted once, and between each neighbouring
+ * pair the exact float32 threshold where the answer flips is found, so a lookup is a binary search
+ * over at most 255 thresholds instead of a scan of every code.
+ */
 export function nearestIndex(code: Float32Array): (x: number) => number {
-  const sorted = code.every((v, i) => i === 0 || v > code[i - 1]);
-  if (!sorted) {
-    return (x) => {
-      let best = 0;
-      let bestDist = Infinity;
-      for (let i = 0; i < code.length; i++) {
-        const d = Math.abs(f(x - code[i]));
-        if (d < bestDist) { best = i; bestDist = d; }
-      }
-      return best;
+  const order = Array.from(code, (v, i) => [v, i] as const).sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+  const values: number[] = [];
+  const index: number[] = [];
+  for (const [v, i] of order) {
+    if (values.length > 0 && values[values.length - 1] === v) continue; // equal values (±0): argmin keeps the first index
+    values.push(v);
+    index.push(i);
+  }
+  const thresholds: number[] = []; // thresholds[k]: smallest float32 x that maps to values[k + 1] rather than values[k]
+  for (let k = 0; k + 1 < values.length; k++) {
+    const [a, b] = [values[k], values[k + 1]];
+    const upper = (x: number) => {
+      const da = Math.abs(f(x - a));
+      const db = Math.abs(f(x - b));
+      return db < da || (db === da && index[k + 1] < index[k]);
     };
+    let t = f((a + b) / 2);
+    while (upper(nextFloat32(t, -1))) t = nextFloat32(t, -1);
+    while (!upper(t)) t = nextFloat32(t, 1);
+    thresholds.push(t);
   }
   return (x) => {
     let lo = 0;
-    let hi = code.length - 1;
-    if (x <= code[lo]) return lo;
-    if (x >= code[hi]) return hi;
-    while (hi - lo > 1) {
+    let hi = thresholds.length; // answer: number of thresholds ≤ x
+    while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (code[mid] <= x) lo = mid; else hi = mid;
+      if (thresholds[mid] <= x) lo = mid + 1; else hi = mid;
     }
-    return Math.abs(f(x - code[hi])) < Math.abs(f(x - code[lo])) ? hi : lo;
+    return index[lo];
   };
 }
 
