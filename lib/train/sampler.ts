@@ -63,6 +63,10 @@ export interface EpochBatchOptions {
 export function epochBatches(numRows: number, epoch: number, o: EpochBatchOptions): number[][] {
   const random = epochRandom(o.seed, epoch);
   const order = o.lengths ? lengthGroupedIndices(o.lengths, o.batchSize * o.gradientAccumulationSteps, random) : randperm(numRows, random);
-  const count = o.dropLast ? Math.floor(numRows / o.batchSize) : Math.ceil(numRows / o.batchSize);
-  return Array.from({ length: count }, (_, i) => order.slice(i * o.batchSize, (i + 1) * o.batchSize));
+  return Array.from({ length: numBatches(numRows, o.batchSize, o.dropLast) }, (_, i) => order.slice(i * o.batchSize, (i + 1) * o.batchSize));
+}
+
+/** Batches in one epoch (the DataLoader's len). */
+export function numBatches(numRows: number, batchSize: number, dropLast: boolean): number {
+  return dropLast ? Math.floor(numRows / batchSize) : Math.ceil(numRows / batchSize);
 }

@@ -8,7 +8,7 @@ import type { Module } from '../nn/module';
 import { DataCollatorForLanguageModeling, padExamples, type Batch, type CollatorTokenizer, type DataCollator, type Example } from './collator';
 import { PREFIX_CHECKPOINT_DIR, lastCheckpoint, loadTrainableWeights, readCheckpoint, rotateCheckpoints, saveCheckpoint, type SaveableModel } from './checkpoint';
 import { clipGradNorm, createOptimizer, type Optimizer } from './optim';
-import { epochBatches } from './sampler';
+import { epochBatches, numBatches } from './sampler';
 import { LRScheduler } from './schedule';
 import { TrainerState, type LogEntry, type TrainOutput, type TrainerCallback } from './state';
 import { TrainingArguments } from './training_args';
@@ -144,7 +144,7 @@ export class Trainer {
     const signal = options.signal ?? currentSignal();
     const bs = args.perDeviceTrainBatchSize;
     const ga = args.gradientAccumulationSteps;
-    const batchesPerEpoch = args.dataloaderDropLast ? Math.floor(ds.length / bs) : Math.ceil(ds.length / bs);
+    const batchesPerEpoch = numBatches(ds.length, bs, args.dataloaderDropLast);
     if (batchesPerEpoch === 0) throw new DatasetError(`Trainer.train: the training set has ${ds.length} rows, fewer than one batch of ${bs}`, 'lower `per_device_train_batch_size` or set `dataloader_drop_last` false');
     const updatesPerEpoch = Math.ceil(batchesPerEpoch / ga);
     const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * updatesPerEpoch);
