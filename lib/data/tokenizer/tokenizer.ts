@@ -392,9 +392,10 @@ export class PreTrainedTokenizer {
 
   /** Renders `messages` with the chat template; ids (default) or the text with `tokenize: false`. */
   applyChatTemplate(messages: ChatMessage[], options: ChatOptions & { tokenize: false }): string;
-  applyChatTemplate(messages: ChatMessage[], options?: ChatOptions & { tokenize?: true }): number[];
-  applyChatTemplate(messages: ChatMessage[], options: ChatOptions = {}): string | number[] {
-    const { addGenerationPrompt = false, tokenize = true, chatTemplate, tools, documents, ...extra } = options;
+  applyChatTemplate(messages: ChatMessage[], options: ChatOptions & { tokenize?: true; returnDict: true }): BatchEncoding<number[]>;
+  applyChatTemplate(messages: ChatMessage[], options?: ChatOptions & { tokenize?: true; returnDict?: false }): number[];
+  applyChatTemplate(messages: ChatMessage[], options: ChatOptions = {}): string | number[] | BatchEncoding<number[]> {
+    const { addGenerationPrompt = false, tokenize = true, returnDict = false, chatTemplate, tools, documents, ...extra } = options;
     const template = chatTemplate ?? pickChatTemplate(this.chatTemplate);
     const text = renderChatTemplate(template, messages, {
       ...this.specialTokensMap,
@@ -403,13 +404,19 @@ export class PreTrainedTokenizer {
       documents,
       ...extra,
     });
-    return tokenize ? this.encode(text, { addSpecialTokens: false }) : text;
+    if (!tokenize) return text;
+    // The template writes the special tokens itself, so encoding adds none.
+    const ids = this.encode(text, { addSpecialTokens: false });
+    return returnDict ? { inputIds: ids, attentionMask: ids.map(() => 1) } : ids;
   }
 }
 
 export interface ChatOptions {
   addGenerationPrompt?: boolean;
+  /** Ids (default) or, with false, the rendered text. */
   tokenize?: boolean;
+  /** With `tokenize`, return `{ inputIds, attentionMask }` (transformers 5's default) instead of ids (transformers 4's). */
+  returnDict?: boolean;
   chatTemplate?: string;
   tools?: unknown[];
   documents?: unknown[];

@@ -37,6 +37,9 @@ function checkChat(tok: PreTrainedTokenizer, prefix: string) {
   for (const [key, addGenerationPrompt] of [['plain', false], ['generation_prompt', true]] as const) {
     assert.equal(tok.applyChatTemplate(messages, { addGenerationPrompt, tokenize: false }), chat[key].text, `${prefix} ${key}`);
     assert.deepEqual(tok.applyChatTemplate(messages, { addGenerationPrompt }), chat[key].ids, `${prefix} ${key}`);
+    // transformers 5 returns a dict from apply_chat_template(tokenize=True).
+    const dict = tok.applyChatTemplate(messages, { addGenerationPrompt, returnDict: true });
+    assert.deepEqual({ input_ids: dict.inputIds, attention_mask: dict.attentionMask }, chat[key].tokenized, `${prefix} ${key}`);
   }
 }
 
