@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { readJson } from '../model/config';
 import type { LinearLike, LinearQuantizer } from '../nn/linear';
 import { ConfigError, show } from '../errors';
 import { displaySymbol, type MimeBundle } from '../display';
@@ -111,6 +113,20 @@ export class BitsAndBytesConfig implements LinearQuantizer {
 
   toJSON(): Record<string, unknown> {
     return this.toDict();
+  }
+
+  /**
+   * The `quantization_config` of a checkpoint directory's config.json, or undefined when it has
+   * none: pass it to `AutoModelForCausalLM.fromPretrained(dir, { quantizationConfig })` to load a
+   * 4-bit checkpoint saved by bitsandbytes/transformers or by `saveQuantizedPretrained`.
+   */
+  static async fromPretrained(dir: string): Promise<BitsAndBytesConfig | undefined> {
+    const file = path.join(dir, 'config.json');
+    const json = await readJson(file, 'the model config');
+    const q = json.quantization_config;
+    if (q === undefined || q === null) return undefined;
+    if (typeof q !== 'object') throw new ConfigError(`${file}: \`quantization_config\` must be an object, got ${show(q)}.`);
+    return BitsAndBytesConfig.fromDict(q as Record<string, unknown>);
   }
 
   /** Reads config.json's `quantization_config` (snake_case, as transformers writes it). */

@@ -37,7 +37,10 @@ test('a 4-bit model saves in bitsandbytes layout with quantization_config and re
   assert.equal(f.tensors.get('lm_head.weight')!.dtype, 'F32');
   f.close();
 
-  const again = await AutoModelForCausalLM.fromPretrained(out, { quantizationConfig: BitsAndBytesConfig.fromDict(config.quantization_config) });
+  const fromDir = await BitsAndBytesConfig.fromPretrained(out);
+  assert.deepEqual(fromDir?.toDict(), bnb.toDict());
+  assert.equal(await BitsAndBytesConfig.fromPretrained(src), undefined);
+  const again = await AutoModelForCausalLM.fromPretrained(out, { quantizationConfig: fromDir });
   for (const [name, m] of model.namedModules()) {
     if (!(m instanceof Linear4bit)) continue;
     const other = again.getSubmodule(name);
