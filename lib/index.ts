@@ -16,6 +16,16 @@ export { Linear, isLinearLike, type LinearLike, type LinearQuantizer } from './n
 // Embedded defaults: the small base model and the DialogSum-style data the project ships.
 export { EMBEDDED_MODEL_DIR, EMBEDDED_DATA_DIR } from './embedded';
 
+// Data: datasets' Dataset / DatasetDict / loadDataset (local layouts and the embedded DialogSum-style set), the walkthrough's prompts and preprocessing.
+export { Dataset, type Row, type Columns, type MapOptions } from './data/dataset';
+export { DatasetDict } from './data/dataset_dict';
+export { loadDataset, findSplitFiles, EMBEDDED_DATASET_NAMES, type LoadDatasetOptions } from './data/load_dataset';
+export { createPromptFormats, zeroShotPrompt, trainingPromptPrefix, summarizationMessages, PromptTemplate, PROMPT_TEMPLATES, INTRO_BLURB, INSTRUCTION_KEY, RESPONSE_KEY, END_KEY } from './data/prompts';
+export { getMaxLength, preprocessDataset, tokenLengthStats, type PreprocessTokenizer, type TokenLengthRow } from './data/preprocess';
+export { columnStats, summarize, percentile, type ColumnStats, type Summary } from './data/stats';
+export { htmlTable, escapeHtml, type HtmlTableOptions } from './data/html_table';
+export { toCsvText, toJsonlText, readCsv, readJson, readParquet, readRows } from './data/formats';
+
 // Tokenizers: byte-level BPE from tokenizer.json + tokenizer_config.json, and a trainer for new vocabularies.
 export { AutoTokenizer, PreTrainedTokenizerFast } from './data/tokenizer/auto';
 export { PreTrainedTokenizer, type BatchEncoding, type CallOptions, type ChatOptions, type TokenizerOptions } from './data/tokenizer/tokenizer';
