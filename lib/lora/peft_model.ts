@@ -102,11 +102,11 @@ export class PeftModel<M extends BaseModel = BaseModel> extends Module {
     return this.model.forward(args as never) as ReturnType<M['forward']>;
   }
 
-  /** The base model's generate(), adapters applied. */
-  generate(...args: unknown[]): unknown {
+  /** The base model's generate() (same options and result), adapters applied. */
+  generate(...args: M extends { generate: (...a: infer A) => unknown } ? A : never[]): M extends { generate: (...a: never[]) => infer R } ? R : never {
     const g = (this.model as unknown as { generate?: (...a: unknown[]) => unknown }).generate;
     if (typeof g !== 'function') throw new ArgumentError('The base model has no generate() method.');
-    return g.apply(this.model, args);
+    return g.apply(this.model, args) as M extends { generate: (...a: never[]) => infer R } ? R : never;
   }
 
   /** [name relative to the base model, layer] of every LoRA layer. */

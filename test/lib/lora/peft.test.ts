@@ -157,7 +157,11 @@ test('withAdapterDisabled runs the base model; mergeAndUnload equals the unmerge
   assert.ok(maxDiff(base, tuned) > 1e-3);
   const again = logits(peft);
   assert.equal(maxDiff(tuned, again), 0);
+  // generate() passes through with the adapters (KV cache path included) and equals the merged model's
+  const prompt = { inputIds: [[1, 5, 9]], maxNewTokens: 6, eosTokenId: 63 };
+  const withAdapter: number[][] = await peft.generate(prompt);
   const merged = peft.mergeAndUnload();
+  assert.deepEqual(await merged.generate(prompt), withAdapter);
   assert.ok(merged.getSubmodule('model.layers.0.self_attn.q_proj') instanceof Linear);
   const m = logits(merged);
   assert.ok(maxDiff(tuned, m) < 1e-4, `merged differs by ${maxDiff(tuned, m)}`);
