@@ -38,6 +38,20 @@ function importSnippets(stmt: ts.ImportDeclaration, sf: ts.SourceFile, add: (nam
   else if (b) for (const el of b.elements) add(el.name.text, `import ${type}{ ${el.getText(sf)} } from ${from};`);
 }
 
+/** Whether `text` parses as a type (the checker prints some types, like `(Anonymous class)`, that do not). */
+function parsesAsType(text: string): boolean {
+  const sf = ts.createSourceFile('type.ts', `type T = ${text};`, ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
+  return (sf as unknown as { parseDiagnostics: ts.Diagnostic[] }).parseDiagnostics.length === 0 && sf.statements.length === 1;
+}
+
+/** A variable's type as annotation text; `any` where the checker's text would not parse. */
+function typeText(checker: ts.TypeChecker, id: ts.Identifier, isConst: boolean): string {
+  const type = checker.getTypeAtLocation(id);
+  if (type.flags & ts.TypeFlags.UniqueESSymbol) return isConst ? 'unique symbol' : 'symbol';
+  const text = checker.typeToString(type, id, ts.TypeFormatFlags.NoTruncation);
+  return parsesAsType(text) ? text : 'any';
+}
+
 /** The `/** … *\/` comments right before a statement, so hover keeps showing them. */
 function docComment(stmt: ts.Statement, sf: ts.SourceFile): string {
   const ranges = ts.getLeadingCommentRanges(sf.text, stmt.pos) ?? [];
@@ -65,8 +79,7 @@ export function declarationSnippets(sf: ts.SourceFile, start: number, end: numbe
         };
         collect(d.name);
         for (const id of ids) {
-          const type = checker.getTypeAtLocation(id);
-          const text = checker.typeToString(type, id, ts.TypeFormatFlags.NoTruncation);
+          const text = typeText(checker, id, kind === 'const');
           add(id.text, `${doc}declare ${kind} ${id.text}: ${text};`);
         }
       }

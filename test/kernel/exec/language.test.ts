@@ -65,3 +65,9 @@ test('a re-declared name replaces the old declaration for the type checker', asy
   const reply = await ex.inspect('mode', 2, 0);
   assert.equal(reply.data['text/plain'], 'const mode: 3');
 });
+
+test('values whose types TypeScript cannot write down stay usable in later cells', async () => {
+  await value(ex, "const key = Symbol('key')\nconst keyed = { [key]: 1 }\nconst anon = new (class { v = 3 })()\nlet later = null");
+  assert.equal(await value(ex, 'keyed[key] + anon.v'), '4');
+  assert.equal(await value(ex, 'later = 5\nlater'), '5');
+});
