@@ -89,11 +89,11 @@ export function trainByteLevelBpe(texts: Iterable<string>, options: TrainBpeOpti
 
   // 1. Word counts (special tokens in the text are cut out, as the tokenizer will split them off).
   const re = compilePattern({ Regex: LLAMA3_PATTERN }, 'pre_tokenizer');
-  const specialRe = new RegExp(specials.map((s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'), 'g');
+  const specialRe = specials.length > 0 ? new RegExp(specials.map((s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'), 'g') : null;
   const wordCounts = new Map<string, number>();
   for (const text of texts) {
     if (typeof text !== 'string') throw new ArgumentError(`\`texts\` must yield strings, got ${show(typeof text)}`);
-    for (const part of text.split(specialRe)) {
+    for (const part of specialRe ? text.split(specialRe) : [text]) {
       re.lastIndex = 0;
       for (let m = re.exec(part); m !== null; m = re.exec(part)) {
         if (m[0].length === 0) { re.lastIndex++; continue; }

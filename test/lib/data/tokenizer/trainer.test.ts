@@ -65,6 +65,11 @@ test('trainer options: custom specials, no BOS, minFrequency stops early, bad ar
   assert.equal(tok.convertTokensToIds('<s>'), tok.vocabSize);
   assert.ok(tok.vocabSize < 298, 'only pairs seen 3+ times merged');
   assert.deepEqual(tok.tokenize(' bbb'), ['Ġbbb']);
+  const bare = trainByteLevelBpe(texts, { vocabSize: 260, specialTokens: [] });
+  assert.equal(bare.length, 260);
+  assert.equal(bare.bosToken, null);
+  assert.deepEqual(bare.tokenize('aaa'), ['aaa']); // the most frequent word merged first
+  assert.equal(bare.decode(bare.encode('aaa bbb ccc')), 'aaa bbb ccc');
   assert.throws(() => trainByteLevelBpe(texts, { vocabSize: 100 }), (e: Error) => e instanceof ArgumentError && /`vocabSize`/.test(e.message) && /100/.test(e.message));
   assert.throws(() => trainByteLevelBpe(texts, { vocabSize: 400, specialTokens: ['<s>', '<s>'] }), /`specialTokens`/);
   assert.throws(() => trainByteLevelBpe(texts, { vocabSize: 400, minFrequency: 0 }), /`minFrequency`/);
