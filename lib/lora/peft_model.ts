@@ -45,6 +45,7 @@ export class PeftModel<M extends BaseModel = BaseModel> extends Module {
   constructor(model: M, config: LoraConfig, options: GetPeftModelOptions = {}) {
     super();
     const { targets, warnings } = findTargets(model, config);
+    const saved = this.modulesToSaveNames(model, config); // validated before the model changes
     this.warnings = warnings;
     if (options.warn ?? true) for (const w of warnings) console.warn(`UserWarning: ${w}`);
     for (const [, p] of model.namedParameters()) p.trainable = false;
@@ -55,7 +56,7 @@ export class PeftModel<M extends BaseModel = BaseModel> extends Module {
       model.setSubmodule(name, new LoraLinear(base, { ...config, seed: mixSeed(seed, i) }));
     });
     if (config.fanInFanOut) config.fanInFanOut = false;
-    for (const name of this.modulesToSaveNames(model, config)) model.setSubmodule(name, new ModulesToSaveWrapper(model.getSubmodule(name)));
+    for (const name of saved) model.setSubmodule(name, new ModulesToSaveWrapper(model.getSubmodule(name)));
     this.base_model = new LoraModel(model);
     this.peftConfig = { default: config };
     this.markTrainable();

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../../lib/backend';
-import { FP4_CODE, NF4_CODE } from '../../../lib/quant/codebooks';
+import { DYNAMIC_MAP, FP4_CODE, NF4_CODE } from '../../../lib/quant/codebooks';
+import { nearestIndex } from '../../../lib/quant/blockwise';
 import { dequantize4bit, dequantize4bitValues, quantize4bit, quantStateFromDict, quantStateToDict, blockAbsmax, pyFloat } from '../../../lib/quant/quant_state';
 
 const hex = (a: Uint8Array) => Buffer.from(a).toString('hex');
@@ -117,4 +118,26 @@ test('dequantize4bit returns a tensor of the original shape and leaks nothing', 
   d.dispose();
   assert.equal(tf.memory().numTensors, before);
   w.dispose();
+});
+
+test('nearest-code lookup equals a float32 argmin scan (ties to the lower index) for NF4, FP4 and the dynamic map', () => {
+  const argmin = (code: Float32Array, x: number) => {
+    let best = 0;
+    for (let i = 1; i < code.length; i++) if (Math.abs(Math.fround(x - code[i])) < Math.abs(Math.fround(x - code[best]))) best = i;
+    return best;
+  };
+  for (const code of [NF4_CODE, FP4_CODE, DYNAMIC_MAP]) {
+    const near = nearestIndex(code);
+    const probes: number[] = [-1, 1, 0, -0];
+    for (let i = 0; i + 1 < code.length; i++) {
+      const mid = Math.fround((code[i] + code[i + 1]) / 2);
+      probes.push(mid, Math.fround(mid * (1 + 1e-7)), Math.fround(mid * (1 - 1e-7)));
+    }
+    let seed = 12345;
+    for (let i = 0; i < 5000; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      probes.push(Math.fround((seed / 2 ** 32) * 2 - 1));
+    }
+    for (const x of probes) assert.equal(near(x), argmin(code, x), `x = ${x}`);
+  }
 });
