@@ -85,6 +85,12 @@ export function trainByteLevelBpe(texts: Iterable<string>, options: TrainBpeOpti
   if (new Set(specials).size !== specials.length || specials.some((s) => typeof s !== 'string' || s.length === 0)) {
     throw new ArgumentError(`\`specialTokens\` must be distinct non-empty strings, got ${show(specials)}`);
   }
+  for (const name of ['bosToken', 'eosToken', 'padToken'] as const) {
+    const token = options[name];
+    if (token != null && !specials.includes(token)) {
+      throw new ArgumentError(`\`${name}\` ${show(token)} is not one of \`specialTokens\` ${show(specials)}`, `add it to \`specialTokens\`.`);
+    }
+  }
   if (!Number.isInteger(minFrequency) || minFrequency < 1) throw new ArgumentError(`\`minFrequency\` must be an integer ≥ 1, got ${show(minFrequency)}`);
 
   // 1. Word counts (special tokens in the text are cut out, as the tokenizer will split them off).

@@ -73,5 +73,6 @@ test('trainer options: custom specials, no BOS, minFrequency stops early, bad ar
   assert.throws(() => trainByteLevelBpe(texts, { vocabSize: 100 }), (e: Error) => e instanceof ArgumentError && /`vocabSize`/.test(e.message) && /100/.test(e.message));
   assert.throws(() => trainByteLevelBpe(texts, { vocabSize: 400, specialTokens: ['<s>', '<s>'] }), /`specialTokens`/);
   assert.throws(() => trainByteLevelBpe(texts, { vocabSize: 400, minFrequency: 0 }), /`minFrequency`/);
+  assert.throws(() => trainByteLevelBpe(texts, { vocabSize: 400, bosToken: '<s>' }), /`bosToken` "<s>" is not one of `specialTokens`/);
   assert.throws(() => trainByteLevelBpe([42 as never], { vocabSize: 400 }), /`texts` must yield strings/);
 });
