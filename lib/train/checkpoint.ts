@@ -83,8 +83,10 @@ export function loadTrainableWeights(model: Module, dir: string): void {
   if (!file) throw new CheckpointError(`${dir}: no adapter_model.safetensors or model.safetensors`, 'pass a checkpoint-N directory that the Trainer wrote');
   const { tensors } = loadRaw(file);
   const byName = new Map([...tensors].map(([k, v]) => [savedName(k), v]));
+  const done = new Set<tf.Variable>();
   for (const [name, p] of model.namedParameters()) {
-    if (!p.trainable) continue;
+    if (!p.trainable || done.has(p)) continue; // a tied weight is saved once
+    done.add(p);
     const raw = byName.get(savedName(name)) ?? byName.get(savedName(name).replace(/^base_model\.model\./, ''));
     if (!raw) throw new CheckpointError(`${file}: no tensor for the trainable parameter '${name}'`, 'the checkpoint was written for another model or LoRA config');
     if (raw.shape.join(',') !== p.shape.join(',')) throw new CheckpointError(`${file}: tensor for '${name}' has shape ${show(raw.shape)}, the model's is ${show(p.shape)}`);

@@ -165,6 +165,20 @@ test('full fine-tuning trains every parameter of a plain model; a NaN loss stops
   assert.ok(w1.some((v, i) => v !== w0[i]));
   trainer.optimizer!.dispose();
 
+  // full fine-tuning resumes too (tied embeddings: one variable, saved once)
+  const tied = () => LlamaForCausalLM.fromConfig({ ...TINY, tieWordEmbeddings: true }, { seed: 4 });
+  const full = { maxSteps: 4, learningRate: 3e-3, saveStrategy: 'steps' as const, saveSteps: 2 };
+  const straight = new Trainer({ model: tied(), args: args(tmp(), full), trainDataset: dataset(8) });
+  await straight.train();
+  const dir = tmp();
+  const stop = new AbortController();
+  const halves = new Trainer({ model: tied(), args: args(dir, full), trainDataset: dataset(8), callbacks: [{ onStepEnd: (_a, s) => { if (s.globalStep === 2) stop.abort(); } }] });
+  assert.equal((await halves.train({ signal: stop.signal })).interrupted, true);
+  const resumed = new Trainer({ model: tied(), args: args(dir, full), trainDataset: dataset(8) });
+  await resumed.train({ resumeFromCheckpoint: path.join(dir, 'checkpoint-2') });
+  assert.deepEqual(losses(resumed.state.logHistory), losses(straight.state.logHistory));
+  for (const t of [straight, halves, resumed]) { t.optimizer!.dispose(); t.model.dispose(); }
+
   const peft = loraModel();
   const head = (peft.model as LlamaForCausalLM).lm_head as unknown as { weight: tf.Variable };
   const nan = tf.fill(head.weight.shape, Number.NaN);
