@@ -77,6 +77,9 @@ export class Trainer {
     this.tokenizer = options.tokenizer;
     this.callbacks = options.callbacks ?? [];
     this.dataCollator = options.dataCollator ?? (options.tokenizer ? DataCollatorForLanguageModeling({ tokenizer: options.tokenizer, mlm: false }) : (ex) => padExamples(ex, 0, 'right'));
+    if (this.args.evalStrategy !== 'no' && !this.evalDataset) {
+      throw new ArgumentError(`Trainer: \`eval_strategy\` is '${this.args.evalStrategy}' but no \`evalDataset\` was passed`, "pass evalDataset, or evalStrategy: 'no'");
+    }
     if (this.args.optim === 'paged_adamw_8bit' && !pagedNoticeShown) {
       pagedNoticeShown = true;
       console.info("optim 'paged_adamw_8bit': paging optimizer state between GPU and host memory has no meaning on CPU; using the same 8-bit blockwise AdamW without paging.");

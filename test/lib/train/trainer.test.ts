@@ -137,7 +137,10 @@ test('save_total_limit keeps the newest checkpoints; gradient checkpointing trai
   assert.equal((b.model as LlamaForCausalLM).isGradientCheckpointing, true);
   const [x, y] = [losses(t1.state.logHistory), losses(t2.state.logHistory)];
   x.forEach((v, i) => assert.ok(Math.abs(v - y[i]) < 1e-5, `step ${i + 1}: ${v} vs ${y[i]}`));
-  await assert.rejects(new Trainer({ model: loraModel(), args: args(tmp()), trainDataset: dataset(8) }).train({ resumeFromCheckpoint: true }), /holds no checkpoint-N directory/);
+  const noCkpt = loraModel();
+  await assert.rejects(new Trainer({ model: noCkpt, args: args(tmp()), trainDataset: dataset(8) }).train({ resumeFromCheckpoint: true }), /holds no checkpoint-N directory/);
+  assert.throws(() => new Trainer({ model: noCkpt, args: args(tmp(), { evalStrategy: 'steps' }), trainDataset: dataset(8) }), /`eval_strategy` is 'steps' but no `evalDataset` was passed/);
+  noCkpt.dispose();
   const saved = tmp();
   await t1.saveModel(saved);
   assert.deepEqual(fs.readdirSync(saved).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
