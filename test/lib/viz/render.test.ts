@@ -1,0 +1,32 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rougeBars } from '../../../lib/viz/charts';
+import { closeRenderer } from '../../../lib/viz/render';
+import { decodePng } from './png';
+
+after(() => closeRenderer());
+
+test('PNG and SVG rendered by headless chromium: signature, size, not blank', async () => {
+  const fig = rougeBars({
+    'ORIGINAL MODEL': { rouge1: 0.289, rouge2: 0.099, rougeL: 0.211, rougeLsum: 0.222 },
+    'PEFT MODEL': { rouge1: 0.421, rouge2: 0.162, rougeL: 0.289, rougeLsum: 0.306 },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'qlora-ts-png-'));
+  const png = await fig.toPng(join(dir, 'rouge.png'), { width: 640, height: 360, scale: 1 });
+  assert.ok(readFileSync(join(dir, 'rouge.png')).equals(png));
+  const { width, height, pixels, channels } = decodePng(png);
+  assert.deepEqual([width, height], [640, 360]);
+  const colors = new Set<number>();
+  for (let i = 0; i < pixels.length; i += channels) colors.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
+  assert.ok(colors.size >= 8, `${colors.size} distinct colours`);
+  // The two bar colours of the palette are there (grey baseline, blue fine-tuned).
+  assert.ok(colors.has(0x8c8c8c) && colors.has(0x0072b2), 'bar colours drawn');
+  const svg = await fig.toSvg(undefined, { width: 640, height: 360 });
+  assert.match(svg, /^<svg[^>]*width="640"/);
+  assert.ok(svg.includes('PEFT MODEL'));
+  const big = decodePng(await fig.toPng(undefined, { width: 320, height: 200, scale: 2 }));
+  assert.deepEqual([big.width, big.height], [640, 400]);
+});
