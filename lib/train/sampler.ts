@@ -1,33 +1,13 @@
+import { permutation } from '../data/rng';
+
 /**
  * Seeded orderings of a training set: a random permutation per epoch (seed + epoch, so a resumed
  * run draws the same order without saving generator state) and transformers' LengthGroupedSampler.
  */
 
-/** mulberry32: a small, fast, seedable generator of floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A permutation of 0..n-1 (Fisher–Yates) drawn from `random`. */
-export function randperm(n: number, random: () => number): number[] {
-  const out = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
-
-/** The generator for one epoch's ordering. */
-export function epochRandom(seed: number, epoch: number): () => number {
-  return mulberry32((seed * 1_000_003 + epoch * 7919 + 1) >>> 0);
+/** The seed of one epoch's ordering (so a resumed run redraws it from the args alone). */
+export function epochSeed(seed: number, epoch: number): number {
+  return (seed * 1_000_003 + epoch * 7919 + 1) >>> 0;
 }
 
 /**
@@ -35,8 +15,8 @@ export function epochRandom(seed: number, epoch: number): () => number {
  * 50 × batchSize, each sorted by length (longest first), and the megabatch holding the longest
  * example moved to the front so an out-of-memory shows at the first step.
  */
-export function lengthGroupedIndices(lengths: number[], batchSize: number, random: () => number, megaBatchMult = 50): number[] {
-  const indices = randperm(lengths.length, random);
+export function lengthGroupedIndices(lengths: number[], batchSize: number, seed: number, megaBatchMult = 50): number[] {
+  const indices = permutation(lengths.length, seed);
   const size = megaBatchMult * batchSize;
   const megabatches: number[][] = [];
   for (let i = 0; i < indices.length; i += size) {
@@ -61,8 +41,8 @@ export interface EpochBatchOptions {
 
 /** The micro-batches (row indices) of one epoch, as the Trainer draws them. */
 export function epochBatches(numRows: number, epoch: number, o: EpochBatchOptions): number[][] {
-  const random = epochRandom(o.seed, epoch);
-  const order = o.lengths ? lengthGroupedIndices(o.lengths, o.batchSize * o.gradientAccumulationSteps, random) : randperm(numRows, random);
+  const seed = epochSeed(o.seed, epoch);
+  const order = o.lengths ? lengthGroupedIndices(o.lengths, o.batchSize * o.gradientAccumulationSteps, seed) : permutation(numRows, seed);
   return Array.from({ length: numBatches(numRows, o.batchSize, o.dropLast) }, (_, i) => order.slice(i * o.batchSize, (i + 1) * o.batchSize));
 }
 

@@ -13,7 +13,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AutoModelForCausalLM } from '../../../lib/model/llama';
 import { LoraConfig } from '../../../lib/lora/config';
 import { getPeftModel } from '../../../lib/lora/peft_model';
-import { epochBatches, mulberry32 } from '../../../lib/train/sampler';
+import { mulberry32 } from '../../../lib/data/rng';
+import { epochBatches } from '../../../lib/train/sampler';
 
 export const GOLDEN_TRAIN = {
   maxSteps: 30, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, learningRate: 3e-3, lrSchedulerType: 'linear' as const,

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AutoTokenizer } from '../../../lib/data/tokenizer/auto';
 import { DataCollatorForCompletionOnlyLM, DataCollatorForLanguageModeling } from '../../../lib/train/collator';
-import { lengthGroupedIndices, mulberry32 } from '../../../lib/train/sampler';
+import { mulberry32 } from '../../../lib/data/rng';
+import { lengthGroupedIndices } from '../../../lib/train/sampler';
 
 /** A tokenizer with one id per character ('a' → 1, …); '#' is 30, ':' is 31. */
 const tok = (side: 'left' | 'right', pad: number | null = 0) => ({
@@ -50,14 +51,14 @@ test('completion-only collator masks everything up to and including the response
 test('length-grouped sampler: a seeded permutation, megabatches sorted longest first, the longest row first', () => {
   const random = mulberry32(7);
   const lengths = Array.from({ length: 230 }, () => 1 + Math.floor(random() * 100));
-  const order = lengthGroupedIndices(lengths, 2, mulberry32(42));
+  const order = lengthGroupedIndices(lengths, 2, 42);
   assert.deepEqual([...order].sort((x, y) => x - y), lengths.map((_, i) => i));
   assert.equal(lengths[order[0]], Math.max(...lengths));
   for (let s = 0; s < order.length; s += 100) {
     const mb = order.slice(s, s + 100).map((i) => lengths[i]);
     for (let k = 2; k < mb.length; k++) assert.ok(mb[k] <= mb[k - 1], `megabatch at ${s} not sorted at ${k}`);
   }
-  assert.deepEqual(lengthGroupedIndices(lengths, 2, mulberry32(42)), order);
+  assert.deepEqual(lengthGroupedIndices(lengths, 2, 42), order);
 });
 
 test('collators work with the real tokenizer: Llama 3 files, pad = eos on the left, "### Output" response template', async () => {
