@@ -68,3 +68,21 @@ export { printNumberOfTrainableModelParameters, formatTrainableParameters, param
 
 // Training: transformers' TrainingArguments/Trainer (AdamW, 8-bit AdamW, schedules, checkpoints that resume) and the causal-LM collators.
 export { TrainingArguments, Trainer, TrainerState, PrinterCallback, NotebookProgressCallback, DataCollatorForLanguageModeling, DataCollatorForCompletionOnlyLM, AdamW, AdamW8bit, clipGradNorm, createOptimizer, lrLambda, LRScheduler, lastCheckpoint, listCheckpoints, type TrainingArgumentsOptions, type SchedulerType, type OptimName, type IntervalStrategy, type TrainerOptions, type TrainerDataset, type TrainableModel, type TrainerCallback, type TrainOutput, type LogEntry, type Batch, type DataCollator, type Example, type CollatorTokenizer, type Optimizer } from './train';
+
+// Evaluation: ROUGE exactly as rouge_score (evaluate.load('rouge')), and human vs base vs fine-tuned summary comparison.
+export { rouge, evaluate, scoreAll as rougeScoreAll, DEFAULT_ROUGE_TYPES, type RougeComputeArgs, type RougeResult, type RougePerSample } from './eval/rouge';
+export { RougeScorer, type Score, type RougeScores, type RougeScorerOptions } from './eval/rouge_scorer';
+export { BootstrapAggregator, meanAggregate, type AggregateScore } from './eval/aggregate';
+export { PorterStemmer, type PorterMode } from './eval/porter';
+export { DefaultTokenizer, type RougeTokenizer } from './eval/tokenize';
+export { compareSummaries, ComparisonResult, summaryColumnName, type CompareSummariesArgs } from './eval/compare';
+
+// Figures: plotly figures that render offline in notebooks and as PNG/SVG, the walkthrough's charts, live loss plot, progress bars.
+export { Figure, type FigureSpec, type Trace, type Layout, type DisplayOptions, type HtmlOptions } from './viz/figure';
+export { lossCurve, lrSchedule, tokenLengthHistogram, rougeBars, quantErrorHistogram, memoryFootprintBars, trainableParamsChart, type LogRecord, type RougeByModel } from './viz/charts';
+export { liveLossPlot, type LiveLossPlot, type LiveLossPlotOptions } from './viz/live';
+export { ProgressBar, type ProgressBarOptions } from './viz/progress';
+export { closeRenderer, type ImageOptions } from './viz/render';
+export { resetPlotlyInline } from './viz/plotly_source';
+export { PALETTE, COLORS, binValues } from './viz/theme';
+export { textTable } from './viz/table';
