@@ -11,8 +11,11 @@ import { declarationSnippets, declaredNames } from './declarations.js';
 
 export interface CellDiagnostic { line: number; column: number; code: number; message: string }
 
-/** Diagnostics that are no reason to stop a cell: an untyped JavaScript package is just `any`. */
-const IGNORED = new Set([7016]);
+/**
+ * Diagnostics that are no reason to stop a cell: an untyped JavaScript package is just `any`
+ * (7016), and `import x = require()` runs as a require call (1202).
+ */
+const IGNORED = new Set([7016, 1202]);
 
 const GLOBALS = `
 interface DisplayOptions { displayId?: string; update?: boolean; metadata?: Record<string, unknown> }

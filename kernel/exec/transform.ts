@@ -120,7 +120,13 @@ export function transformCell(code: string, fileName: string): TransformedCell {
     ts.isImportEqualsDeclaration(s) || ts.isFunctionDeclaration(s) || ts.isClassDeclaration(s) || ts.isInterfaceDeclaration(s) ||
     ts.isTypeAliasDeclaration(s) || ts.isEnumDeclaration(s) || ts.isModuleDeclaration(s));
 
-  const out = ts.transpileModule(code, { compilerOptions, fileName, reportDiagnostics: false });
+  // `import fs = require('fs')` (CommonJS-style TypeScript) runs as `const fs = require('fs')`.
+  const requires: Edit[] = original.statements
+    .filter((s): s is ts.ImportEqualsDeclaration => ts.isImportEqualsDeclaration(s) && !s.isTypeOnly &&
+      ts.isExternalModuleReference(s.moduleReference))
+    .map((s) => ({ start: s.getStart(original), end: s.name.getStart(original), text: 'const ' }));
+  const source = requires.length > 0 ? applyEdits(code, requires) : code;
+  const out = ts.transpileModule(source, { compilerOptions, fileName, reportDiagnostics: false });
   const js = out.outputText.replace(/\/\/# sourceMappingURL=.*\s*$/, '');
   const sf = ts.createSourceFile('cell.js', js, ts.ScriptTarget.ES2022, true, ts.ScriptKind.JS);
 

@@ -51,6 +51,8 @@ test('imports: node builtins, an installed package, require and qlora-ts itself'
   assert.equal(await value(ex, "import Papa from 'papaparse'\nPapa.parse('a,b\\n1,2', { header: true }).data"), "[ { a: '1', b: '2' } ]");
   assert.equal(await value(ex, "const { unparse } = require('papaparse') as typeof Papa\nunparse([[1, 2]])"), "'1,2'");
   assert.equal(await value(ex, "import { displaySymbol, isDisplayable } from 'qlora-ts'\ndisplaySymbol === Symbol.for('Jupyter.display') && typeof isDisplayable"), "'function'");
+  assert.equal(await value(ex, "import nodeOs = require('node:os')\ntypeof nodeOs.cpus"), "'function'");
+  assert.equal(await value(ex, 'typeof nodeOs.platform()'), "'string'");
   const missing = await run(ex, "import { nothing } from 'no-such-package-here'");
   assert.equal(missing.result.status, 'error');
 });
