@@ -14,8 +14,8 @@ import { TrainerState, type LogEntry, type TrainOutput, type TrainerCallback } f
 import { TrainingArguments } from './training_args';
 import { defaultProgressCallback } from './progress';
 
-/** Rows with `input_ids`: a plain array, or anything with `length` and `get(i)` (the Dataset class). */
-export type TrainerDataset = Example[] | { length: number; get(i: number): Example };
+/** Rows with `input_ids` (number[]): a plain array, or anything with `length` and `get(i)` (the Dataset class). */
+export type TrainerDataset = ReadonlyArray<Record<string, unknown>> | { length: number; get(i: number): Record<string, unknown> };
 
 /** What the Trainer needs of a model: LlamaForCausalLM, or a PeftModel around one. */
 export type TrainableModel = SaveableModel & {
@@ -35,8 +35,9 @@ export interface TrainerOptions {
 
 let pagedNoticeShown = false;
 
+/** Row i; the collator checks that it holds `input_ids`. */
 function rowAt(ds: TrainerDataset, i: number): Example {
-  return Array.isArray(ds) ? ds[i] : ds.get(i);
+  return ('get' in ds && typeof ds.get === 'function' ? ds.get(i) : (ds as ReadonlyArray<Record<string, unknown>>)[i]) as Example;
 }
 
 /** Tokens that carry a loss: labels not -100 after the causal shift (position t predicts t + 1). */
