@@ -7,7 +7,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../../lib/backend';
 import { Dataset } from '../../../lib/data/dataset';
 import { TrainingError } from '../../../lib/errors';
-import { LlamaForCausalLM } from '../../../lib/model/llama';
+import { AutoModelForCausalLM, LlamaForCausalLM } from '../../../lib/model/llama';
+import { BitsAndBytesConfig } from '../../../lib/quant/bnb_config';
+import { Linear4bit } from '../../../lib/quant/linear4bit';
+import { prepareModelForKbitTraining } from '../../../lib/quant/prepare';
+import { LoraLinear } from '../../../lib/lora/layer';
 import { LoraConfig } from '../../../lib/lora/config';
 import { getPeftModel } from '../../../lib/lora/peft_model';
 import { Trainer } from '../../../lib/train/trainer';
@@ -228,5 +232,25 @@ test('progress: a live table updated in place inside a notebook, transformers-st
   }
   assert.match(lines[0], /^\{'loss': '\d\.\d+', 'grad_norm': '[\d.]+', 'learning_rate': '0', 'tokens_per_second': '[\d.]+', 'epoch': '0\.5'\}$/);
   assert.match(lines[1], /^\{'train_runtime': .*'train_loss': /);
+  model.dispose();
+});
+
+test('QLoRA as the walkthrough: NF4 base, prepareModelForKbitTraining, LoRA q/k/v with dropout, paged 8-bit AdamW, checkpointing', async () => {
+  await ensureBackend();
+  let root = __dirname;
+  while (!fs.existsSync(path.join(root, 'package.json'))) root = path.dirname(root);
+  const base = await AutoModelForCausalLM.fromPretrained(path.join(root, 'test/fixtures/llama/gqa'), { quantizationConfig: new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4', bnb4bitComputeDtype: 'float16' }) });
+  assert.ok(base.model.layers[0].self_attn.q_proj instanceof Linear4bit);
+  prepareModelForKbitTraining(base);
+  const model = getPeftModel(base, new LoraConfig({ r: 8, loraAlpha: 8, loraDropout: 0.05, targetModules: ['q_proj', 'k_proj', 'v_proj', 'dense'], bias: 'none', taskType: 'CAUSAL_LM' }), { warn: false });
+  const rows = dataset(12).map((r) => ({ input_ids: r.input_ids.map((t) => t + 60) }));
+  const trainer = new Trainer({ model, args: args(tmp(), { maxSteps: 12, perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 4, learningRate: 5e-3, optim: 'paged_adamw_8bit', gradientCheckpointing: true, groupByLength: true, saveStrategy: 'steps', saveSteps: 12 }), trainDataset: rows });
+  await trainer.train();
+  const ls = losses(trainer.state.logHistory);
+  assert.ok(ls.slice(-3).reduce((a, b) => a + b) < ls.slice(0, 3).reduce((a, b) => a + b), `loss should fall: ${ls.map((x) => x.toFixed(3))}`);
+  assert.ok(base.model.layers[0].self_attn.q_proj instanceof LoraLinear);
+  const files = fs.readdirSync(path.join(trainer.args.outputDir, 'checkpoint-12')).sort();
+  assert.ok(files.includes('adapter_model.safetensors') && files.includes('optimizer.safetensors'));
+  trainer.optimizer!.dispose();
   model.dispose();
 });
