@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BackendError, show } from '../errors';
 import { patchWasmBatchMatMul } from './wasm_matmul';
+import { initThreadedWasm } from './wasm_threads';
 
 /**
  * Backend selection. Every library entry point that makes tensors awaits `ensureBackend()` first,
@@ -85,7 +86,18 @@ function provide(name: BackendName, details: string[]): void {
  * Picks a backend (default: QLORA_TS_BACKEND, else 'wasm'); if 'wasm' cannot start, falls back to
  * 'cpu' and says why in the report. Any other name that cannot start throws BackendError.
  */
-export async function setBackend(name: string = process.env.QLORA_TS_BACKEND || 'wasm'): Promise<BackendReport> {
+export interface SetBackendOptions {
+  /**
+   * wasm only: XNNPACK threads (default QLORA_TS_WASM_THREADS, else 1). More than one uses tfjs's
+   * threaded wasm build through the workarounds in wasm_threads.ts; it takes effect only when
+   * the wasm backend is initialised for the first time in the process.
+   */
+  threads?: number;
+}
+
+let wasmInitialised = false;
+
+export async function setBackend(name: string = process.env.QLORA_TS_BACKEND || 'wasm', options: SetBackendOptions = {}): Promise<BackendReport> {
   if (!BACKEND_NAMES.includes(name as BackendName)) {
     throw new BackendError(`unknown backend ${show(name)}`, `choose one of ${BACKEND_NAMES.map((n) => `'${n}'`).join(', ')}`);
   }
@@ -94,8 +106,14 @@ export async function setBackend(name: string = process.env.QLORA_TS_BACKEND || 
   const report: BackendReport = { name, requested: name, details };
   try {
     provide(name as BackendName, details);
-    if (!(await tf.setBackend(name))) throw new BackendError(`backend '${name}' was found but could not be initialised`);
+    const threads = options.threads ?? Number(process.env.QLORA_TS_WASM_THREADS || 1);
+    if (name === 'wasm' && !wasmInitialised && threads > 1) {
+      details.push(`${await initThreadedWasm(threads)} threads (threaded SIMD build)`);
+    } else if (!(await tf.setBackend(name))) {
+      throw new BackendError(`backend '${name}' was found but could not be initialised`);
+    }
     await tf.ready();
+    if (name === 'wasm') wasmInitialised = true;
   } catch (e) {
     if (name !== 'wasm') throw e;
     report.fallbackReason = (e as Error).message;

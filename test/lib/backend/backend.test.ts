@@ -56,3 +56,21 @@ test('QLORA_TS_BACKEND picks the default backend', async () => {
   });
   assert.equal(out.trim(), 'cpu');
 });
+
+test('opt-in threaded wasm (QLORA_TS_WASM_THREADS=2) initialises in Node, computes the same matmul, and lets the process exit', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const script = `
+    const tf = require('@tensorflow/tfjs-core');
+    const b = require(${JSON.stringify(require.resolve('../../../lib/backend'))});
+    b.setBackend('wasm').then((r) => {
+      const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+      const y = tf.matMul(x, x, false, true);
+      console.log(JSON.stringify({ details: r.details, y: Array.from(y.dataSync()) }));
+    });`;
+  const out = execFileSync(process.execPath, ['-e', script], {
+    cwd: __dirname, env: { ...process.env, QLORA_TS_WASM_THREADS: '2' }, encoding: 'utf8', timeout: 120_000,
+  });
+  const r = JSON.parse(out.trim().split('\n').pop()!);
+  assert.ok(r.details.some((d: string) => /^2 threads \(threaded SIMD build\)$/.test(d)), JSON.stringify(r.details));
+  assert.deepEqual(r.y, [14, 32, 32, 77]);
+});
