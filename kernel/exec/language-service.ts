@@ -5,7 +5,7 @@
  * @types/node. Positions are translated between that file and the cell.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as ts from 'typescript';
 import { declarationSnippets, declaredNames } from './declarations.js';
 
@@ -50,6 +50,8 @@ const options: ts.CompilerOptions = {
   moduleResolution: ts.ModuleResolutionKind.Bundler,
   lib: ['lib.es2023.d.ts'],
   types: ['node'],
+  // The kernel's own @types/node, so notebooks in any folder know Node's API.
+  typeRoots: [dirname(dirname(require.resolve('@types/node/package.json')))],
   strict: true,
   esModuleInterop: true,
   allowSyntheticDefaultImports: true,

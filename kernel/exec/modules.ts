@@ -4,9 +4,11 @@
  * (`qlora-ts`, through package.json "exports"). CommonJS packages load with require; ES-only ones
  * through a dynamic import made from a script whose file name lies in that folder.
  */
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as vm from 'node:vm';
+import * as ts from 'typescript';
 
 /**
  * Node 20 calls the main-context loader for vm scripts experimental and says so on stderr the
@@ -24,6 +26,22 @@ function quietLoaderWarning(): void {
   process.emitWarning = quiet as typeof process.emitWarning;
 }
 
+/**
+ * Lets `import { f } from './helpers'` load a TypeScript file next to the notebook: `.ts` files
+ * required from cells are transpiled to CommonJS on load (types are checked in the cell).
+ */
+function requireTypeScriptFiles(): void {
+  const extensions = (Module as unknown as { _extensions: Record<string, (m: { _compile(code: string, file: string): void }, file: string) => void> })._extensions;
+  if (extensions['.ts']) return;
+  extensions['.ts'] = (mod, file) => {
+    const out = ts.transpileModule(readFileSync(file, 'utf8'), {
+      fileName: file,
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, esModuleInterop: true, inlineSourceMap: true },
+    });
+    mod._compile(out.outputText, file);
+  };
+}
+
 export class ModuleTable {
   readonly require: NodeRequire;
   private readonly loaded = new Map<string, unknown>();
@@ -31,6 +49,7 @@ export class ModuleTable {
 
   constructor(readonly cwd: string) {
     quietLoaderWarning();
+    requireTypeScriptFiles();
     this.require = createRequire(join(cwd, '[notebook]'));
     const script = new vm.Script('(spec) => import(spec)', {
       filename: join(cwd, '[notebook].js'),

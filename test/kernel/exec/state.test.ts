@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Executor } from '../../../kernel/exec/executor.js';
 import { repoRoot, run, value } from './cells.js';
@@ -78,4 +80,18 @@ test('evaluateExpression reads the state cells left (user_expressions)', async (
   const bad = await ex.evaluateExpression('notDefinedAnywhere + 1');
   assert.equal(bad.status, 'error');
   assert.equal(bad.status === 'error' && bad.ename, 'ReferenceError');
+});
+
+test('a notebook outside the repository: Node types, and a TypeScript file next to it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qlora-ts-notebook-'));
+  try {
+    writeFileSync(join(dir, 'helpers.ts'), 'export interface Scale { factor: number }\nexport function scale(x: number, s: Scale): number { return x * s.factor }\n');
+    const outside = new Executor({ cwd: dir });
+    assert.equal(await value(outside, "import { scale, type Scale } from './helpers'\nimport { platform } from 'node:os'\nconst by: Scale = { factor: 3 }\nscale(2, by)"), '6');
+    const wrong = await run(outside, "scale(1, { factor: 'x' })");
+    assert.equal(wrong.result.status === 'error' && wrong.result.ename, 'TSError');
+    assert.equal(await value(outside, 'typeof platform()'), "'string'");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
