@@ -153,7 +153,11 @@ test('toCsv quotes commas, quotes and newlines and reads back equal; toJsonl rou
 
 test('toFrame gives a danfo DataFrame with the same rows (list cells as JSON text) and fromFrame reads it back', () => {
   const ds = small().map((r) => ({ ids: [r.n, 0] }));
+  // danfo shares the app's tfjs engine; building a frame holds no tensors.
+  const tf = require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs');
+  const before = tf.memory().numTensors;
   const df = ds.toFrame();
+  assert.equal(tf.memory().numTensors, before);
   assert.deepEqual(df.shape, [5, 4]);
   assert.deepEqual(df.columns, ['id', 'n', 'text', 'ids']);
   assert.deepEqual(df.column('n').values, [5, 3, 4, 1, 2]);
