@@ -1,3 +1,4 @@
+import { displaySymbol, type MimeBundle } from '../display';
 import type { TrainingArguments } from './training_args';
 
 /** One entry of the log history: transformers' keys (loss, grad_norm, learning_rate, epoch, step, eval_loss, …). */
@@ -91,10 +92,16 @@ export interface TrainerCallback {
   onTrainEnd?(args: TrainingArguments, state: TrainerState): void | Promise<void>;
 }
 
-/** What train() returns (transformers' TrainOutput plus whether it was interrupted). */
-export interface TrainOutput {
-  globalStep: number;
-  trainingLoss: number;
-  metrics: LogEntry;
-  interrupted: boolean;
+/** What train() returns: transformers' TrainOutput (plus whether it was interrupted), shown as Python prints it. */
+export class TrainOutput {
+  constructor(readonly globalStep: number, readonly trainingLoss: number, readonly metrics: LogEntry, readonly interrupted: boolean) {}
+
+  toString(): string {
+    const metrics = Object.entries(this.metrics).map(([k, v]) => `'${k}': ${v}`).join(', ');
+    return `TrainOutput(global_step=${this.globalStep}, training_loss=${this.trainingLoss}, metrics={${metrics}}${this.interrupted ? ', interrupted=True' : ''})`;
+  }
+
+  [displaySymbol](): MimeBundle {
+    return { 'text/plain': this.toString() };
+  }
 }

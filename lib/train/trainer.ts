@@ -10,7 +10,7 @@ import { PREFIX_CHECKPOINT_DIR, lastCheckpoint, loadTrainableWeights, readCheckp
 import { clipGradNorm, createOptimizer, type Optimizer } from './optim';
 import { epochBatches, numBatches } from './sampler';
 import { LRScheduler } from './schedule';
-import { TrainerState, type LogEntry, type TrainOutput, type TrainerCallback } from './state';
+import { TrainOutput, TrainerState, type LogEntry, type TrainerCallback } from './state';
 import { TrainingArguments } from './training_args';
 import { defaultProgressCallback } from './progress';
 
@@ -272,7 +272,7 @@ export class Trainer {
     };
     if (!interrupted) await this.log(metrics);
     await this.emit('onTrainEnd');
-    return { globalStep: this.state.globalStep, trainingLoss: metrics.train_loss, metrics, interrupted };
+    return new TrainOutput(this.state.globalStep, metrics.train_loss, metrics, interrupted);
   }
 
   /** The mean loss over the evaluation set (each batch's mean token loss weighted by its rows, as transformers). */

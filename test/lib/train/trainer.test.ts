@@ -75,6 +75,7 @@ test('LoRA training: loss falls, HF log keys, callbacks in order, no tensor grow
   assert.deepEqual(events.slice(-2), ['endlog', 'end']);
   assert.equal(new Set(tensorsAtStep.slice(1)).size, 1, `tensors per step: ${tensorsAtStep}`);
   assert.equal(out.globalStep, 12);
+  assert.match(String(out), /^TrainOutput\(global_step=12, training_loss=[\d.]+, metrics=\{'train_runtime': [\d.]+, .*'train_loss': [\d.]+\}\)$/);
   assert.ok(Math.abs(out.trainingLoss - ls.reduce((a, b) => a + b) / 12) < 1e-9);
   // eval_loss: the mean over batches of each batch's mean token loss, weighted by rows
   const manual = await trainer.evaluate();
