@@ -118,6 +118,7 @@ export async function setBackend(name: string = process.env.QLORA_TS_BACKEND || 
     if (name !== 'wasm') throw e;
     report.fallbackReason = (e as Error).message;
     report.name = 'cpu';
+    console.warn(`qlora-ts: the wasm backend could not start (${report.fallbackReason}); using the much slower 'cpu' backend`);
     await tf.setBackend('cpu');
     await tf.ready();
   }
