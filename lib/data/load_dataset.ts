@@ -37,6 +37,26 @@ const LAYOUTS = [
 export interface LoadDatasetOptions {
   /** Return only this split (a `Dataset`) instead of the `DatasetDict`. */
   split?: string;
+  /**
+   * With a builder name ('csv', 'json', 'parquet') as datasets does: the files, one path or list
+   * (the `train` split) or `{ split: path | paths }`.
+   */
+  dataFiles?: string | string[] | Record<string, string | string[]>;
+}
+
+const BUILDERS = ['csv', 'json', 'parquet'];
+
+function builderFiles(builder: string, dataFiles: LoadDatasetOptions['dataFiles']): Record<string, string[]> {
+  if (dataFiles === undefined) {
+    throw new DatasetError(`loadDataset(${show(builder)}) needs \`dataFiles\``, `e.g. loadDataset('${builder}', { dataFiles: { train: 'train.${builder === 'json' ? 'jsonl' : builder}' } })`);
+  }
+  const spec = typeof dataFiles === 'string' || Array.isArray(dataFiles) ? { train: dataFiles } : dataFiles;
+  const out: Record<string, string[]> = {};
+  for (const [split, files] of Object.entries(spec)) {
+    out[split] = (typeof files === 'string' ? [files] : files).map((f) => path.resolve(f));
+    for (const f of out[split]) if (!fs.existsSync(f)) throw new DatasetError(`\`dataFiles\` (${split}): ${f}: no such file`, 'paths are relative to the working directory');
+  }
+  return out;
 }
 
 const isData = (f: string): boolean => EXTENSIONS.some((e) => f.endsWith(e)) && !f.startsWith('.');
@@ -94,8 +114,13 @@ function resolveSource(pathOrName: string): string {
 export async function loadDataset(pathOrName: string, options: { split: string }): Promise<Dataset>;
 export async function loadDataset(pathOrName: string, options?: Omit<LoadDatasetOptions, 'split'>): Promise<DatasetDict>;
 export async function loadDataset(pathOrName: string, options: LoadDatasetOptions = {}): Promise<Dataset | DatasetDict> {
-  const source = resolveSource(pathOrName);
-  const splits = fs.statSync(source).isDirectory() ? findSplitFiles(source) : isData(source) ? { [splitOfFile(source) ?? 'train']: [source] } : {};
+  const builder = BUILDERS.includes(pathOrName) && !fs.existsSync(pathOrName);
+  const source = builder ? pathOrName : resolveSource(pathOrName);
+  if (!builder && fs.existsSync(path.join(source, 'dataset_dict.json'))) {
+    throw new DatasetError(`${source}: dataset_dict.json marks a folder written by datasets' save_to_disk (Arrow files), which qlora-ts does not read`,
+      "in Python, export each split: ds['train'].to_parquet('data/train-00000-of-00001.parquet') (or to_json / to_csv)");
+  }
+  const splits = builder ? builderFiles(pathOrName, options.dataFiles) : fs.statSync(source).isDirectory() ? findSplitFiles(source) : isData(source) ? { [splitOfFile(source) ?? 'train']: [source] } : {};
   if (Object.keys(splits).length === 0) {
     throw new DatasetError(`${source}: no data files found; looked for:\n${LAYOUTS.map((l) => `  ${l}`).join('\n')}`,
       'Hugging Face data sets keep splits as data/train-00000-of-00001.parquet or train.csv / train.jsonl; put the files in one of these layouts');

@@ -79,6 +79,18 @@ test('<split>.csv / .jsonl / .json at the top, data/*.csv, and one folder per sp
   fs.rmSync(dir, { recursive: true });
 });
 
+test("builder names with dataFiles, as datasets' load_dataset('csv', data_files=...)", async () => {
+  const dir = tmp();
+  write(path.join(dir, 'x.csv'), toCsvText(COLS, rows('x', 3)));
+  write(path.join(dir, 'y.jsonl'), toJsonlText(COLS, rows('y', 2)));
+  assert.deepEqual((await loadDataset('csv', { dataFiles: path.join(dir, 'x.csv') })).numRows, { train: 3 });
+  const dd = await loadDataset('json', { dataFiles: { train: [path.join(dir, 'y.jsonl'), path.join(dir, 'y.jsonl')], test: path.join(dir, 'y.jsonl') } });
+  assert.deepEqual(dd.numRows, { train: 4, test: 2 });
+  await assert.rejects(loadDataset('csv'), /loadDataset\("csv"\) needs `dataFiles`/);
+  await assert.rejects(loadDataset('csv', { dataFiles: path.join(dir, 'nope.csv') }), /`dataFiles` \(train\): .*nope\.csv: no such file/);
+  fs.rmSync(dir, { recursive: true });
+});
+
 test('the embedded set by name: 1999 / 499 / 499 rows of id, dialogue, summary, topic', async () => {
   for (const name of ['neil-code/dialogsum-test', 'embedded', 'qlora-ts/dialogsum']) {
     const dd = await loadDataset(name);
@@ -99,6 +111,8 @@ test('errors name the path and the layouts looked for, or the splits there are',
   await assert.rejects(loadDataset(path.join(dir, 'missing')), (e: unknown) => e instanceof DatasetError &&
     e.message.includes(`no such file or folder (${path.join(dir, 'missing')})`) && e.message.includes('"neil-code/dialogsum-test"'));
   await assert.rejects(loadDataset('neil-code/dialogsum-test', { split: 'dev2' }), /split "dev2" not found; splits: \["train", "validation", "test"\]/);
+  write(path.join(dir, 'saved', 'dataset_dict.json'), '{"splits": ["train"]}');
+  await assert.rejects(loadDataset(path.join(dir, 'saved')), /dataset_dict\.json marks a folder written by datasets' save_to_disk/);
   write(path.join(dir, 'train.jsonl'), '{"a": 1}\n{oops}\n');
   await assert.rejects(loadDataset(dir), (e: unknown) => e instanceof DatasetError && e.message.includes(`${path.join(dir, 'train.jsonl')}: line 2 is not JSON`));
   fs.rmSync(dir, { recursive: true });
