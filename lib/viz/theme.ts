@@ -45,14 +45,15 @@ export function applyTemplate(layout: Dict): Dict {
   for (const [k, v] of Object.entries(layout)) {
     out[k] = isDict(v) && isDict(out[k]) ? { ...(out[k] as Dict), ...v } : v;
   }
-  if (typeof out.title === 'string') out.title = { text: out.title, x: 0, xanchor: 'left', font: { size: 17 } };
+  if (typeof out.title === 'string') out.title = { text: out.title, xref: 'paper', x: 0, xanchor: 'left', font: { size: 17 } };
   return out;
 }
 
-/** Rounds every number to `digits` significant digits (typed arrays become plain arrays). */
+/** Rounds every non-integer to `digits` significant digits (typed arrays become plain arrays). */
 export function roundNumbers<T>(value: T, digits = 6): T {
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'number') return Number.isFinite(v) && v !== 0 ? Number(v.toPrecision(digits)) : v;
+    // Integers (counts, steps, byte sizes) stay exact; fractions keep `digits` significant digits.
+    if (typeof v === 'number') return Number.isFinite(v) && !Number.isInteger(v) ? Number(v.toPrecision(digits)) : v;
     if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<number>, (x) => walk(x));
     if (Array.isArray(v)) return v.map(walk);
     if (isDict(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));

@@ -54,6 +54,9 @@ test('bins cover every value once; the template merges nested layout keys', () =
   assert.equal(layout.xaxis.gridcolor, '#E5E5E5');
   assert.deepEqual(layout.xaxis.title, { text: 'x' });
   assert.equal(layout.title.text, 'T');
+  // Counts stay exact; only fractions are rounded.
+  assert.deepEqual(trainableParamsChart({ trainable: 18_874_368, frozen: 8_030_261_248 }).toJSON().data[0].values, [18_874_368, 8_030_261_248]);
+  assert.deepEqual(lrSchedule([1 / 3]).toJSON().data[0].y, [0.333333]);
 });
 
 test('offline HTML: the first figure carries plotly.js, later ones use window.Plotly; the bundle has the plotly MIME type', () => {
