@@ -27,6 +27,9 @@ export interface AdamW8bitOptions extends AdamWOptions {
   min8bitSize?: number;
 }
 
+/** Per-step constants of the update. */
+interface StepConstants { b1: number; b2: number; eps: number; stepSize: number; bc2Sqrt: number; shrink: number }
+
 /** One parameter's moments: 8-bit codes with a float32 absmax per block, or plain float32. */
 interface Moments {
   state1: Uint8Array | Float32Array;
@@ -69,24 +72,22 @@ export class AdamW8bit implements Optimizer {
   step(grads: tf.Tensor[], lr: number): void {
     const { betas: [b1, b2], eps, weightDecay: wd, decay } = this.options;
     this.stepCount++;
-    const stepSize = lr / (1 - b1 ** this.stepCount);
-    const bc2Sqrt = Math.sqrt(1 - b2 ** this.stepCount);
+    const h: StepConstants = { b1, b2, eps, stepSize: lr / (1 - b1 ** this.stepCount), bc2Sqrt: Math.sqrt(1 - b2 ** this.stepCount), shrink: 1 };
     this.params.forEach((param, i) => {
       const g = grads[i].dataSync() as Float32Array;
       const p = Float32Array.from(param.dataSync() as Float32Array);
-      const shrink = wd > 0 && (decay?.[i] ?? true) ? 1 - lr * wd : 1;
+      h.shrink = wd > 0 && (decay?.[i] ?? true) ? 1 - lr * wd : 1;
       const s = this.moments[i];
-      const update = (j: number, m: number, v: number): [number, number] => {
-        const m2 = m * b1 + (1 - b1) * g[j];
-        const v2 = v * b2 + (1 - b2) * g[j] * g[j];
-        p[j] = p[j] * shrink - stepSize * (m2 / (Math.sqrt(v2) / bc2Sqrt + eps));
-        return [m2, v2];
-      };
       if (s.state1 instanceof Float32Array) {
-        const s2 = s.state2 as Float32Array;
-        for (let j = 0; j < p.length; j++) [s.state1[j], s2[j]] = update(j, s.state1[j], s2[j]);
+        const m = s.state1;
+        const v = s.state2 as Float32Array;
+        for (let j = 0; j < p.length; j++) {
+          m[j] = m[j] * b1 + (1 - b1) * g[j];
+          v[j] = v[j] * b2 + (1 - b2) * g[j] * g[j];
+          p[j] = p[j] * h.shrink - h.stepSize * (m[j] / (Math.sqrt(v[j]) / h.bc2Sqrt + eps));
+        }
       } else {
-        this.stepQuantized(s, p.length, update);
+        this.stepQuantized(s, p, g, h);
       }
       const next = tf.tensor(p, param.shape, 'float32');
       param.assign(next);
@@ -94,28 +95,33 @@ export class AdamW8bit implements Optimizer {
     });
   }
 
-  /** Dequantize block → update → new absmax → re-quantize, block by block. */
-  private stepQuantized(s: Moments, size: number, update: (j: number, m: number, v: number) => [number, number]): void {
+  /** Dequantize block → AdamW update (p in place) → new absmax → re-quantize, block by block. */
+  private stepQuantized(s: Moments, p: Float32Array, g: Float32Array, h: StepConstants): void {
+    const { b1, b2, eps, stepSize, bc2Sqrt, shrink } = h;
     const c1 = s.state1 as Uint8Array;
     const c2 = s.state2 as Uint8Array;
     const m = new Float32Array(this.blockSize);
     const v = new Float32Array(this.blockSize);
-    for (let b = 0, start = 0; start < size; b++, start += this.blockSize) {
-      const end = Math.min(start + this.blockSize, size);
+    for (let b = 0, start = 0; start < p.length; b++, start += this.blockSize) {
+      const end = Math.min(start + this.blockSize, p.length);
+      const a1 = s.absmax1[b];
+      const a2 = s.absmax2[b];
       let max1 = 0;
       let max2 = 0;
-      for (let j = start; j < end; j++) {
-        const [m2, v2] = update(j, MAP1[c1[j]] * s.absmax1[b], MAP2[c2[j]] * s.absmax2[b]);
-        m[j - start] = m2;
-        v[j - start] = v2;
-        max1 = Math.max(max1, Math.abs(m2));
-        max2 = Math.max(max2, Math.abs(v2));
+      for (let j = start, k = 0; j < end; j++, k++) {
+        const m2 = MAP1[c1[j]] * a1 * b1 + (1 - b1) * g[j];
+        const v2 = MAP2[c2[j]] * a2 * b2 + (1 - b2) * g[j] * g[j];
+        p[j] = p[j] * shrink - stepSize * (m2 / (Math.sqrt(v2) / bc2Sqrt + eps));
+        m[k] = m2;
+        v[k] = v2;
+        if (Math.abs(m2) > max1) max1 = Math.abs(m2);
+        if (v2 > max2) max2 = v2;
       }
       s.absmax1[b] = max1;
       s.absmax2[b] = max2;
-      for (let j = start; j < end; j++) {
-        c1[j] = quantizeNearest(MAP1, max1 > 0 ? m[j - start] / max1 : 0);
-        c2[j] = quantizeNearest(MAP2, max2 > 0 ? v[j - start] / max2 : 0);
+      for (let j = start, k = 0; j < end; j++, k++) {
+        c1[j] = quantizeNearest(MAP1, max1 > 0 ? m[k] / max1 : 0);
+        c2[j] = quantizeNearest(MAP2, max2 > 0 ? v[k] / max2 : 0);
       }
     }
   }
