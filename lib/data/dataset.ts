@@ -69,6 +69,16 @@ export class Dataset {
   /** datasets' `num_columns`. */
   get numColumns(): number { return this.names.length; }
 
+  /** Each column's kind as datasets' `features` shows it: 'string', 'int64', 'float64', 'bool', 'list', 'null', 'mixed'. */
+  get features(): Record<string, string> {
+    return Object.fromEntries(this.names.map((n) => [n, featureKind(this.cols[n])]));
+  }
+
+  /** The first `n` rows (default 5), as pandas' `head`. */
+  head(n = 5): Dataset {
+    return this.select([...Array(Math.min(n, this.numRows)).keys()]);
+  }
+
   /** Row `i` as a plain object (negative counts from the end, as Python). */
   get(i: number): Row {
     const k = i < 0 ? this.numRows + i : i;
@@ -236,6 +246,14 @@ export class Dataset {
     }
     return values;
   }
+}
+
+function featureKind(values: unknown[]): string {
+  const kinds = new Set(values.filter((v) => v !== null && v !== undefined).map((v) =>
+    typeof v === 'number' ? (Number.isInteger(v) ? 'int64' : 'float64') : typeof v === 'boolean' ? 'bool' : typeof v === 'string' ? 'string'
+      : Array.isArray(v) || ArrayBuffer.isView(v) ? 'list' : 'mixed'));
+  if (kinds.size === 2 && kinds.has('int64') && kinds.has('float64')) return 'float64';
+  return kinds.size === 0 ? 'null' : kinds.size === 1 ? [...kinds][0] : 'mixed';
 }
 
 /** Columns after `map`: the kept input columns (replaced where `fn` returned them), then `fn`'s new ones. */

@@ -35,6 +35,14 @@ export function zeroShotPrompt(dialogue: string): string {
   return `Instruct: Summarize the following conversation.\n${dialogue}\nOutput:\n`;
 }
 
+/** The walkthrough's separator: Python's '-'.join('' for x in range(100)), 99 dashes. */
+export const DASH_LINE = '-'.repeat(99);
+
+/** The walkthrough's step 3 printout: INPUT PROMPT, BASELINE HUMAN SUMMARY, MODEL GENERATION - ZERO SHOT. */
+export function zeroShotReport(prompt: string, humanSummary: string, generation: string): string {
+  return [DASH_LINE, `INPUT PROMPT:\n${prompt}`, DASH_LINE, `BASELINE HUMAN SUMMARY:\n${humanSummary}\n`, DASH_LINE, `MODEL GENERATION - ZERO SHOT:\n${generation}`].join('\n');
+}
+
 /**
  * A prompt format with `{field}` slots filled from a row, e.g.
  * `new PromptTemplate('Dialogue:\n{dialogue}\nSummary: {summary}')`. `{{` and `}}` are literal braces.

@@ -24,6 +24,10 @@ test('length, column names, row access as plain objects, negative index, iterati
   assert.deepEqual(ds.get(-1), { id: 'e', n: 2, text: 'eight nine' });
   assert.deepEqual([...ds].map((r) => r.id), ['a', 'b', 'c', 'd', 'e']);
   assert.deepEqual(ds.column('n'), [5, 3, 4, 1, 2]);
+  assert.deepEqual(ds.features, { id: 'string', n: 'int64', text: 'string' });
+  assert.deepEqual(Dataset.fromDict({ a: [1, 2.5], b: [[1], null], c: [true, 'x'] }).features, { a: 'float64', b: 'list', c: 'mixed' });
+  assert.deepEqual(ds.head(2).column('id'), ['a', 'b']);
+  assert.equal(ds.head(99).length, 5);
   assert.throws(() => ds.get(5), (e: unknown) => e instanceof ArgumentError && /row index 5 out of range for a dataset of 5 rows/.test(e.message));
   assert.equal(ds.toString(), "Dataset({\n    features: ['id', 'n', 'text'],\n    num_rows: 5\n})");
 });

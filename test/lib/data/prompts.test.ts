@@ -7,7 +7,7 @@ import type { PreTrainedTokenizer } from '../../../lib/data/tokenizer/tokenizer'
 import { Dataset } from '../../../lib/data/dataset';
 import { DatasetDict } from '../../../lib/data/dataset_dict';
 import { loadDataset } from '../../../lib/data/load_dataset';
-import { createPromptFormats, PROMPT_TEMPLATES, PromptTemplate, summarizationMessages, trainingPromptPrefix, zeroShotPrompt } from '../../../lib/data/prompts';
+import { createPromptFormats, DASH_LINE, zeroShotReport, PROMPT_TEMPLATES, PromptTemplate, summarizationMessages, trainingPromptPrefix, zeroShotPrompt } from '../../../lib/data/prompts';
 import { getMaxLength, preprocessDataset, tokenLengthStats } from '../../../lib/data/preprocess';
 import { LlamaConfig } from '../../../lib/model/config';
 import { ArgumentError } from '../../../lib/errors';
@@ -53,6 +53,8 @@ test('createPromptFormats gives the walkthrough training text character for char
 test('the zero-shot prompt is the walkthrough step 3 text', () => {
   assert.equal(zeroShotPrompt(sample.dialogue), 'Instruct: Summarize the following conversation.\n#Person1#: Hi.\n#Person2#: Hello.\nOutput:\n');
   assert.equal(PROMPT_TEMPLATES.zeroShot.format(sample), zeroShotPrompt(sample.dialogue));
+  assert.equal(DASH_LINE.length, 99);
+  assert.equal(zeroShotReport('P', 'H', 'G'), `${DASH_LINE}\nINPUT PROMPT:\nP\n${DASH_LINE}\nBASELINE HUMAN SUMMARY:\nH\n\n${DASH_LINE}\nMODEL GENERATION - ZERO SHOT:\nG`);
 });
 
 test('PromptTemplate fills {field} slots, keeps {{ }} literal, and names a missing field', () => {
