@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { rougeBars } from '../../../lib/viz/charts';
 import { closeRenderer } from '../../../lib/viz/render';
 import { decodePng } from './png';
+import { sinkSymbol, type MimeBundle } from '../../../lib/display';
 
 after(() => closeRenderer());
 
@@ -29,4 +30,19 @@ test('PNG and SVG rendered by headless chromium: signature, size, not blank', as
   assert.ok(svg.includes('PEFT MODEL'));
   const big = decodePng(await fig.toPng(undefined, { width: 320, height: 200, scale: 2 }));
   assert.deepEqual([big.width, big.height], [640, 400]);
+});
+
+test('display({ png: true }) adds image/png (base64) to the bundle it publishes', async () => {
+  const calls: MimeBundle[] = [];
+  const g = globalThis as Record<symbol, unknown>;
+  g[sinkSymbol] = { display: (bundle: MimeBundle) => calls.push(bundle), clear: () => undefined };
+  try {
+    await rougeBars({ A: { rouge1: 0.3 }, B: { rouge1: 0.4 } }).display({ png: true, width: 300, height: 200, plotlyJs: 'window' });
+  } finally {
+    delete g[sinkSymbol];
+  }
+  assert.equal(calls.length, 1);
+  const png = decodePng(Buffer.from(calls[0]['image/png'] as string, 'base64'));
+  assert.deepEqual([png.width, png.height], [300, 200]);
+  assert.ok('application/vnd.plotly.v1+json' in calls[0] && 'text/html' in calls[0]);
 });
