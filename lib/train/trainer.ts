@@ -191,41 +191,17 @@ export class Trainer {
       const batches = this.epochBatches(ds, epoch);
       for (let u = this.state.globalStep - epoch * updatesPerEpoch; u < updatesPerEpoch && this.state.globalStep < maxSteps; u++) {
         const micro = batches.slice(u * ga, (u + 1) * ga).map((idx) => this.dataCollator(idx.map((i) => rowAt(ds, i))));
-        const counts = micro.map(countLabelTokens);
-        const total = Math.max(1, counts.reduce((a, b) => a + b, 0));
-        let acc: tf.Tensor[] | undefined;
-        let stepLoss = 0;
-        for (let k = 0; k < micro.length; k++) {
-          const b = micro[k];
-          const weight = counts[k] / total;
-          const { value, grads } = tf.variableGrads(() => {
-            const out = this.model.forward({ inputIds: b.input_ids, attentionMask: b.attention_mask, labels: b.labels });
-            if (!out.loss) throw new TrainingError('Trainer: the model returned no loss for a batch with labels');
-            return tf.mul(out.loss, weight) as tf.Scalar;
-          }, params);
-          const v = value.dataSync()[0];
-          value.dispose();
-          const list = params.map((p) => grads[p.name]);
-          if (acc) {
-            const summed = acc.map((a, i) => tf.add(a, list[i]));
-            tf.dispose([...acc, ...list]);
-            acc = summed;
-          } else {
-            acc = list;
-          }
-          stepLoss += v;
-          const tokens = b.attention_mask.reduce((n, row) => n + row.reduce((s, x) => s + x, 0), 0);
-          logTokens += tokens;
-          this.state.numInputTokensSeen += tokens;
-        }
+        const { loss: stepLoss, grads: acc, tokens } = this.accumulate(micro, params);
+        logTokens += tokens;
+        this.state.numInputTokensSeen += tokens;
         if (!Number.isFinite(stepLoss)) {
-          tf.dispose(acc!);
+          tf.dispose(acc);
           throw new TrainingError(`Trainer: the loss is ${stepLoss} at step ${this.state.globalStep + 1} (epoch ${epoch + 1})`, 'lower `learning_rate`, check the labels (all -100?) and the data for empty rows, or clip with `max_grad_norm`');
         }
-        const { norm, grads } = clipGradNorm(acc!, args.maxGradNorm);
+        const { norm, grads } = clipGradNorm(acc, args.maxGradNorm);
         const lr = scheduler.lr;
         optimizer.step(grads, lr);
-        tf.dispose(grads === acc ? acc : [...acc!, ...grads]);
+        tf.dispose(grads === acc ? acc : [...acc, ...grads]);
         scheduler.step();
         this.state.globalStep++;
         this.state.epoch = epoch + (u + 1) / updatesPerEpoch;
@@ -273,6 +249,39 @@ export class Trainer {
     if (!interrupted) await this.log(metrics);
     await this.emit('onTrainEnd');
     return new TrainOutput(this.state.globalStep, metrics.train_loss, metrics, interrupted);
+  }
+
+  /**
+   * Forward and backward over one optimizer step's micro-batches: each micro-batch's mean loss is
+   * weighted by its share of the step's label tokens (transformers' num_items_in_batch), so the
+   * summed gradients are those of the mean over all of them. Returns that loss, the gradients
+   * (one per parameter, the caller disposes them) and the real (unpadded) tokens seen.
+   */
+  private accumulate(micro: Batch[], params: tf.Variable[]): { loss: number; grads: tf.Tensor[]; tokens: number } {
+    const counts = micro.map(countLabelTokens);
+    const total = Math.max(1, counts.reduce((a, b) => a + b, 0));
+    let acc: tf.Tensor[] = [];
+    let loss = 0;
+    let tokens = 0;
+    micro.forEach((b, k) => {
+      const { value, grads } = tf.variableGrads(() => {
+        const out = this.model.forward({ inputIds: b.input_ids, attentionMask: b.attention_mask, labels: b.labels });
+        if (!out.loss) throw new TrainingError('Trainer: the model returned no loss for a batch with labels');
+        return tf.mul(out.loss, counts[k] / total) as tf.Scalar;
+      }, params);
+      loss += value.dataSync()[0];
+      value.dispose();
+      const list = params.map((p) => grads[p.name]);
+      if (k > 0) {
+        const summed = acc.map((a, i) => tf.add(a, list[i]));
+        tf.dispose([...acc, ...list]);
+        acc = summed;
+      } else {
+        acc = list;
+      }
+      tokens += b.attention_mask.reduce((n, row) => n + row.reduce((s, x) => s + x, 0), 0);
+    });
+    return { loss, grads: acc, tokens };
   }
 
   /** The mean loss over the evaluation set (each batch's mean token loss weighted by its rows, as transformers). */
