@@ -4,7 +4,11 @@
  * statements keeps generated lines, so only the wrapper's prefix on line 1 shifts columns).
  */
 import { SourceMap } from 'node:module';
+import { dirname } from 'node:path';
 import { plainText } from './format.js';
+
+/** This folder: frames of the executor itself are not the user's. */
+const kernelDir = dirname(__filename);
 
 export interface CellRecord {
   /** How frames name it: `cell[3]`. */
@@ -56,7 +60,8 @@ export function describeError(error: unknown, cells: Iterable<CellRecord>): Erro
   let pointer = '';
   const mapped: string[] = [];
   for (const frame of frames) {
-    if (/node:internal|node:vm|[\\/]kernel[\\/]exec[\\/]|\[notebook\]/.test(frame)) continue;
+    const inCell = list.some((c) => frame.includes(`${c.filename}:`));
+    if (!inCell && (/node:internal|node:vm|\[notebook\]/.test(frame) || frame.includes(kernelDir))) continue;
     let text = frame;
     let wrapper = false;
     for (const cell of list) {

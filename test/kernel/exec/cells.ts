@@ -23,6 +23,11 @@ export function repoRoot(): string {
 }
 
 /** Hooks that record outputs; `interruptOn`: abort the cell shortly after it prints this text. */
+/** The folder the test notebooks "live" in: a folder of this repository that always exists. */
+export function notebookDir(): string {
+  return join(repoRoot(), 'test', 'kernel', 'exec');
+}
+
 export function hooksFor(outputs: Output[], controller = new AbortController(), interruptOn?: string): ExecHooks {
   return {
     stdout: (text) => {

@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { Executor, type ExecResult } from '../../../kernel/exec/executor.js';
-import { repoRoot, run, streamText, value } from './cells.js';
+import { notebookDir, run, streamText, value } from './cells.js';
 
-const ex = new Executor({ cwd: join(repoRoot(), 'notebooks') });
+const ex = new Executor({ cwd: notebookDir() });
 
 function failed(result: ExecResult): Extract<ExecResult, { status: 'error' }> {
   assert.equal(result.status, 'error', 'the cell should have failed');
@@ -61,7 +60,7 @@ test('types of earlier cells are checked against: a misuse of their declarations
 
 test('// @ts-nocheck runs a cell despite type errors; typeCheck: "warn" reports them on stderr and runs', async () => {
   assert.equal(await value(ex, "// @ts-nocheck\nconst loose: number = 'x'\nloose"), "'x'");
-  const warn = new Executor({ cwd: join(repoRoot(), 'notebooks'), typeCheck: 'warn' });
+  const warn = new Executor({ cwd: notebookDir(), typeCheck: 'warn' });
   const { result, outputs } = await run(warn, "const w: number = 'y'\nw");
   assert.ok(result.status === 'ok' && result.value === 'y');
   assert.match(streamText(outputs), /^stderr:cell\[\d+\]:1:7 - error TS2322/);

@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { Executor } from '../../../kernel/exec/executor.js';
-import { repoRoot, value } from './cells.js';
+import { notebookDir, value } from './cells.js';
 
-const ex = new Executor({ cwd: join(repoRoot(), 'notebooks') });
+const ex = new Executor({ cwd: notebookDir() });
 ex.warmUp();
 
 test('completion knows variables of earlier cells', async () => {

@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { Executor } from '../../../kernel/exec/executor.js';
-import { repoRoot, run, streamText, value, type Output } from './cells.js';
+import { notebookDir, run, streamText, value, type Output } from './cells.js';
 
-const ex = new Executor({ cwd: join(repoRoot(), 'notebooks') });
+const ex = new Executor({ cwd: notebookDir() });
 
 function displays(outputs: Output[]) {
   return outputs.filter((o) => o.kind === 'display') as Extract<Output, { kind: 'display' }>[];

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Executor } from '../../../kernel/exec/executor.js';
-import { repoRoot, run, value } from './cells.js';
+import { notebookDir, run, value } from './cells.js';
 
-const ex = new Executor({ cwd: join(repoRoot(), 'notebooks') });
+const ex = new Executor({ cwd: notebookDir() });
 
 test('declarations of every kind are visible in later cells, and re-running const works', async () => {
   assert.equal(await value(ex, 'const x: number = 41\nlet y = "a"\nvar z = [1, 2]'), undefined);
