@@ -19,21 +19,42 @@ export const SPLITS = { train: { n: 1999, seed: 101, pools: 'seen' }, validation
 
 export interface DialogRow { id: string; dialogue: string; summary: string; topic: string }
 
-/** Small talk around the task; the summary ignores it, as DialogSum's summaries do. */
-const OPENINGS: Array<[string, string]> = [
-  ['Hi there, how are you today?', 'Fine, thanks. And you?'],
+type Pair = [string, string];
+/**
+ * Who #Person1# is in a scene decides which small talk fits around it: a customer greets and
+ * thanks; a provider (doctor, waiter, driver…) greets and offers more help; friends chat; phone
+ * calls start and end with the task.
+ */
+type Role = 'customer' | 'provider' | 'peer' | 'phone';
+const ROLES: Record<string, Role> = {
+  'doctor visit': 'provider', 'job interview': 'provider', restaurant: 'provider', taxi: 'provider', haircut: 'provider',
+  'hotel reservation': 'phone', 'renting an apartment': 'phone', 'phone message': 'phone',
+  'weekend plans': 'peer', invitation: 'peer', school: 'peer', family: 'peer', complaint: 'peer',
+};
+const ANY: Pair[] = [
   ['Good morning! Lovely weather, isn\'t it?', 'Yes, it\'s much warmer than yesterday.'],
+  ['Hi there, how are you today?', 'Fine, thanks. And you?'],
   ['Hello. Sorry to keep you waiting.', 'That\'s all right. I just got here.'],
-  ['Hi! It\'s been busy today, hasn\'t it?', 'It has. What can I do for you?'],
-  ['Hello, do you have a minute?', 'Sure, what is it?'],
-  ['Hi, I hope I\'m not too early.', 'Not at all. Please come in.'],
-  ['Good afternoon. Thanks for seeing me.', 'You\'re welcome. Let\'s get started.'],
 ];
-const CLOSINGS: Array<[string, string]> = [
-  ['Thanks again for your help.', 'My pleasure. Have a nice day.'],
-  ['I really appreciate it.', 'Not at all. Goodbye.'],
-  ['That\'s everything, I think.', 'Great. Take care.'],
-];
+/** Small talk around the task; the summary ignores it, as DialogSum's summaries do. */
+const OPENINGS: Record<Role, Pair[]> = {
+  customer: [...ANY,
+    ['Hi! It\'s been busy today, hasn\'t it?', 'It has. What can I do for you?'],
+    ['Hello, do you have a minute?', 'Sure, what is it?'],
+    ['Good afternoon. Thanks for seeing me.', 'You\'re welcome. Let\'s get started.']],
+  provider: ANY,
+  peer: [...ANY.slice(0, 2), ['Hi! Long time no see.', 'Hi! How have you been?']],
+  phone: [],
+};
+const CLOSINGS: Record<Role, Pair[]> = {
+  customer: [
+    ['Thanks again for your help.', 'My pleasure. Have a nice day.'],
+    ['I really appreciate it.', 'Not at all. Goodbye.'],
+    ['That\'s everything, I think.', 'Great. Take care.']],
+  provider: [['Is there anything else I can do for you?', 'No, that\'s all. Thank you.']],
+  peer: [['See you later, then.', 'Bye!'], ['Take care.', 'You too.']],
+  phone: [],
+};
 
 export function render(lines: string[]): string {
   return lines.map((l, i) => `#Person${(i % 2) + 1}#: ${l}`).join('\n');
@@ -41,8 +62,10 @@ export function render(lines: string[]): string {
 
 function row(c: Ctx, scene: Scene): { dialogue: string; summary: string } {
   const { lines, summary } = scene.make(c);
-  const before = c.r() < 0.6 ? [...OPENINGS[Math.floor(c.r() * OPENINGS.length)]] : [];
-  const after = c.r() < 0.5 ? [...CLOSINGS[Math.floor(c.r() * CLOSINGS.length)]] : [];
+  const role = ROLES[scene.topic] ?? 'customer';
+  const openings = OPENINGS[role], closings = CLOSINGS[role];
+  const before = openings.length && c.r() < 0.6 ? [...openings[Math.floor(c.r() * openings.length)]] : [];
+  const after = closings.length && c.r() < 0.5 ? [...closings[Math.floor(c.r() * closings.length)]] : [];
   // Openings and closings are whole exchanges, so #Person1# still speaks first in the scene.
   return { dialogue: render([...before, ...lines, ...(lines.length % 2 === 0 ? after : [])]), summary };
 }
