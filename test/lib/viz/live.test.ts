@@ -6,6 +6,15 @@ import { TrainingArguments } from '../../../lib/train/training_args';
 import { liveLossPlot } from '../../../lib/viz/live';
 import { resetPlotlyInline } from '../../../lib/viz/plotly_source';
 import { sampleLogHistory } from './samples';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureBackend } from '../../../lib/backend';
+import { LlamaForCausalLM } from '../../../lib/model/llama';
+import { LoraConfig } from '../../../lib/lora/config';
+import { getPeftModel } from '../../../lib/lora/peft_model';
+import { Trainer } from '../../../lib/train/trainer';
+import { mulberry32 } from '../../../lib/eval/aggregate';
 
 type Call = { bundle: MimeBundle; options?: { displayId?: string; update?: boolean } };
 
@@ -65,4 +74,31 @@ test('live loss plot: throttled updates still end with the final state', async (
     assert.equal(last.data[0].x.length, 8);
     assert.equal(cb.updates, calls.length);
   });
+});
+
+test('live loss plot on a real Trainer run (tiny LoRA Llama): train and eval points reach the display', async () => {
+  await ensureBackend();
+  const random = mulberry32(1);
+  const rows = (n: number) => Array.from({ length: n }, () => {
+    let t = 1 + Math.floor(random() * 60);
+    return { input_ids: Array.from({ length: 6 + Math.floor(random() * 6) }, () => (t = 1 + ((t * 7 + 3) % 60))) };
+  });
+  const base = LlamaForCausalLM.fromConfig({ vocabSize: 64, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2, numAttentionHeads: 4,
+    numKeyValueHeads: 2, headDim: 8, initializerRange: 0.2, padTokenId: 0 }, { seed: 3 });
+  const model = getPeftModel(base, new LoraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'], taskType: 'CAUSAL_LM' }), { seed: 5, warn: false });
+  await withSink(async (calls) => {
+    const plot = liveLossPlot({ throttleMs: 0 });
+    const args = new TrainingArguments({ outputDir: mkdtempSync(join(tmpdir(), 'qlora-ts-live-')), maxSteps: 6, perDeviceTrainBatchSize: 2,
+      learningRate: 1e-2, loggingSteps: 1, evalStrategy: 'steps', evalSteps: 3, perDeviceEvalBatchSize: 2, saveStrategy: 'no', seed: 7, disableTqdm: true });
+    const trainer = new Trainer({ model, args, trainDataset: rows(12), evalDataset: rows(4), callbacks: [plot] });
+    await trainer.train();
+    const mine = calls.filter((c) => c.options?.displayId === plot.displayId);
+    assert.ok(mine.length >= 7, `begin + 6 train logs + 2 evals (got ${mine.length})`);
+    const last = mine.at(-1)!.bundle['application/vnd.plotly.v1+json'] as { data: { name: string; x: number[]; y: number[] }[] };
+    assert.deepEqual(last.data[0].x, [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(last.data[1].x, [3, 6]);
+    const logged = trainer.state.logHistory.filter((e) => 'loss' in e).map((e) => e.loss);
+    assert.deepEqual(last.data[0].y, logged.map((v) => Number(v.toPrecision(6))));
+  });
+
 });
