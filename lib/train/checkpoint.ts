@@ -72,9 +72,9 @@ export async function rotateCheckpoints(outputDir: string, limit: number | null)
   for (const dir of all.slice(0, Math.max(0, all.length - limit))) await fs.promises.rm(dir, { recursive: true, force: true });
 }
 
-/** A parameter's name as the model's saved files spell it (PEFT drops the adapter name `default`). */
+/** A parameter's name as the model's saved files spell it (PEFT drops the adapter name `default`, as lib/lora/save.ts writes). */
 function savedName(name: string): string {
-  return name.replace(/\.(lora_[AB])\.default\./, '.$1.').replace(/\.base_layer\.bias$/, '.bias');
+  return name.replace(/\.(lora_[AB])\.default\./, '.$1.').replace(/\.base_layer\.bias$/, '.bias').replace(/(^|\.)modules_to_save\.default\./, '$1');
 }
 
 /** Puts the trainable weights saved in `dir` back into the model, by name. */
