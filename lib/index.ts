@@ -21,7 +21,7 @@ export { Dataset, type Row, type Columns, type MapOptions } from './data/dataset
 export { DatasetDict } from './data/dataset_dict';
 export { loadDataset, findSplitFiles, EMBEDDED_DATASET_NAMES, type LoadDatasetOptions } from './data/load_dataset';
 export { createPromptFormats, zeroShotPrompt, zeroShotReport, DASH_LINE, trainingPromptPrefix, summarizationMessages, PromptTemplate, PROMPT_TEMPLATES, INTRO_BLURB, INSTRUCTION_KEY, RESPONSE_KEY, END_KEY } from './data/prompts';
-export { getMaxLength, preprocessDataset, tokenLengthStats, type PreprocessTokenizer, type TokenLengthRow } from './data/preprocess';
+export { getMaxLength, preprocessDataset, tokenLengthStats, tokenLengths, type PreprocessTokenizer, type TokenLengthRow } from './data/preprocess';
 export { columnStats, summarize, percentile, type ColumnStats, type Summary } from './data/stats';
 export { htmlTable, escapeHtml, type HtmlTableOptions } from './data/html_table';
 export { toCsvText, toJsonlText, readCsv, readJson, readParquet, readRows } from './data/formats';

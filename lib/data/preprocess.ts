@@ -55,6 +55,20 @@ export function preprocessDataset(tokenizer: PreprocessTokenizer, maxLength: num
   return tokenized.filter((row) => (row.input_ids as number[]).length < maxLength).shuffle({ seed });
 }
 
+/**
+ * Token counts of one column per split (without special tokens), for histograms: `column` is a
+ * text column, or 'text' for the walkthrough's training text built from dialogue and summary.
+ */
+export function tokenLengths(data: DatasetDict | Dataset, tokenizer: PreprocessTokenizer, column = 'text'): Record<string, number[]> {
+  const splits: Array<[string, Dataset]> = data instanceof DatasetDict ? data.entries() : [['data', data]];
+  return Object.fromEntries(splits.map(([split, ds]) => {
+    const texts = column === 'text' && !ds.columnNames.includes('text')
+      ? ds.toList().map((r) => createPromptFormats({ dialogue: r.dialogue, summary: r.summary }).text)
+      : ds.column(column).map((v) => String(v ?? ''));
+    return [split, texts.map((t) => tokenizer.encode(t, { addSpecialTokens: false }).length)];
+  }));
+}
+
 export interface TokenLengthRow {
   split: string;
   column: string;

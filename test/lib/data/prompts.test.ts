@@ -8,7 +8,7 @@ import { Dataset } from '../../../lib/data/dataset';
 import { DatasetDict } from '../../../lib/data/dataset_dict';
 import { loadDataset } from '../../../lib/data/load_dataset';
 import { createPromptFormats, DASH_LINE, zeroShotReport, PROMPT_TEMPLATES, PromptTemplate, summarizationMessages, trainingPromptPrefix, zeroShotPrompt } from '../../../lib/data/prompts';
-import { getMaxLength, preprocessDataset, tokenLengthStats } from '../../../lib/data/preprocess';
+import { getMaxLength, preprocessDataset, tokenLengthStats, tokenLengths } from '../../../lib/data/preprocess';
 import { LlamaConfig } from '../../../lib/model/config';
 import { ArgumentError } from '../../../lib/errors';
 
@@ -119,4 +119,9 @@ test('tokenLengthStats: per split and column, with the rows a max length would d
   const d1 = tok.encode(dd.train.get(1).dialogue as string, { addSpecialTokens: false }).length;
   assert.deepEqual(stats[0], { split: 'train', column: 'dialogue', rows: 2, min: d0, mean: (d0 + d1) / 2, median: (d0 + d1) / 2, p95: Math.round((d0 + 0.95 * (d1 - d0)) * 10) / 10, max: d1, overMax: 0 });
   assert.equal(stats[2].overMax, 2);
+  const lengths = tokenLengths(dd, tok);
+  assert.deepEqual(Object.keys(lengths), ['train', 'test']);
+  assert.equal(lengths.test[0], tok.encode(createPromptFormats({ ...sample }).text, { addSpecialTokens: false }).length);
+  assert.deepEqual(tokenLengths(dd, tok, 'dialogue').train, [d0, d1]);
+  assert.throws(() => tokenLengths(dd, tok, 'nope'), /column "nope" is not in the dataset/);
 });
