@@ -264,11 +264,18 @@ export class Trainer {
     let loss = 0;
     let tokens = 0;
     micro.forEach((b, k) => {
-      const { value, grads } = tf.variableGrads(() => {
-        const out = this.model.forward({ inputIds: b.input_ids, attentionMask: b.attention_mask, labels: b.labels });
-        if (!out.loss) throw new TrainingError('Trainer: the model returned no loss for a batch with labels');
-        return tf.mul(out.loss, counts[k] / total) as tf.Scalar;
-      }, params);
+      let result: ReturnType<typeof tf.variableGrads>;
+      try {
+        result = tf.variableGrads(() => {
+          const out = this.model.forward({ inputIds: b.input_ids, attentionMask: b.attention_mask, labels: b.labels });
+          if (!out.loss) throw new TrainingError('Trainer: the model returned no loss for a batch with labels');
+          return tf.mul(out.loss, counts[k] / total) as tf.Scalar;
+        }, params);
+      } catch (e) {
+        tf.dispose(acc); // the gradients of the earlier micro-batches
+        throw e;
+      }
+      const { value, grads } = result;
       loss += value.dataSync()[0];
       value.dispose();
       const list = params.map((p) => grads[p.name]);
