@@ -227,6 +227,10 @@ export class LlamaModel extends Module {
   }
 }
 
+/** Float formats savePretrained writes, by safetensors or torch name. */
+export type SaveDtype = 'BF16' | 'F16' | 'F32' | 'bfloat16' | 'float16' | 'float32';
+const SAVE_DTYPES: Record<string, SafetensorsDtype> = { BF16: 'BF16', F16: 'F16', F32: 'F32', bfloat16: 'BF16', float16: 'F16', float32: 'F32' };
+
 // ---------------------------------------------------------------------------------------------
 // Causal LM: the model plus lm_head (tied to embed_tokens or not), loss, cache
 
@@ -349,9 +353,10 @@ export class LlamaForCausalLM extends Module {
    * Writes config.json, generation_config.json and model.safetensors (float tensors as BF16 by
    * default, like transformers with a bf16 model; `dtype: 'F32'` keeps full precision). Atomic.
    */
-  async savePretrained(dir: string, options: { safeSerialization?: boolean; dtype?: 'BF16' | 'F16' | 'F32' } = {}): Promise<void> {
+  async savePretrained(dir: string, options: { safeSerialization?: boolean; dtype?: SaveDtype } = {}): Promise<void> {
     if (options.safeSerialization === false) throw new ArgumentError('`safe_serialization=False` (pickle) is not supported', 'qlora-ts writes safetensors only');
-    const dtype: SafetensorsDtype = options.dtype ?? 'BF16';
+    const dtype = SAVE_DTYPES[options.dtype ?? 'BF16'];
+    if (!dtype) throw new ArgumentError(`savePretrained: \`dtype\` ${show(options.dtype)} is not one of ${Object.keys(SAVE_DTYPES).map((k) => `"${k}"`).join(', ')}`);
     await fs.promises.mkdir(dir, { recursive: true });
     const raw = new Map<string, RawTensor>();
     for (const [name, t] of this.stateDict()) raw.set(name, await tensorToRaw(t, t.dtype === 'float32' ? dtype : undefined));

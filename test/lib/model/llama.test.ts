@@ -188,6 +188,10 @@ test('savePretrained writes HF files atomically (bf16 default, tied head left ou
   const st16 = SafetensorsFile.open(path.join(dir16, 'model.safetensors'));
   assert.equal(st16.info('model.layers.0.self_attn.q_proj.weight').dtype, 'BF16');
   st16.close();
+  await assert.rejects(model.savePretrained(dir16, { dtype: 'int8' as never }), /`dtype` "int8" is not one of/);
+  const dirF16 = path.join(tmp, 'f16');
+  await model.savePretrained(dirF16, { dtype: 'float16' });
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dirF16, 'config.json'), 'utf8')).torch_dtype, 'float16');
   const back16 = await AutoModelForCausalLM.fromPretrained(dir16);
   back16.eval();
   const c = back16.forward({ inputIds: IDS }).logits;
