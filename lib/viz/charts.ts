@@ -47,16 +47,33 @@ export function lrSchedule(source: LogRecord[] | ArrayLike<number>, options: { t
   });
 }
 
-/** Token counts per split as overlaid histograms, with the max length the rows are cut at. */
-export function tokenLengthHistogram(lengthsBySplit: Record<string, ArrayLike<number>>, options: { maxLength?: number; binWidth?: number; title?: string } = {}): Figure {
-  const all = Object.values(lengthsBySplit).flatMap((v) => Array.from(v));
-  if (all.length === 0) throw new ArgumentError('`lengthsBySplit` holds no lengths.', 'Pass { train: [...], validation: [...] } with token counts per row.');
-  const lo = Math.min(...all);
-  const hi = Math.max(...all);
+/** Token counts of one split: the counts themselves, or a tokenized Dataset (its `input_ids` lengths). */
+export type SplitLengths = ArrayLike<number> | { column(name: string): unknown[] };
+
+function lengthsOf(v: SplitLengths): number[] {
+  if (typeof (v as { column?: unknown }).column === 'function') {
+    return (v as { column(name: string): unknown[] }).column('input_ids').map((ids) => (ids as ArrayLike<number>).length);
+  }
+  return Array.from(v as ArrayLike<number>);
+}
+
+/**
+ * Token counts per split as overlaid histograms, with the max length the rows are cut at.
+ * Takes `{ train: lengths, … }`, `{ train: tokenizedDataset, … }` or a tokenized DatasetDict.
+ */
+export function tokenLengthHistogram(source: Record<string, SplitLengths> | { entries(): Array<[string, SplitLengths]> },
+  options: { maxLength?: number; binWidth?: number; title?: string } = {}): Figure {
+  const pairs = typeof (source as { entries?: unknown }).entries === 'function'
+    ? (source as { entries(): Array<[string, SplitLengths]> }).entries() : Object.entries(source as Record<string, SplitLengths>);
+  const lengthsBySplit = Object.fromEntries(pairs.map(([k, v]) => [k, lengthsOf(v)]));
+  const all = Object.values(lengthsBySplit).flat();
+  if (all.length === 0) throw new ArgumentError('`tokenLengthHistogram` got no lengths.', 'Pass { train: [...], validation: [...] } with token counts per row, or tokenized datasets.');
+  const lo = all.reduce((a, b) => Math.min(a, b), Infinity);
+  const hi = all.reduce((a, b) => Math.max(a, b), -Infinity);
   const binWidth = options.binWidth ?? Math.max(1, Math.ceil((hi - lo + 1) / 40));
   const start = Math.floor(lo / binWidth) * binWidth;
   const data: Trace[] = Object.entries(lengthsBySplit).map(([split, lengths], i) => {
-    const bins = binValues(lengths, { binWidth, start, end: hi });
+    const bins = binValues(lengths, { binWidth, start, end: hi + 1 }) // integer counts: [start, hi + 1) so each bin holds binWidth values;
     return { type: 'bar', name: `${split} (${lengths.length})`, x: bins.x, y: bins.counts, width: bins.width,
       marker: { color: PALETTE[i % PALETTE.length] }, opacity: 0.6 };
   });

@@ -8,6 +8,8 @@ import { resetPlotlyInline } from '../../../lib/viz/plotly_source';
 import { binValues } from '../../../lib/viz/theme';
 import { matchSnapshot } from './snapshot';
 import { sampleLogHistory } from './samples';
+import { Dataset } from '../../../lib/data/dataset';
+import { DatasetDict } from '../../../lib/data/dataset_dict';
 
 function normal(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
@@ -94,4 +96,14 @@ test('show() publishes the display bundle through the kernel sink', () => {
   } finally {
     delete g[sinkSymbol];
   }
+});
+
+test('token length histogram from tokenized datasets (input_ids lengths), a DatasetDict too', () => {
+  const ds = (lengths: number[]) => Dataset.fromList(lengths.map((n) => ({ input_ids: Array.from({ length: n }, (_, i) => i) })));
+  const dict = new DatasetDict({ train: ds([3, 4, 4, 9]), test: ds([5]) });
+  const fromDict = tokenLengthHistogram(dict, { binWidth: 1 }).toJSON().data;
+  const fromArrays = tokenLengthHistogram({ train: [3, 4, 4, 9], test: [5] }, { binWidth: 1 }).toJSON().data;
+  assert.deepEqual(fromDict, fromArrays);
+  assert.deepEqual(fromDict.map((t) => t.name), ['train (4)', 'test (1)']);
+  assert.deepEqual(fromDict[0].y, [1, 2, 0, 0, 0, 0, 1]);
 });
