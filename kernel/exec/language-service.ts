@@ -4,8 +4,8 @@
  * hover know earlier cells, installed packages (resolved from the notebook's folder) and
  * @types/node. Positions are translated between that file and the cell.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 import * as ts from 'typescript';
 import { declarationSnippets, declaredNames } from './declarations.js';
 
@@ -65,6 +65,7 @@ export class CellLanguageService {
   private readonly cellFile: string;
   private readonly globalsFile: string;
   private readonly texts = new Map<string, { text: string; version: number }>();
+  private readonly diskFiles = new Map<string, { version: string; snapshot: ts.IScriptSnapshot | undefined }>();
   /** name → declaration snippet, from the cells that ran. */
   private readonly history = new Map<string, string>();
   private historyVersion = 0;
@@ -77,11 +78,13 @@ export class CellLanguageService {
     this.setText(this.cellFile, 'export {};\n');
     const host: ts.LanguageServiceHost = {
       getScriptFileNames: () => [this.globalsFile, this.cellFile],
-      getScriptVersion: (f) => String(this.texts.get(f)?.version ?? 0),
+      getScriptVersion: (f) => {
+        const own = this.texts.get(f);
+        return own ? `v${own.version}` : this.disk(f).version;
+      },
       getScriptSnapshot: (f) => {
         const own = this.texts.get(f);
-        if (own) return ts.ScriptSnapshot.fromString(own.text);
-        return existsSync(f) ? ts.ScriptSnapshot.fromString(readFileSync(f, 'utf8')) : undefined;
+        return own ? ts.ScriptSnapshot.fromString(own.text) : this.disk(f).snapshot;
       },
       getCurrentDirectory: () => cwd,
       getCompilationSettings: () => options,
@@ -94,6 +97,21 @@ export class CellLanguageService {
       realpath: ts.sys.realpath,
     };
     this.service = ts.createLanguageService(host, ts.createDocumentRegistry());
+  }
+
+  /**
+   * A file on disk, read once per modification time (installed packages' declarations once per
+   * session): the service then reuses their parsed and bound trees from one program to the next.
+   */
+  private disk(file: string): { version: string; snapshot: ts.IScriptSnapshot | undefined } {
+    const cached = this.diskFiles.get(file);
+    if (cached && file.includes(`${sep}node_modules${sep}`)) return cached;
+    const stat = statSync(file, { throwIfNoEntry: false });
+    const version = stat ? `m${stat.mtimeMs}` : 'missing';
+    if (cached?.version === version) return cached;
+    const entry = { version, snapshot: stat ? ts.ScriptSnapshot.fromString(readFileSync(file, 'utf8')) : undefined };
+    this.diskFiles.set(file, entry);
+    return entry;
   }
 
   private setText(file: string, text: string): void {
