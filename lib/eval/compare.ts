@@ -14,7 +14,8 @@ import { ArgumentError, show } from '../errors';
 import { displaySymbol, type MimeBundle } from '../display';
 import { htmlTable, textTable } from '../viz/table';
 import { rougeBars } from '../viz/charts';
-import type { Figure } from '../viz/figure';
+import { Figure } from '../viz/figure';
+import { PALETTE } from '../viz/theme';
 import { rouge, DEFAULT_ROUGE_TYPES, type RougeComputeArgs } from './rouge';
 
 export interface CompareSummariesArgs {
@@ -143,6 +144,22 @@ export class ComparisonResult {
   /** Grouped ROUGE bars, one group per metric. */
   figure(options: { title?: string } = {}): Figure {
     return rougeBars(this.rouge, options);
+  }
+
+  /** Improvement of every later model over the first, in percentage points per metric. */
+  improvementFigure(options: { title?: string } = {}): Figure {
+    const [baseline, ...others] = this.modelNames;
+    const data = others.map((m, i) => {
+      const imp = this.improvement(m, baseline);
+      const metrics = Object.keys(imp);
+      return { type: 'bar', name: m, x: metrics, y: metrics.map((k) => 100 * imp[k]),
+        text: metrics.map((k) => `${(100 * imp[k]).toFixed(2)}%`), textposition: 'outside', marker: { color: PALETTE[i % PALETTE.length] } };
+    });
+    return new Figure({
+      data,
+      layout: { title: options.title ?? `Absolute improvement over ${baseline}`, barmode: 'group', hovermode: 'closest',
+        yaxis: { title: { text: 'percentage points' }, zeroline: true, zerolinecolor: '#8C8C8C' } },
+    });
   }
 
   [displaySymbol](): MimeBundle {

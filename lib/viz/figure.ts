@@ -7,6 +7,10 @@
  * later figures draw with `window.Plotly`, and if it is not there yet (outputs still loading,
  * or the carrying output was cleared) they wait for it a few seconds and then say how to get it
  * back. `image/png` comes on request (`display({ png: true })`), rendered by headless chromium.
+ *
+ * "Once per process" is a guess at "once per notebook": if the cell whose output carried
+ * plotly.js is re-run or cleared, the saved notebook no longer holds the library, so call
+ * `resetPlotlyInline()` (or pass `plotlyJs: 'inline'`) before the next figure you keep.
  */
 import { writeFileSync } from 'node:fs';
 import { displaySymbol, publish, type MimeBundle } from '../display';

@@ -47,6 +47,9 @@ test('compareSummaries: ROUGE per model with the stemmer, improvements, the walk
   assert.equal(cmp.perSample['PEFT MODEL'].rouge1.length, 3);
   const fig = cmp.figure().toJSON();
   assert.deepEqual(fig.data.map((t) => t.name), ['ORIGINAL MODEL', 'PEFT MODEL']);
+  const gain = cmp.improvementFigure().toJSON().data;
+  assert.deepEqual(gain.map((t) => t.name), ['PEFT MODEL']);
+  assert.equal(gain[0].text && (gain[0].text as string[])[0], lines[5].split(': ')[1]);
 });
 
 test('compareSummaries: HTML table snapshot (escaped, long text shortened) and text/plain', () => {
