@@ -30,11 +30,15 @@ def main() -> int:
 
     def on_cell_start(cell, cell_index):
         started[cell_index] = time.monotonic()
-        n = code_cells.index(cell_index) + 1 if cell_index in code_cells else 0
+        if cell_index not in code_cells:
+            return
+        n = code_cells.index(cell_index) + 1
         first = next((l for l in cell.source.splitlines() if l.strip()), "")
         print(f"[{n}/{len(code_cells)}] {first[:90]}", flush=True)
 
     def on_cell_executed(cell, cell_index, execute_reply):
+        if cell_index not in code_cells:
+            return
         took = time.monotonic() - started.get(cell_index, time.monotonic())
         print(f"      done in {took:.1f}s", flush=True)
 
