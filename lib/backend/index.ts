@@ -96,6 +96,7 @@ export interface SetBackendOptions {
 }
 
 let wasmInitialised = false;
+let wasmThreadsDetail: string | undefined;
 
 export async function setBackend(name: string = process.env.QLORA_TS_BACKEND || 'wasm', options: SetBackendOptions = {}): Promise<BackendReport> {
   if (!BACKEND_NAMES.includes(name as BackendName)) {
@@ -108,12 +109,15 @@ export async function setBackend(name: string = process.env.QLORA_TS_BACKEND || 
     provide(name as BackendName, details);
     const threads = options.threads ?? Number(process.env.QLORA_TS_WASM_THREADS || 1);
     if (name === 'wasm' && !wasmInitialised && threads > 1) {
-      details.push(`${await initThreadedWasm(threads)} threads (threaded SIMD build)`);
+      wasmThreadsDetail = `${await initThreadedWasm(threads)} threads (threaded SIMD build)`;
     } else if (!(await tf.setBackend(name))) {
       throw new BackendError(`backend '${name}' was found but could not be initialised`);
     }
     await tf.ready();
-    if (name === 'wasm') wasmInitialised = true;
+    if (name === 'wasm') {
+      wasmInitialised = true;
+      if (wasmThreadsDetail) details.push(wasmThreadsDetail);
+    }
   } catch (e) {
     if (name !== 'wasm') throw e;
     report.fallbackReason = (e as Error).message;
