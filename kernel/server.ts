@@ -35,16 +35,24 @@ export class KernelServer {
     this.queues = { shell: new SendQueue(this.shell), stdin: new SendQueue(this.stdin), iopub: new SendQueue(this.iopub) };
   }
 
+  /**
+   * Binds shell, stdin and iopub and starts serving them; the control process starts alongside
+   * (not awaited: kernel_info on shell is answered while it boots). `controlReady` resolves when
+   * control and heartbeat are bound.
+   */
   async start(handlers: ServerHandlers): Promise<void> {
+    this.controlReady = this.startControl(handlers);
+    this.controlReady.catch((e: Error) => process.stderr.write(`qlora-ts kernel: ${e.message}\n`));
     await Promise.all([
       this.shell.bind(endpoint(this.info, 'shell')),
       this.stdin.bind(endpoint(this.info, 'stdin')),
       this.iopub.bind(endpoint(this.info, 'iopub')),
-      this.startControl(handlers),
     ]);
     void this.receive(this.shell, handlers.shell);
     void this.receive(this.stdin, handlers.stdin);
   }
+
+  controlReady: Promise<void> = Promise.resolve();
 
   /** Sends a reply (or request) on a ROUTER channel, to `msg.identities`. */
   send(channel: 'shell' | 'stdin' | 'control', msg: Message<unknown>): Promise<void> {

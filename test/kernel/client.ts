@@ -25,6 +25,8 @@ export interface StartOptions {
   dataDir?: string;
   /** The kernel's working directory (the notebook's folder): the repository by default. */
   cwd?: string;
+  /** Another kernel's command line, `{connection_file}` standing for the file (benchmarks). */
+  argv?: string[];
 }
 
 export interface Exchange {
@@ -56,6 +58,9 @@ export class TestClient {
   private readonly byParent = new Map<string, Message[]>();
   exited: Promise<number | null>;
   stderr = '';
+  /** Milliseconds from spawn to the first status idle seen (the kernel answering kernel_info). */
+  startMs = 0;
+  private readyAt = 0;
 
   private constructor(readonly proc: ChildProcess, readonly connection: Record<string, unknown>, readonly dataDir: string) {
     this.codec = new Codec(String(connection.key), String(connection.signature_scheme));
@@ -81,11 +86,14 @@ export class TestClient {
     const file = join(dir, 'kernel.json');
     writeFileSync(file, JSON.stringify(connection));
     const dataDir = opts.dataDir ?? join(dir, 'data');
-    const proc = spawn(process.execPath, [KERNEL_MAIN, file], {
+    const argv = (opts.argv ?? [process.execPath, KERNEL_MAIN, '{connection_file}']).map((a) => a === '{connection_file}' ? file : a);
+    const spawnedAt = performance.now();
+    const proc = spawn(argv[0], argv.slice(1), {
       cwd: opts.cwd ?? process.cwd(), env: { ...process.env, JUPYTER_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const client = new TestClient(proc, connection, dataDir);
     await client.connect();
+    client.startMs = client.readyAt - spawnedAt;
     return client;
   }
 
@@ -101,13 +109,22 @@ export class TestClient {
     s.iopub.subscribe();
     for (const ch of ['shell', 'control', 'stdin', 'iopub'] as const) void this.receive(ch, s[ch]);
     // Like jupyter_client's wait_for_ready: kernel_info until one is answered with its iopub idle seen.
-    for (let i = 0; i < 100; i++) {
+    // Any idle answers: an earlier kernel_info may be the one answered once iopub is connected.
+    const ids = new Set<string>();
+    const ready = this.waitFor((m, ch) => ch === 'iopub' && ids.has(String(m.parent_header.msg_id)) &&
+      m.header.msg_type === 'status' && m.content.execution_state === 'idle', 60_000).then((m) => {
+      this.readyAt = performance.now();
+      return m;
+    }, () => undefined);
+    let done = false;
+    void ready.then(() => { done = true; });
+    for (let i = 0; i < 3000 && !done && this.proc.exitCode === null; i++) {
       const msg = this.session.make('kernel_info_request', {});
-      const idle = this.waitFor((m, ch) => ch === 'iopub' && m.parent_header.msg_id === msg.header.msg_id &&
-        m.header.msg_type === 'status' && m.content.execution_state === 'idle', 200);
+      ids.add(msg.header.msg_id);
       await this.sendRaw('shell', msg);
-      if (await idle.catch(() => undefined)) return;
+      await Promise.race([ready, new Promise((r) => setTimeout(r, 20))]);
     }
+    if (await ready) return;
     throw new Error(`kernel did not become ready; stderr: ${this.stderr}`);
   }
 
