@@ -33,7 +33,7 @@ export { type ChatMessage } from './data/tokenizer/chat_template';
 export { trainByteLevelBpe, LLAMA3_CHAT_TEMPLATE, LLAMA3_SPECIAL_TOKENS, type TrainBpeOptions } from './data/tokenizer/trainer';
 
 // Backends: pick and report the tfjs backend (wasm by default on CPU, cpu, tensorflow, webgpu, cuda).
-export { setBackend, ensureBackend, backendReport, describeBackend, BACKEND_NAMES, type BackendName, type BackendReport } from './backend';
+export { setBackend, ensureBackend, backendReport, describeBackend, BACKEND_NAMES, type BackendName, type BackendReport, type SetBackendOptions } from './backend';
 
 // Checkpoints & config: safetensors (raw bytes and tf tensors, sharded), config.json as LlamaConfig.
 export { SafetensorsFile, saveSafetensors, saveTensors, loadTensors, loadRaw, rawToTensor, tensorToRaw, decodeRaw, encodeRaw, type RawTensor, type SafetensorsDtype } from './model/safetensors';
@@ -41,7 +41,8 @@ export { Checkpoint } from './model/checkpoint';
 export { AutoConfig, LlamaConfig, type LlamaConfigFields, type RopeScaling, type GenerationConfig } from './model/config';
 
 // Model: Llama for causal LM with HF names, and its building blocks.
-export { AutoModelForCausalLM, LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP, KVCache, type ForwardArgs, type CausalLMOutput, type FromPretrainedOptions, type IdRows } from './model/llama';
+export { AutoModelForCausalLM, LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP, KVCache, type ForwardArgs, type CausalLMOutput, type FromPretrainedOptions, type IdRows, type SaveDtype } from './model/llama';
+export { moduleRepr, pyFloat, type HasExtraRepr } from './nn/repr';
 export { Embedding, embeddingLookup } from './nn/embedding';
 export { RMSNorm, rmsNorm } from './nn/rms_norm';
 export { ropeInvFreq, ropeCosSin, applyRotaryPosEmb } from './nn/rope';
