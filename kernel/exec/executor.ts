@@ -32,6 +32,8 @@ export interface ExecHooks {
   input(prompt: string, password: boolean): Promise<string>;
   /** Aborted on interrupt. */
   signal: AbortSignal;
+  /** Optional: the request's execution_count, so tracebacks name the cell `In[n]` as the front end does. */
+  executionCount?: number;
 }
 
 export type ExecResult =
@@ -108,10 +110,12 @@ export class Executor {
   async execute(source: string, hooks: ExecHooks): Promise<ExecResult> {
     const code = objectLiteralCell(source);
     let cell: Compiled;
+    const label = hooks.executionCount !== undefined ? `In[${hooks.executionCount}]` : undefined;
     try {
       cell = this.compile(code);
+      if (label) cell.label = label;
     } catch (e) {
-      if (e instanceof CellSyntaxError) return this.syntaxError(e, code);
+      if (e instanceof CellSyntaxError) return this.syntaxError(e, code, label);
       return { status: 'error', ...describeError(e, []) };
     }
     if (this.typeCheck !== 'off') {
@@ -174,7 +178,7 @@ export class Executor {
   /** user_expressions: one expression in the global scope, types stripped, no await. */
   async evaluateExpression(expr: string): Promise<ExecResult> {
     try {
-      const { script, firstLineOffset: _ } = transformCell(`(${expr})`, 'expr.ts');
+      const { script } = transformCell(`(${expr})`, 'expr.ts');
       const value = await (vm.runInThisContext(script, { filename: '[expression]' }) as Promise<unknown>);
       return { status: 'ok', hasValue: value !== undefined, value };
     } catch (e) {
@@ -203,8 +207,8 @@ export class Executor {
     return cell;
   }
 
-  private syntaxError(e: CellSyntaxError, code: string): ExecResult {
-    const record: CellRecord = { label: `cell[${++this.cellCount}]`, filename: '', code, map: undefined, firstLineOffset: 0, wrapperLine: 0 };
+  private syntaxError(e: CellSyntaxError, code: string, label = `cell[${++this.cellCount}]`): ExecResult {
+    const record: CellRecord = { label, filename: '', code, map: undefined, firstLineOffset: 0, wrapperLine: 0 };
     return {
       status: 'error', ename: 'SyntaxError', evalue: `${e.message} (line ${e.line})`,
       traceback: [`SyntaxError: ${e.message}`, `    at ${record.label}:${e.line}:${e.column}`, sourceLine(record, e.line)],

@@ -51,6 +51,7 @@ export function hooksFor(outputs: Output[], controller = new AbortController(), 
  */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 5));
 }
 
 export async function run(ex: Executor, code: string, controller = new AbortController(), interruptOn?: string): Promise<CellRun> {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Executor, type ExecResult } from '../../../kernel/exec/executor.js';
-import { notebookDir, run, streamText, value } from './cells.js';
+import { hooksFor, notebookDir, run, settle, streamText, value, type Output } from './cells.js';
 
 const ex = new Executor({ cwd: notebookDir() });
 
@@ -33,6 +33,18 @@ test('runtime errors carry ename, evalue and a traceback with the cell\'s line n
   assert.ok(err.traceback.some((l) => l.startsWith('    at explode (cell[')));
   assert.equal(err.traceback[err.traceback.length - 1], '--> 5 |   throw new RangeError(`bad ${s.sides}`)');
   assert.ok(!err.traceback.join('\n').includes('kernel/exec'), 'kernel frames are not shown');
+});
+
+test('with the request\'s execution_count, frames name the cell In[n] like the front end', async () => {
+  const outputs: Output[] = [];
+  await settle();
+  const result = await ex.execute('const n: any = {}\nn.missing.field', { ...hooksFor(outputs), executionCount: 7 });
+  const err = failed(result);
+  assert.equal(err.ename, 'TypeError');
+  assert.ok(err.traceback.some((l) => l.includes('at In[7]:2:')), err.traceback.join('\n'));
+  await settle();
+  const typeErr = failed(await ex.execute('\nconst q: number = "x"', { ...hooksFor(outputs), executionCount: 8 }));
+  assert.ok(typeErr.traceback.some((l) => l.startsWith('In[8]:2:7 - error TS2322')), typeErr.traceback.join('\n'));
 });
 
 test('a function from an earlier cell is reported at its own cell\'s line', async () => {
