@@ -4,14 +4,8 @@ import { decodeRaw, encodeRaw, type RawTensor } from '../../model/safetensors';
 import { createDynamicMap } from '../../quant/codebooks';
 import { paramGroupJSON, type AdamWOptions, type Optimizer, type OptimizerState } from './optimizer';
 
-/** bitsandbytes' maps: signed for the first moment, unsigned for the second. */
-const MAP1 = createDynamicMap(true);
-const MAP2 = createDynamicMap(false);
-
 /** Index of the map value nearest to x (the map is sorted ascending; a tie takes the lower). */
-export function quantizeNearest(map: Float32Array, x: number): number {
-  let lo = 0;
-  let hi = map.length - 1;
+export function quantizeNearest(map: Float32Array, x: number, lo = 0, hi = map.length - 1): number {
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
     if (map[mid] <= x) lo = mid;
@@ -19,6 +13,41 @@ export function quantizeNearest(map: Float32Array, x: number): number {
   }
   return x - map[lo] <= map[hi] - x ? lo : hi;
 }
+
+/**
+ * quantizeNearest over a map in [-1, 1] with the search narrowed first: 4096 equal buckets of
+ * [-1, 1] each know the map entries that bracket them, so most lookups take one or two steps.
+ */
+export class NearestCode {
+  private static readonly BUCKETS = 4096;
+  private readonly lo = new Uint8Array(NearestCode.BUCKETS);
+  private readonly hi = new Uint8Array(NearestCode.BUCKETS);
+
+  constructor(readonly map: Float32Array) {
+    const K = NearestCode.BUCKETS;
+    for (let b = 0; b < K; b++) {
+      const x0 = -1 + (2 * b) / K;
+      const x1 = -1 + (2 * (b + 1)) / K;
+      let lo = 0;
+      while (lo + 1 < map.length && map[lo + 1] <= x0) lo++;
+      let hi = map.length - 1;
+      while (hi - 1 >= 0 && map[hi - 1] >= x1) hi--;
+      this.lo[b] = lo;
+      this.hi[b] = Math.max(hi, lo);
+    }
+  }
+
+  find(x: number): number {
+    const b = Math.min(NearestCode.BUCKETS - 1, Math.max(0, Math.floor((x + 1) * (NearestCode.BUCKETS / 2))));
+    return quantizeNearest(this.map, x, this.lo[b], this.hi[b]);
+  }
+}
+
+/** bitsandbytes' maps: signed for the first moment, unsigned for the second. */
+const MAP1 = createDynamicMap(true);
+const MAP2 = createDynamicMap(false);
+const CODE1 = new NearestCode(MAP1);
+const CODE2 = new NearestCode(MAP2);
 
 export interface AdamW8bitOptions extends AdamWOptions {
   /** Elements per quantization block (bitsandbytes: 256). */
@@ -120,8 +149,8 @@ export class AdamW8bit implements Optimizer {
       s.absmax1[b] = max1;
       s.absmax2[b] = max2;
       for (let j = start, k = 0; j < end; j++, k++) {
-        c1[j] = quantizeNearest(MAP1, max1 > 0 ? m[k] / max1 : 0);
-        c2[j] = quantizeNearest(MAP2, max2 > 0 ? v[k] / max2 : 0);
+        c1[j] = CODE1.find(max1 > 0 ? m[k] / max1 : 0);
+        c2[j] = CODE2.find(max2 > 0 ? v[k] / max2 : 0);
       }
     }
   }

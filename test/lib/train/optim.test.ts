@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../../lib/backend';
 import { createDynamicMap } from '../../../lib/quant/codebooks';
 import { AdamW } from '../../../lib/train/optim/adamw';
-import { AdamW8bit, quantizeNearest } from '../../../lib/train/optim/adamw_8bit';
+import { AdamW8bit, NearestCode, quantizeNearest } from '../../../lib/train/optim/adamw_8bit';
 import { clipGradNorm } from '../../../lib/train/optim/clip';
 
 /** torch.optim.AdamW written out in float64 for one parameter vector. */
@@ -68,6 +68,12 @@ test('8-bit AdamW: bitsandbytes\' unsigned map, blockwise states that track Adam
   assert.ok(map2.every((x, i) => i === 0 || x > map2[i - 1]));
   assert.equal(quantizeNearest(map2, 0.99999), 255);
   assert.equal(quantizeNearest(createDynamicMap(true), -1), 0);
+  // the bucketed lookup the optimizer uses gives the plain search's code everywhere
+  for (const map of [createDynamicMap(true), map2]) {
+    const fast = new NearestCode(map);
+    const xs = [...rand(20000, 5).map((x) => Math.tanh(x)), ...rand(2000, 6).map((x) => x * 1e-4), ...map, ...Array.from(map).slice(1).map((m, i) => (m + map[i]) / 2), -1, 0, 1];
+    for (const x of xs) if (x >= map[0] && x <= 1) assert.equal(fast.find(x), quantizeNearest(map, x), `x = ${x}`);
+  }
 
   const n = 1000; // 4 blocks of 256, the last one partial
   const p0 = rand(n, 11);
