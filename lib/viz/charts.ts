@@ -144,13 +144,16 @@ export function memoryFootprintBars(bytes: { fp32?: number; bf16?: number; nf4?:
   options: { title?: string } = {}): Figure {
   const labels: Record<string, string> = { fp32: 'fp32', bf16: 'bf16', nf4: 'NF4', nf4dq: 'NF4 + double quant' };
   const entries = Object.entries(bytes).filter((e): e is [string, number] => typeof e[1] === 'number');
-  const ref = bytes.fp32 ?? Math.max(...entries.map((e) => e[1]));
+  const largest = entries.reduce((a, [, v]) => Math.max(a, v), 0);
+  const ref = bytes.fp32 ?? largest;
+  // MiB up to 10 GiB, then GiB (an 8B model in fp32 is ≈ 30 GiB).
+  const [unit, scale] = largest >= 10 * 2 ** 30 ? ['GiB', 2 ** 30] : ['MiB', 2 ** 20];
   return new Figure({
-    data: [{ type: 'bar', x: entries.map(([k]) => labels[k] ?? k), y: entries.map(([, v]) => v / 2 ** 20), name: 'weights',
+    data: [{ type: 'bar', x: entries.map(([k]) => labels[k] ?? k), y: entries.map(([, v]) => v / scale), name: 'weights',
       text: entries.map(([, v]) => `${formatBytes(v)} (${((100 * v) / ref).toFixed(1)}%)`), textposition: 'outside',
       marker: { color: entries.map((_, i) => PALETTE[i % PALETTE.length]) } }],
     layout: { title: options.title ?? 'Weight memory', hovermode: 'closest', showlegend: false,
-      yaxis: { title: { text: 'MiB' }, rangemode: 'tozero' } },
+      yaxis: { title: { text: unit }, rangemode: 'tozero' } },
   });
 }
 

@@ -59,6 +59,10 @@ test('bins cover every value once; the template merges nested layout keys', () =
   // Counts stay exact; only fractions are rounded.
   assert.deepEqual(trainableParamsChart({ trainable: 18_874_368, frozen: 8_030_261_248 }).toJSON().data[0].values, [18_874_368, 8_030_261_248]);
   assert.deepEqual(lrSchedule([1 / 3]).toJSON().data[0].y, [0.333333]);
+  // Llama-3-8B-sized weights are drawn in GiB.
+  const big = memoryFootprintBars({ fp32: 8.03e9 * 4, nf4: 8.03e9 * 0.5625 }).toJSON();
+  assert.equal((big.layout.yaxis as { title: { text: string } }).title.text, 'GiB');
+  assert.deepEqual((big.data[0].text as string[]), ['29.9 GiB (100.0%)', '4.21 GiB (14.1%)']);
 });
 
 test('offline HTML: the first figure carries plotly.js, later ones use window.Plotly; the bundle has the plotly MIME type', () => {
