@@ -78,6 +78,7 @@ export const execute: Handler = async (k, msg) => {
       return k.stdin.request(msg, String(prompt ?? ''), !!password, signal);
     },
     signal,
+    executionCount: storeHistory ? count : undefined,
   };
   const g = globalThis as Record<symbol, unknown>;
   g[sinkSymbol] = { display: hooks.display, clear: (wait?: boolean) => hooks.clear(!!wait), signal };
