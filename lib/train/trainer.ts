@@ -81,9 +81,9 @@ export class Trainer {
     if (this.args.evalStrategy !== 'no' && !this.evalDataset) {
       throw new ArgumentError(`Trainer: \`eval_strategy\` is '${this.args.evalStrategy}' but no \`evalDataset\` was passed`, "pass evalDataset, or evalStrategy: 'no'");
     }
-    if (this.args.optim === 'paged_adamw_8bit' && !pagedNoticeShown) {
+    if (this.args.optim.startsWith('paged_') && !pagedNoticeShown) {
       pagedNoticeShown = true;
-      console.info("optim 'paged_adamw_8bit': paging optimizer state between GPU and host memory has no meaning on CPU; using the same 8-bit blockwise AdamW without paging.");
+      console.info(`optim '${this.args.optim}': paging optimizer state between GPU and host memory has no meaning on CPU; using the same AdamW without paging.`);
     }
   }
 

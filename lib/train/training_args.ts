@@ -1,7 +1,8 @@
 import { ConfigError, show } from '../errors';
 
 export type SchedulerType = 'constant' | 'constant_with_warmup' | 'linear' | 'cosine';
-export type OptimName = 'adamw_torch' | 'adamw_8bit' | 'paged_adamw_8bit';
+/** transformers' names: 32-bit AdamW ('adamw_torch', 'adamw_torch_fused', 'paged_adamw_32bit') or bitsandbytes' 8-bit blockwise AdamW. */
+export type OptimName = 'adamw_torch' | 'adamw_torch_fused' | 'paged_adamw_32bit' | 'adamw_8bit' | 'adamw_bnb_8bit' | 'paged_adamw_8bit';
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
 
 /** transformers' TrainingArguments, camelCase; defaults are transformers'. */
@@ -47,7 +48,7 @@ export interface TrainingArgumentsOptions {
 }
 
 const SCHEDULERS: SchedulerType[] = ['constant', 'constant_with_warmup', 'linear', 'cosine'];
-const OPTIMS: OptimName[] = ['adamw_torch', 'adamw_8bit', 'paged_adamw_8bit'];
+const OPTIMS: OptimName[] = ['adamw_torch', 'adamw_torch_fused', 'paged_adamw_32bit', 'adamw_8bit', 'adamw_bnb_8bit', 'paged_adamw_8bit'];
 const STRATEGIES: IntervalStrategy[] = ['no', 'steps', 'epoch'];
 
 /** camelCase field → transformers' snake_case name, for messages and training_args.json. */

@@ -24,5 +24,5 @@ export function createOptimizer(args: TrainingArguments, named: Array<[string, t
     weightDecay: args.weightDecay,
     decay: named.map(([n]) => decaysWeight(n)),
   };
-  return args.optim === 'adamw_torch' ? new AdamW(params, options) : new AdamW8bit(params, options);
+  return args.optim.endsWith('8bit') ? new AdamW8bit(params, options) : new AdamW(params, options);
 }

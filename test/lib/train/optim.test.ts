@@ -6,6 +6,8 @@ import { createDynamicMap } from '../../../lib/quant/codebooks';
 import { AdamW } from '../../../lib/train/optim/adamw';
 import { AdamW8bit, NearestCode, quantizeNearest } from '../../../lib/train/optim/adamw_8bit';
 import { clipGradNorm } from '../../../lib/train/optim/clip';
+import { createOptimizer } from '../../../lib/train/optim';
+import { TrainingArguments, type TrainingArgumentsOptions } from '../../../lib/train/training_args';
 
 /** torch.optim.AdamW written out in float64 for one parameter vector. */
 function referenceAdamW(p0: number[], grads: number[][], lrs: number[], wd: number, b1 = 0.9, b2 = 0.999, eps = 1e-8): number[] {
@@ -123,4 +125,15 @@ test('clipGradNorm returns the global norm and scales by max_norm / (norm + 1e-6
   assert.ok(Math.abs(clipped.norm - 5) < 1e-6);
   assert.ok(Math.abs(clipped.grads[1].dataSync()[1] - 4 / (5 + 1e-6)) < 1e-6);
   tf.dispose([a, b, ...clipped.grads]);
+});
+
+test('createOptimizer: transformers\' optim names pick 32-bit or 8-bit AdamW; biases and norms get no weight decay', async () => {
+  await ensureBackend();
+  const w = tf.variable(tf.ones([2]));
+  const named: Array<[string, tf.Variable]> = [['model.layers.0.mlp.up_proj.weight', w], ['model.norm.weight', w], ['lm_head.bias', w]];
+  const pick = (optim: TrainingArgumentsOptions['optim']) => createOptimizer(new TrainingArguments({ outputDir: 'o', optim, weightDecay: 0.1 }), named);
+  for (const name of ['adamw_torch', 'adamw_torch_fused', 'paged_adamw_32bit'] as const) assert.ok(pick(name) instanceof AdamW, name);
+  for (const name of ['adamw_8bit', 'adamw_bnb_8bit', 'paged_adamw_8bit'] as const) assert.ok(pick(name) instanceof AdamW8bit, name);
+  assert.deepEqual((pick('adamw_torch') as AdamW).options.decay, [true, false, false]);
+  w.dispose();
 });

@@ -24,7 +24,7 @@ test('TrainingArguments: validation errors name the snake_case field and the val
   const bad = (o: object, re: RegExp) => assert.throws(() => new TrainingArguments({ outputDir: 'o', ...o }), re);
   bad({ perDeviceTrainBatchSize: 0 }, /`per_device_train_batch_size` should be an integer ≥ 1 but the value passed is 0/);
   bad({ lrSchedulerType: 'polynomial' }, /`lr_scheduler_type` should be one of 'constant', 'constant_with_warmup', 'linear', 'cosine' but the value passed is "polynomial"/);
-  bad({ optim: 'sgd' }, /`optim` should be one of 'adamw_torch', 'adamw_8bit', 'paged_adamw_8bit' but the value passed is "sgd"/);
+  bad({ optim: 'sgd' }, /`optim` should be one of 'adamw_torch', 'adamw_torch_fused', 'paged_adamw_32bit', 'adamw_8bit', 'adamw_bnb_8bit', 'paged_adamw_8bit' but the value passed is "sgd"/);
   bad({ adamBeta2: 1 }, /`adam_beta2` should be in \[0, 1\) but the value passed is 1/);
   bad({ learningRate: Number.NaN }, /`learning_rate` .* NaN/);
   bad({ warmupSteps: 2.5 }, /`warmup_steps` .* 2.5/);
