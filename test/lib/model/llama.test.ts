@@ -225,9 +225,14 @@ class Int8Quantizer implements LinearQuantizer {
   skips(name: string): boolean {
     return name === 'lm_head';
   }
+  /** Bytes alive when each weight arrives, less what the quantized layers so far hold. */
+  unquantizedBytes: number[] = [];
+  private heldBytes = 0;
   quantizeLinear(name: string, weight: tf.Tensor): LinearLike {
     this.quantized.push(name);
+    this.unquantizedBytes.push(tf.memory().numBytes - this.heldBytes);
     const [out, inF] = weight.shape;
+    this.heldBytes += 4 * (out * inF + out);
     const absmax = tf.tidy(() => tf.max(tf.abs(weight), 1, true)); // (out, 1)
     const q = tf.tidy(() => tf.cast(tf.round(tf.mul(tf.div(weight, absmax), 127)), 'int32'));
     weight.dispose();
@@ -249,10 +254,17 @@ test('fromPretrained hands each decoder linear to the quantizer as it is read, s
   const dir = path.join(tmp, 'for-quant');
   await model.savePretrained(dir, { dtype: 'F32' });
   const before = tf.memory().numTensors;
+  const before0 = tf.memory().numBytes;
   const q = new Int8Quantizer();
   const qm = await AutoModelForCausalLM.fromPretrained(dir, { quantizationConfig: q });
   assert.equal(q.quantized.length, 2 * 7);
   assert.equal(q.quantized[0], 'model.layers.0.self_attn.q_proj');
+  // Streaming: when a weight arrives, the only full-precision decoder weight alive is that one
+  // (besides what existed before, the embedding and the norms read so far).
+  const h = 32, V = 96, inter = 48;
+  const allowed = before0 + 4 * (V * h + 5 * h) + 4 * h * inter;
+  if (process.env.QLORA_TS_VERBOSE) console.log({ allowed, bytes: q.unquantizedBytes });
+  for (const b of q.unquantizedBytes) assert.ok(b <= allowed, `${b} bytes alive besides the quantized layers (allowed ${allowed})`);
   assert.ok(!q.quantized.includes('lm_head'));
   assert.ok(qm.lm_head instanceof Linear);
   assert.ok(qm.model.layers[1].mlp.down_proj instanceof Int8Linear);
