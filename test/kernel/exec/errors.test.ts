@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Executor, type ExecResult } from '../../../kernel/exec/executor.js';
@@ -123,4 +125,26 @@ test('SIGINT breaks a synchronous infinite loop and the kernel keeps its state',
   ].join('\n'));
   assert.equal(failed(result).ename, 'KeyboardInterrupt');
   assert.ok(Number(await value(ex, 'spins')) > 1000);
+});
+
+test('an error thrown by a timer after its cell ended is reported on the running cell\'s stderr, and the kernel lives', () => {
+  // A child process: node:test installs its own uncaughtException handler in this one.
+  const executor = join(__dirname, '..', '..', '..', 'kernel', 'exec', 'executor.js');
+  const script = `
+    const { Executor } = require(${JSON.stringify(executor)});
+    const ex = new Executor({ cwd: ${JSON.stringify(notebookDir())}, typeCheck: 'off' });
+    const out = [];
+    const hooks = { stdout: (t) => out.push(t), stderr: (t) => out.push('E:' + t), display() {}, clear() {},
+      input: async () => '', signal: new AbortController().signal };
+    (async () => {
+      await ex.execute("setTimeout(() => { throw new RangeError('late') }, 5)", hooks);
+      await ex.execute("void Promise.reject(new TypeError('unawaited'))", hooks);
+      const r = await ex.execute('await new Promise((r) => setTimeout(r, 50))\\n"alive"', hooks);
+      process.stdout.write(JSON.stringify({ value: r.value, out }));
+    })();`;
+  const result = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 }));
+  assert.equal(result.value, 'alive');
+  const text = result.out.join('');
+  assert.match(text, /E:RangeError: late\n\s+at Timeout\._onTimeout \(cell\[1\]:1:\d+\)/);
+  assert.match(text, /E:TypeError: unawaited/);
 });
