@@ -4,6 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../backend';
 import { ArgumentError, CheckpointError, show } from '../errors';
 import { Module } from '../nn/module';
+import { BitsAndBytesConfig } from '../quant/bnb_config';
+import { Linear4bit } from '../quant/linear4bit';
+import { saveQuantizedPretrained } from '../quant/save';
 import { moduleRepr } from '../nn/repr';
 import { displaySymbol, type MimeBundle } from '../display';
 import { Linear, type LinearLike, type LinearQuantizer } from '../nn/linear';
@@ -241,6 +244,8 @@ export class LlamaForCausalLM extends Module {
   generationConfig: GenerationConfig;
   private invFreq: Float32Array;
   private checkpointing = false;
+  /** The 4-bit config the model was loaded with (savePretrained writes bitsandbytes' layout then). */
+  quantizationConfig: BitsAndBytesConfig | undefined;
 
   constructor(config: LlamaConfig, build: ModelBuilder = new RandomInit(config, 0)) {
     super();
@@ -357,6 +362,11 @@ export class LlamaForCausalLM extends Module {
     if (options.safeSerialization === false) throw new ArgumentError('`safe_serialization=False` (pickle) is not supported', 'qlora-ts writes safetensors only');
     const dtype = SAVE_DTYPES[options.dtype ?? 'BF16'];
     if (!dtype) throw new ArgumentError(`savePretrained: \`dtype\` ${show(options.dtype)} is not one of ${Object.keys(SAVE_DTYPES).map((k) => `"${k}"`).join(', ')}`);
+    // A 4-bit model saves in bitsandbytes' layout with its quantization_config, as transformers does.
+    if (this.quantizationConfig && this.namedModules().some(([, m]) => m instanceof Linear4bit)) {
+      await saveQuantizedPretrained(this, dir, this.quantizationConfig, { dtype: dtype as 'BF16' | 'F16' | 'F32' });
+      return;
+    }
     await fs.promises.mkdir(dir, { recursive: true });
     const raw = new Map<string, RawTensor>();
     for (const [name, t] of this.stateDict()) raw.set(name, await tensorToRaw(t, t.dtype === 'float32' ? dtype : undefined));
@@ -498,12 +508,16 @@ export class AutoModelForCausalLM {
     await ensureBackend();
     const config = await AutoConfig.fromPretrained(dir);
     if (options.torchDtype) config.torchDtype = options.torchDtype;
+    // A checkpoint saved in 4-bit names its quantization in config.json, as transformers reads it.
+    const saved = config.raw.quantization_config as Record<string, unknown> | undefined;
+    const quantizationConfig = options.quantizationConfig ?? (saved ? BitsAndBytesConfig.fromDict(saved) : undefined);
     const ckpt = Checkpoint.open(dir);
     try {
       if (config.tieWordEmbeddings === false && !ckpt.has('lm_head.weight')) {
         throw new CheckpointError(`${dir}: config.json has \`tie_word_embeddings\` false but the checkpoint has no 'lm_head.weight'`);
       }
-      const model = new LlamaForCausalLM(config, new CheckpointInit(ckpt, options.quantizationConfig));
+      const model = new LlamaForCausalLM(config, new CheckpointInit(ckpt, quantizationConfig));
+      if (quantizationConfig instanceof BitsAndBytesConfig) model.quantizationConfig = quantizationConfig;
       const genFile = path.join(dir, 'generation_config.json');
       if (fs.existsSync(genFile)) model.generationConfig = { ...model.generationConfig, ...generationConfigFromJSON(await readJson(genFile, 'the generation config')) };
       return model;
