@@ -26,6 +26,22 @@ async function main(argv: string[]): Promise<void> {
     control: (msg, interrupted, at) => dispatcher.control(msg, interrupted, at),
   });
   await kernel.publish(undefined, 'status', { execution_state: 'starting' });
+  watchParent(kernel);
+}
+
+/** Like ipykernel's parent poller: exit when the process that started us (JPY_PARENT_PID) is gone. */
+function watchParent(kernel: Kernel): void {
+  const pid = Number(process.env.JPY_PARENT_PID);
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  const timer = setInterval(() => {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      clearInterval(timer);
+      void kernel.shutdown();
+    }
+  }, 1000);
+  timer.unref();
 }
 
 main(process.argv.slice(2)).catch((e: Error) => {

@@ -89,7 +89,7 @@ export class TestClient {
     const argv = (opts.argv ?? [process.execPath, KERNEL_MAIN, '{connection_file}']).map((a) => a === '{connection_file}' ? file : a);
     const spawnedAt = performance.now();
     const proc = spawn(argv[0], argv.slice(1), {
-      cwd: opts.cwd ?? process.cwd(), env: { ...process.env, JUPYTER_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: opts.cwd ?? process.cwd(), env: { ...process.env, JUPYTER_DATA_DIR: dataDir, JPY_PARENT_PID: String(process.pid) }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const client = new TestClient(proc, connection, dataDir);
     await client.connect();
