@@ -4,9 +4,9 @@
  * Its display bundle holds `application/vnd.plotly.v1+json` (JupyterLab's plotly renderer) and
  * `text/html` for everything else (classic notebook, VS Code, nbconvert HTML). No CDN is
  * reachable, so the first figure shown in a process carries plotly.js inline (≈ 4.8 MB, once);
- * later figures draw with `window.Plotly`, and if it is not there yet (outputs still loading,
- * or the carrying output was cleared) they wait for it a few seconds and then say how to get it
- * back. `image/png` comes on request (`display({ png: true })`), rendered by headless chromium.
+ * later figures draw with `window.Plotly`, and if it is not there (outputs still loading, or
+ * the carrying output was cleared) they wait 2 s, then load the copy the carrier left in the
+ * browser's IndexedDB (loader.ts), then say how to get it back. `image/png` comes on request (`display({ png: true })`), rendered by headless chromium.
  *
  * "Once per process" is a guess at "once per notebook": if the cell whose output carried
  * plotly.js is re-run or cleared, the saved notebook no longer holds the library, so call
@@ -17,6 +17,7 @@ import { displaySymbol, publish, type MimeBundle } from '../display';
 import { applyTemplate, roundNumbers } from './theme';
 import { markPlotlyInlined, plotlyInlined, plotlySource, plotlyVersion } from './plotly_source';
 import { renderImage, type ImageOptions } from './render';
+import { carrierScript, drawScript, scriptJson } from './loader';
 
 export type Trace = Record<string, unknown>;
 export type Layout = Record<string, unknown>;
@@ -47,11 +48,6 @@ function hash(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return h.toString(16).padStart(8, '0');
-}
-
-/** JSON safe inside a <script> element. */
-function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
 function escapeHtml(text: string): string {
@@ -91,19 +87,9 @@ export class Figure {
     const inline = mode === 'inline' || (mode === 'auto' && !plotlyInlined());
     if (inline && mode === 'auto') markPlotlyInlined();
     const height = Number((spec.layout as Layout).height ?? 420);
-    const lib = inline ? `<script type="text/javascript">/* plotly.js ${plotlyVersion()} */\n${plotlySource()}</script>\n` : '';
-    return `${lib}<div id="${id}" class="qlora-ts-figure" style="height:${height}px;width:100%;max-width:${Number((spec.layout as Layout).width ?? 720)}px;"></div>
-<script type="text/javascript">(function () {
-  var spec = ${json};
-  var el = document.getElementById(${JSON.stringify(id)});
-  var tries = 0;
-  function draw() {
-    if (window.Plotly) { window.Plotly.newPlot(el, spec.data, spec.layout, spec.config); return; }
-    if (++tries < 50) { setTimeout(draw, 100); return; }
-    el.textContent = 'plotly.js is not loaded on this page. Re-run a cell with resetPlotlyInline() before showing a figure, or call fig.show({ plotlyJs: "inline" }).';
-  }
-  draw();
-})();</script>`;
+    const lib = inline ? `<script type="text/javascript">/* plotly.js ${plotlyVersion()} */\n${plotlySource()}</script>\n${carrierScript(plotlyVersion())}` : '';
+    const box = `height:${height}px;width:100%;max-width:${Number((spec.layout as Layout).width ?? 720)}px;`;
+    return `${lib}<div id="${id}" class="qlora-ts-figure" style="${box}"></div>\n${drawScript(id, json, plotlyVersion())}`;
   }
 
   /** A whole standalone HTML page (plotly.js inline): for reports. */

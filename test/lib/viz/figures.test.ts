@@ -75,7 +75,7 @@ test('offline HTML: the first figure carries plotly.js, later ones use window.Pl
   assert.ok(html1.includes('/* plotly.js 3.1.2 */') && html1.length > 3_000_000, 'first output inlines plotly.js');
   assert.ok(!html2.includes('/* plotly.js') && html2.length < 20_000, 'later outputs do not');
   assert.ok(html2.includes('window.Plotly.newPlot'));
-  assert.equal(html1.match(/<\/script/gi)?.length, 2, 'the library closes its own <script> only at its end');
+  assert.equal(html1.match(/<\/script/gi)?.length, 3, 'library, its IndexedDB copy, the drawing: no early </script> inside the library');
   const spec = first['application/vnd.plotly.v1+json'] as { data: unknown[]; layout: Record<string, unknown> };
   assert.equal(spec.data.length, 2);
   assert.match(first['text/plain'] as string, /<Figure "Training loss": 2 traces \(train loss, eval loss\)>/);

@@ -1,11 +1,13 @@
-import { test } from 'node:test';
+import { test, before, after } from 'node:test';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { lossCurve, rougeBars } from '../../../lib/viz/charts';
 import { resetPlotlyInline } from '../../../lib/viz/plotly_source';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../../lib/viz/render';
@@ -21,23 +23,58 @@ function notebook(bundles: Record<string, unknown>[]): string {
   });
 }
 
+let browser: Browser;
+before(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+});
+after(() => browser.close());
+
 test('nbconvert HTML export draws every figure offline (plotly.js carried by the first output only)', async () => {
   resetPlotlyInline();
   const bundles = [lossCurve(sampleLogHistory()).bundle(), rougeBars({ A: { rouge1: 0.3, rouge2: 0.1 }, B: { rouge1: 0.4, rouge2: 0.2 } }).bundle()];
   const dir = mkdtempSync(join(tmpdir(), 'qlora-ts-nbconvert-'));
   writeFileSync(join(dir, 'figures.ipynb'), notebook(bundles));
   execFileSync('/usr/bin/python3', ['-m', 'nbconvert', '--to', 'html', join(dir, 'figures.ipynb')], { stdio: 'pipe' });
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
-  try {
+  {
     const page = await browser.newPage();
     // The export links CDN scripts (require.js, MathJax) that cannot load here; the figures must not need them.
     await page.route(/^https?:/, (route) => route.abort());
     await page.goto(pathToFileURL(join(dir, 'figures.html')).href, { waitUntil: 'domcontentloaded' });
     // Expressions run in the page (this file is compiled without the DOM library).
-    await page.waitForFunction("document.querySelectorAll('.qlora-ts-figure .main-svg').length >= 2", undefined, { timeout: 60_000 });
+    await page.waitForFunction("[...document.querySelectorAll('.qlora-ts-figure')].filter((el) => el.querySelector('.main-svg')).length === 2", undefined, { timeout: 60_000 });
     const traces = await page.evaluate("[...document.querySelectorAll('.qlora-ts-figure')].map((el) => el.querySelectorAll('.trace').length)");
     assert.deepEqual(traces, [2, 2]);
+    await page.close();
+  }
+});
+
+test('a figure on a page without plotly.js loads the copy an earlier carrier left in IndexedDB', async () => {
+  resetPlotlyInline();
+  const fig = rougeBars({ A: { rouge1: 0.3 }, B: { rouge1: 0.4 } });
+  const pages: Record<string, string> = {
+    '/carrier.html': `<!doctype html><html><body>${fig.toHtml()}</body></html>`,
+    '/later.html': `<!doctype html><html><body>${fig.toHtml()}</body></html>`,
+  };
+  assert.ok(pages['/carrier.html'].includes('/* plotly.js') && !pages['/later.html'].includes('/* plotly.js'));
+  const server: Server = createServer((req, res) => {
+    res.writeHead(pages[req.url ?? ''] ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(pages[req.url ?? ''] ?? '');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const page = await browser.newPage();
+    // Before any carrier ran: no copy, so the figure explains itself.
+    await page.goto(`${origin}/later.html`);
+    await page.waitForFunction("document.querySelector('.qlora-ts-figure').textContent.includes('resetPlotlyInline')", undefined, { timeout: 30_000 });
+    await page.goto(`${origin}/carrier.html`);
+    await page.waitForFunction("document.querySelector('.qlora-ts-figure .main-svg') !== null", undefined, { timeout: 60_000 });
+    await page.waitForFunction("new Promise((ok) => { const r = indexedDB.open('qlora-ts', 1); r.onsuccess = () => { const g = r.result.transaction('lib').objectStore('lib').get('plotly.js 3.1.2'); g.onsuccess = () => ok(!!g.result); }; })", undefined, { timeout: 30_000 });
+    await page.goto(`${origin}/later.html`);
+    await page.waitForFunction("document.querySelector('.qlora-ts-figure .main-svg') !== null", undefined, { timeout: 60_000 });
+    assert.equal(await page.evaluate("document.querySelectorAll('.qlora-ts-figure .trace').length"), 2);
+    await page.close();
   } finally {
-    await browser.close();
+    server.close();
   }
 });
