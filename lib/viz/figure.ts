@@ -9,8 +9,9 @@
  * browser's IndexedDB (loader.ts), then say how to get it back. `image/png` comes on request (`display({ png: true })`), rendered by headless chromium.
  *
  * "Once per process" is a guess at "once per notebook": if the cell whose output carried
- * plotly.js is re-run or cleared, the saved notebook no longer holds the library, so call
- * `resetPlotlyInline()` (or pass `plotlyJs: 'inline'`) before the next figure you keep.
+ * plotly.js is re-run or cleared, the saved notebook no longer holds the library. It still draws
+ * in a browser that has shown a carrier before (the IndexedDB copy); for a notebook you share,
+ * call `resetPlotlyInline()` (or pass `plotlyJs: 'inline'`) before the next figure you keep.
  */
 import { writeFileSync } from 'node:fs';
 import { displaySymbol, publish, type MimeBundle } from '../display';
