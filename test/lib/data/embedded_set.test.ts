@@ -66,14 +66,23 @@ test('test dialogues use names, places, items and prices that no train dialogue 
   assert.ok(prices(made.test).every((p) => p % 5 !== 0));
 });
 
-test('the pretraining corpus holds dialogues only: no summaries, no instructions, 2–4 MB', () => {
+test('the pretraining corpus: dialogues and separate narratives, no dialogue paired with its summary, no instructions, 2–4 MB', () => {
   const corpus = generateCorpus(400);
+  let narratives = 0;
   for (const t of corpus) {
     assert.ok(!/Summar|### |Instruct|Output:/.test(t), t);
+    if (!t.startsWith('#Person1#: ')) {
+      narratives++;
+      assert.ok(!t.includes('\n') && !/#Person\d#: /.test(t), `a narrative holds no dialogue turn: ${t}`);
+      continue;
+    }
     t.split('\n').forEach((line, i) => assert.ok(line.startsWith(`#Person${(i % 2) + 1}#: `), line));
   }
+  assert.ok(narratives > 60 && narratives < 140, `${narratives} narratives of 400`);
   const size = fs.statSync(path.join(EMBEDDED_DATA_DIR, '..', 'dialogue-corpus', 'corpus.jsonl')).size;
   assert.ok(size > 2e6 && size < 4.2e6, `${size} bytes`);
-  const summaries = new Set([...made.train, ...made.test].map((r) => r.summary));
-  assert.ok(corpus.every((t) => ![...summaries].some((s) => t.includes(s))));
+  const dialogues = [...made.train, ...made.test].map((r) => r.dialogue);
+  // Independent draws of a scene with few slots can repeat a dialogue word for word; keep that rare.
+  const repeated = corpus.filter((t) => dialogues.some((d) => t.includes(d))).length;
+  assert.ok(repeated <= corpus.length / 100, `${repeated} of ${corpus.length} corpus documents repeat a summarization dialogue`);
 });
