@@ -60,6 +60,15 @@ function main(): void {
   times.push(['HTML report', run('HTML report', '/usr/bin/python3',
     ['-m', 'nbconvert', '--to', 'html', '--output-dir', opts.out, '--output', 'report', executed], env)]);
 
+  const resultsFile = path.join(opts.out, 'results.json');
+  if (fs.existsSync(resultsFile)) {
+    const results = JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as { rouge: Record<string, Record<string, number>>; rows: number; maxSteps: number };
+    const base = results.rouge['ORIGINAL MODEL'], tuned = results.rouge['PEFT MODEL'];
+    console.log(`\nROUGE on the first ${results.rows} test rows after ${results.maxSteps} training steps:`);
+    for (const k of Object.keys(base)) {
+      console.log(`  ${k.padEnd(10)} base ${base[k].toFixed(4)}  fine-tuned ${tuned[k].toFixed(4)}  ${((tuned[k] - base[k]) * 100 >= 0 ? '+' : '')}${((tuned[k] - base[k]) * 100).toFixed(1)} points`);
+    }
+  }
   const total = times.reduce((s, [, t]) => s + t, 0);
   console.log('\nstage                 seconds');
   for (const [name, t] of times) console.log(`${name.padEnd(22)}${t.toFixed(1).padStart(7)}`);

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { ArgumentError, DatasetError, show } from '../errors';
 import { displaySymbol, type MimeBundle } from '../display';
 import { htmlTable, type HtmlTableOptions } from './html_table';
-import { permutation } from './rng';
+import { permutation } from '../random';
 import { columnStats } from './stats';
 import { toCsvText, toJsonlText } from './formats';
 

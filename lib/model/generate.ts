@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { mulberry32 } from '../random';
 import { ArgumentError, show } from '../errors';
 import type { KVCache, LlamaForCausalLM } from './llama';
 import { toRows, type IdRows } from './inputs';
@@ -30,17 +31,8 @@ export interface GenerateOptions {
   signal?: AbortSignal;
 }
 
-/** A small seeded generator (mulberry32): uniform floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator (mulberry32, lib/random.ts): uniform floats in [0, 1). */
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 /**
  * Picks a token from one row of logits as transformers' sampling does: temperature, then top-k,

@@ -1,4 +1,4 @@
-import { permutation } from '../data/rng';
+import { permutation } from '../random';
 
 /**
  * Seeded orderings of a training set: a random permutation per epoch (seed + epoch, so a resumed

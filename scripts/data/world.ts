@@ -4,19 +4,12 @@
  * validation dialogues) and `unseen` (test dialogues), so test rows carry names and details the
  * fine-tuned model never saw in training.
  */
+import { mulberry32 } from '../../lib/random';
+
 export type Rng = () => number;
 
-/** mulberry32: a tiny, fast, well-distributed 32-bit generator; same seed → same stream. */
-export function rng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (lib/random.ts): same seed → same stream. */
+export const rng: (seed: number) => Rng = mulberry32;
 
 export const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 export const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AutoModelForCausalLM } from '../../../lib/model/llama';
 import { LoraConfig } from '../../../lib/lora/config';
 import { getPeftModel } from '../../../lib/lora/peft_model';
-import { mulberry32 } from '../../../lib/data/rng';
+import { mulberry32 } from '../../../lib/random';
 import { epochBatches } from '../../../lib/train/sampler';
 
 export const GOLDEN_TRAIN = {

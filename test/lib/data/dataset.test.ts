@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Dataset } from '../../../lib/data/dataset';
 import { DatasetDict } from '../../../lib/data/dataset_dict';
-import { permutation } from '../../../lib/data/rng';
+import { permutation } from '../../../lib/random';
 import { readCsv, readJson } from '../../../lib/data/formats';
 import { ArgumentError, DatasetError } from '../../../lib/errors';
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AutoTokenizer } from '../../../lib/data/tokenizer/auto';
 import { DataCollatorForCompletionOnlyLM, DataCollatorForLanguageModeling } from '../../../lib/train/collator';
-import { mulberry32 } from '../../../lib/data/rng';
+import { mulberry32 } from '../../../lib/random';
 import { lengthGroupedIndices } from '../../../lib/train/sampler';
 
 /** A tokenizer with one id per character ('a' → 1, …); '#' is 30, ':' is 31. */

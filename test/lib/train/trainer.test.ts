@@ -17,7 +17,7 @@ import { getPeftModel } from '../../../lib/lora/peft_model';
 import { Trainer } from '../../../lib/train/trainer';
 import { TrainingArguments, type TrainingArgumentsOptions } from '../../../lib/train/training_args';
 import type { LogEntry, TrainerCallback } from '../../../lib/train/state';
-import { mulberry32 } from '../../../lib/data/rng';
+import { mulberry32 } from '../../../lib/random';
 
 const TINY = { vocabSize: 64, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 8, initializerRange: 0.2, padTokenId: 0 };
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-train-'));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mulberry32 } from '../../../lib/eval/aggregate';
+import { mulberry32 } from '../../../lib/random';
 import { sinkSymbol, displaySymbol, type MimeBundle } from '../../../lib/display';
 import { lossCurve, lrSchedule, tokenLengthHistogram, rougeBars, quantErrorHistogram, memoryFootprintBars, trainableParamsChart } from '../../../lib/viz/charts';
 import { Figure } from '../../../lib/viz/figure';

@@ -14,7 +14,7 @@ import { LlamaForCausalLM } from '../../../lib/model/llama';
 import { LoraConfig } from '../../../lib/lora/config';
 import { getPeftModel } from '../../../lib/lora/peft_model';
 import { Trainer } from '../../../lib/train/trainer';
-import { mulberry32 } from '../../../lib/eval/aggregate';
+import { mulberry32 } from '../../../lib/random';
 
 type Call = { bundle: MimeBundle; options?: { displayId?: string; update?: boolean } };
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mulberry32 } from '../../../lib/eval/aggregate';
+import { mulberry32 } from '../../../lib/random';
 import { quantize4bit, dequantize4bitValues, type Quantized4bit } from '../../../lib/quant/quant_state';
 import { memoryFootprintBars, quantErrorHistogram } from '../../../lib/viz/charts';
 

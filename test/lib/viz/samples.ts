@@ -1,4 +1,4 @@
-import { mulberry32 } from '../../../lib/eval/aggregate';
+import { mulberry32 } from '../../../lib/random';
 
 /** A deterministic log history like the Trainer's: loss every 5 steps, eval every 10, linear lr decay. */
 export function sampleLogHistory(steps = 40): Record<string, number>[] {

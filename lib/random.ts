@@ -1,5 +1,6 @@
 /**
- * The seeded random source behind `Dataset.shuffle` and `trainTestSplit`.
+ * The one seeded random source of the library: `Dataset.shuffle` and `trainTestSplit`, the
+ * Trainer's epoch orderings, sampling in `generate`, ROUGE's bootstrap, the data generators.
  *
  * mulberry32 (Tommy Ettinger's 32-bit generator): one 32-bit state, a full 2^32 period, good
  * statistical quality for shuffling, identical on every platform. The same seed gives the same
