@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // registers tfjs's gradients
 import '@tensorflow/tfjs-backend-cpu';
 import { registerCudaBackend, CudaBackend } from '../../lib/backend/cuda';
+import { dequantize4bitOp } from '../../lib/quant/dequantize_op';
 
 type Case = { name: string; run: () => tf.Tensor; tol: number };
 
@@ -68,8 +69,38 @@ async function main(): Promise<void> {
     }, tol: 1e-5 });
   }
   cases.push({ name: 'matMul broadcast batch (1,8,16)x(4,16,8)', run: () => tf.matMul(seeded([1, 8, 16], 19), seeded([4, 16, 8], 20)), tol: 1e-5 });
-  cases.push({ name: 'gather (CPU-forwarded)', run: () => tf.gather(seeded([10, 4], 21), tf.tensor1d([3, 1, 9], 'int32')), tol: 0 });
-  cases.push({ name: 'concat (CPU-forwarded)', run: () => tf.concat([seeded([2, 3], 22), seeded([2, 5], 23)], 1), tol: 0 });
+  const ids = () => tf.tensor2d([[3, 1, 9], [0, 9, 3]], [2, 3], 'int32');
+  cases.push({ name: 'gather axis 0 ids (2,3)', run: () => tf.gather(seeded([10, 4], 21), ids()), tol: 0 });
+  cases.push({ name: 'gather axis 1', run: () => tf.gather(seeded([2, 10, 4], 21), ids(), 1), tol: 0 });
+  cases.push({ name: 'unsortedSegmentSum (grad of gather)', run: () => tf.grad((x: tf.Tensor) => tf.sum(tf.square(tf.gather(x, ids()))))(seeded([10, 4], 40)), tol: 1e-5 });
+  cases.push({ name: 'unsortedSegmentSum 600 rows → 7', run: () => tf.unsortedSegmentSum(seeded([600, 33], 41), tf.tensor1d(Array.from({ length: 600 }, (_, i) => (i * 5) % 7), 'int32'), 7), tol: 1e-4 });
+  cases.push({ name: 'oneHot (2,3)×12', run: () => tf.oneHot(ids(), 12, 2, -1, 'float32'), tol: 0 });
+  cases.push({ name: 'slice (5,6,7) [1,0,2] size [3,-1,4]', run: () => tf.slice(seeded([5, 6, 7], 42), [1, 0, 2], [3, -1, 4]), tol: 0 });
+  cases.push({ name: 'concat axis 1', run: () => tf.concat([seeded([2, 3], 22), seeded([2, 5], 23)], 1), tol: 0 });
+  cases.push({ name: 'concat axis 0 (3-D)', run: () => tf.concat([seeded([2, 3, 4], 22), seeded([1, 3, 4], 23)], 0), tol: 0 });
+  cases.push({ name: 'stack axis 1', run: () => tf.stack([seeded([2, 3], 22), seeded([2, 3], 23)], 1), tol: 0 });
+  cases.push({ name: 'split [2,5] axis 1 (second)', run: () => tf.split(seeded([3, 7, 2], 43), [2, 5], 1)[1], tol: 0 });
+  cases.push({ name: 'where (2,3) mask', run: () => tf.where(tf.greater(seeded([2, 3], 44), 0), seeded([2, 3], 45), seeded([2, 3], 46)), tol: 0 });
+  cases.push({ name: 'pad [[1,2],[0,3]] 0.5', run: () => tf.pad(seeded([3, 4], 47), [[1, 2], [0, 3]], 0.5), tol: 0 });
+  cases.push({ name: 'tile [2,3]', run: () => tf.tile(seeded([3, 4], 48), [2, 3]), tol: 0 });
+  cases.push({ name: 'cast int32→float32→int32', run: () => tf.cast(tf.cast(tf.mul(seeded([50], 49), 10), 'int32'), 'float32'), tol: 0 });
+  cases.push({ name: 'zerosLike+onesLike', run: () => tf.add(tf.zerosLike(seeded([4], 50)), tf.onesLike(seeded([4], 51))), tol: 0 });
+  for (const nested of [false, true]) {
+    for (const transpose of [false, true]) {
+      cases.push({ name: `Dequantize4bit nested=${nested} transpose=${transpose}`, run: () => {
+        const [rows, cols] = [48, 40];
+        const nBlocks = (rows * cols) / 64;
+        const words = tf.tensor1d(Array.from({ length: (rows * cols) / 8 }, (_, i) => (Math.imul(i + 1, 2654435761) | 0)), 'int32');
+        const code = tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i - 7.5) / 7.5));
+        const absmax = nested ? tf.tensor1d(Array.from({ length: Math.ceil(nBlocks / 4) }, (_, i) => Math.imul(i + 3, 40503) | 0), 'int32')
+          : tf.tensor1d(Array.from({ length: nBlocks }, (_, i) => 0.5 + i / 10));
+        const nestedAbsmax = nested ? tf.tensor1d([0.7, 1.3]) : undefined;
+        const nestedCode = nested ? tf.tensor1d(Array.from({ length: 256 }, (_, i) => i / 255)) : undefined;
+        return dequantize4bitOp({ packed: words, code, absmax, nestedAbsmax, nestedCode },
+          { shape: [rows, cols], blocksize: 64, transpose, nested, nestedBlocksize: 16, offset: 0.25 });
+      }, tol: 1e-6 });
+    }
+  }
   cases.push({ name: 'grad of sum(softmax(x·w)²)', run: () => {
     const x = seeded([4, 16], 24), w = seeded([16, 32], 25);
     return tf.grad((ww: tf.Tensor) => tf.sum(tf.square(tf.softmax(tf.matMul(x, ww)))))(w);

@@ -9,7 +9,7 @@ export interface CudaAddon {
   emptyCache(): void;
   memoryStats(): { allocated: number; cached: number; peak: number };
   resetPeak(): void;
-  upload(ptr: number, values: Float32Array): void;
+  upload(ptr: number, values: Float32Array | Int32Array | Uint8Array): void;
   download(ptr: number, into: Float32Array): void;
   sync(): void;
   unary(op: number, x: number, y: number, n: number): void;
@@ -21,6 +21,14 @@ export interface CudaAddon {
   copy(dst: number, src: number, bytes: number): void;
   matmul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number, transA: number, transB: number,
     strideA: number, strideB: number, strideC: number, tf32: number): void;
+  strided(x: number, y: number, outShape: number[], inStrides: number[], base: number): void;
+  copy2d(dst: number, dpitchBytes: number, src: number, spitchBytes: number, widthBytes: number, height: number): void;
+  gather(x: number, idx: number, y: number, outer: number, axisSize: number, nIdx: number, inner: number): void;
+  segmentSum(x: number, ids: number, y: number, nIds: number, inner: number, numSegments: number): void;
+  oneHot(idx: number, y: number, nIdx: number, depth: number, on: number, off: number): void;
+  select(cond: number, a: number, b: number, y: number, n: number, condInner: number): void;
+  padTile(x: number, y: number, inShape: number[], outShape: number[], before: number[], value: number, tile: number): void;
+  dequant4(packed: number, code: number, scale: number, y: number, rows: number, cols: number, shift: number, transpose: number): void;
 }
 
 /** Where the addon is looked for: the package's build/Release, or QLORA_TS_CUDA_ADDON. */

@@ -64,6 +64,28 @@ export class CudaBackend extends KernelBackend {
     return d.ptr;
   }
 
+  /**
+   * Device copy of an int32 or bool tensor (int32 words / one byte per bool), uploaded once from
+   * the host copy and kept with the tensor: token ids, segment ids and masks read by kernels.
+   */
+  indexPtr(t: TensorInfo): number {
+    const d = this.data.get(t.dataId)!;
+    if (d.dtype !== 'int32' && d.dtype !== 'bool') throw new Error(`cuda backend: indexPtr takes int32 or bool, got ${d.dtype}`);
+    if (d.ptr === undefined) {
+      d.ptr = d.size > 0 ? this.addon.alloc(d.size * 4) : 0;
+      if (d.size > 0) this.addon.upload(d.ptr, d.host as Int32Array | Uint8Array);
+    }
+    return d.ptr;
+  }
+
+  /** A temporary device buffer holding `values` (free it with `addon.free(ptr, bytes)`). */
+  uploadTemp(values: Float32Array | Int32Array): { ptr: number; bytes: number } {
+    const bytes = Math.max(4, values.length * 4);
+    const ptr = this.addon.alloc(bytes);
+    if (values.length > 0) this.addon.upload(ptr, values);
+    return { ptr, bytes };
+  }
+
   refCount(dataId: DataId): number {
     return this.data.has(dataId) ? this.data.get(dataId)!.refCount : 0;
   }

@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { loadAddon } from './addon';
 import { CudaBackend } from './backend';
 import { registerCudaKernels } from './kernels';
+import { registerDequantizeKernel } from './dequantize';
 
 /**
  * Registers the `cuda` backend with tfjs if the addon loads and a GPU answers; otherwise returns
@@ -14,6 +15,7 @@ export function registerCudaBackend(priority = 3): { ok: true } | { ok: false; r
   if (!addon) return { ok: false, reason: reason! };
   tf.registerBackend('cuda', () => new CudaBackend(addon), priority);
   registerCudaKernels('cuda');
+  registerDequantizeKernel('cuda');
   return { ok: true };
 }
 

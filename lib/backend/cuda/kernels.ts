@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { BINARY, REDUCE, UNARY } from './addon';
 import type { CudaBackend } from './backend';
+import { indexingKernels } from './indexing';
 
 type Inputs = Record<string, TensorInfo>;
-type Fn = (args: { inputs: Inputs; backend: CudaBackend; attrs: NamedAttrMap }) => TensorInfo | TensorInfo[];
+export type Fn = (args: { inputs: Inputs; backend: CudaBackend; attrs: NamedAttrMap }) => TensorInfo | TensorInfo[];
 
 /**
  * Every kernel the CPU backend has is registered for `cuda` as a forwarding kernel: inputs are
@@ -21,7 +22,7 @@ export function registerCudaKernels(backendName: string): void {
   for (const k of tf.getKernelsForBackend('cpu')) {
     tf.registerKernel({ kernelName: k.kernelName, backendName, kernelFunc: forwardToCpu(k, cpu) as unknown as KernelFunc });
   }
-  for (const [name, fn] of Object.entries(native)) {
+  for (const [name, fn] of Object.entries({ ...native, ...indexingKernels(fallback) })) {
     tf.unregisterKernel(name, backendName);
     tf.registerKernel({ kernelName: name, backendName, kernelFunc: fn as unknown as KernelFunc });
   }

@@ -310,6 +310,131 @@ static napi_value Copy(napi_env env, napi_callback_info info) {  // (dst, src, b
   return nullptr;
 }
 
+// ---------------------------------------------------------------- indexing kernels (int32 ids, uint8 masks)
+// y[i] = x[base + Σ c_d·inStride_d] over the output's coordinates c: slice, transpose, broadcast copy.
+__global__ void kStrided(const float* x, float* y, long long n, Perm p, long long base) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    long long rem = i, src = base;
+    for (int d = p.rank - 1; d >= 0; d--) { long long c = rem % p.outShape[d]; rem /= p.outShape[d]; src += c * p.inStride[d]; }
+    y[i] = x[src];
+  }
+}
+// y (outer, nIdx, inner) = x (outer, axisSize, inner) gathered along the middle axis; bad ids give 0.
+__global__ void kGather(const float* x, const int* idx, float* y, long long n, long long axisSize, long long nIdx, long long inner) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    long long j = i % inner, t = (i / inner) % nIdx, o = i / (inner * nIdx);
+    int k = idx[t];
+    y[i] = (k >= 0 && k < axisSize) ? x[(o * axisSize + k) * inner + j] : 0.f;
+  }
+}
+// y (numSegments, inner) += x (nIds, inner) rows by segment id; y was zeroed.
+__global__ void kSegmentSum(const float* x, const int* ids, float* y, long long n, long long inner, long long numSegments) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    int s = ids[i / inner];
+    if (s >= 0 && s < numSegments) atomicAdd(y + s * inner + i % inner, x[i]);
+  }
+}
+__global__ void kOneHot(const int* idx, float* y, long long n, long long depth, float on, float off) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    y[i] = idx[i / depth] == (int)(i % depth) ? on : off;
+}
+// y[i] = cond[i / condInner] ? a[i] : b[i]
+__global__ void kSelect(const unsigned char* cond, const float* a, const float* b, float* y, long long n, long long condInner) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    y[i] = cond[i / condInner] ? a[i] : b[i];
+}
+struct PadGeom { int rank; long long outShape[MAX_RANK]; long long inShape[MAX_RANK]; long long before[MAX_RANK]; };
+// Pad (constant) when mode 0; Tile (out coordinate modulo in shape) when mode 1.
+__global__ void kPadTile(const float* x, float* y, long long n, PadGeom g, float value, int tile) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    long long rem = i, src = 0, stride = 1; bool inside = true;
+    for (int d = g.rank - 1; d >= 0; d--) {
+      long long c = rem % g.outShape[d]; rem /= g.outShape[d];
+      long long ci = tile ? c % g.inShape[d] : c - g.before[d];
+      if (ci < 0 || ci >= g.inShape[d]) inside = false;
+      src += ci * stride; stride *= g.inShape[d];
+    }
+    y[i] = inside ? x[src] : value;
+  }
+}
+// NF4/FP4 dequantization: 8 codes per int32 word (byte e>>1, high nibble first), one scale per block.
+// Output (rows, cols), or its transpose (cols, rows) when transpose is set.
+__global__ void kDequant4(const unsigned* packed, const float* code, const float* scale, float* y, long long rows, long long cols, int shift, int transpose) {
+  long long n = rows * cols;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    long long e = transpose ? (i % rows) * cols + i / rows : i;
+    unsigned q = (packed[e >> 3] >> (8 * ((e >> 1) & 3) + ((e & 1) == 0 ? 4 : 0))) & 15u;
+    y[i] = code[q] * scale[e >> shift];
+  }
+}
+
+static napi_value Strided(napi_env env, napi_callback_info info) {  // (x, y, outShape, inStrides, base)
+  auto a = args(env, info, 5);
+  auto shape = argInts(env, a[2]), strides = argInts(env, a[3]);
+  if (shape.size() > MAX_RANK) return throwError(env, "strided copy rank > 6");
+  Perm p{}; p.rank = (int)shape.size(); long long n = 1;
+  for (size_t d = 0; d < shape.size(); d++) { p.outShape[d] = shape[d]; p.inStride[d] = strides[d]; n *= shape[d]; }
+  if (n == 0) return nullptr;
+  kStrided<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), n, p, (long long)argNumber(env, a[4]));
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value Copy2d(napi_env env, napi_callback_info info) {  // (dst, dpitch, src, spitch, widthBytes, height)
+  auto a = args(env, info, 6);
+  size_t w = (size_t)argNumber(env, a[4]), h = (size_t)argNumber(env, a[5]);
+  if (w == 0 || h == 0) return nullptr;
+  CUDA_OR_THROW(cudaMemcpy2DAsync(argPtr(env, a[0]), (size_t)argNumber(env, a[1]), argPtr(env, a[2]), (size_t)argNumber(env, a[3]), w, h, cudaMemcpyDeviceToDevice, gStream));
+  return nullptr;
+}
+static napi_value Gather(napi_env env, napi_callback_info info) {  // (x, idx, y, outer, axisSize, nIdx, inner)
+  auto a = args(env, info, 7);
+  long long outer = (long long)argNumber(env, a[3]), axis = (long long)argNumber(env, a[4]), nIdx = (long long)argNumber(env, a[5]), inner = (long long)argNumber(env, a[6]);
+  long long n = outer * nIdx * inner;
+  if (n == 0) return nullptr;
+  kGather<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (const int*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), n, axis, nIdx, inner);
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value SegmentSum(napi_env env, napi_callback_info info) {  // (x, ids, y, nIds, inner, numSegments)
+  auto a = args(env, info, 6);
+  long long nIds = (long long)argNumber(env, a[3]), inner = (long long)argNumber(env, a[4]), segs = (long long)argNumber(env, a[5]);
+  float* y = (float*)argPtr(env, a[2]);
+  if (segs * inner > 0) CUDA_OR_THROW(cudaMemsetAsync(y, 0, (size_t)(segs * inner) * sizeof(float), gStream));
+  long long n = nIds * inner;
+  if (n == 0) return nullptr;
+  kSegmentSum<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (const int*)argPtr(env, a[1]), y, n, inner, segs);
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value OneHot(napi_env env, napi_callback_info info) {  // (idx, y, nIdx, depth, on, off)
+  auto a = args(env, info, 6);
+  long long n = (long long)argNumber(env, a[2]) * (long long)argNumber(env, a[3]);
+  if (n == 0) return nullptr;
+  kOneHot<<<gridFor(n), 256, 0, gStream>>>((const int*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), n, (long long)argNumber(env, a[3]), (float)argNumber(env, a[4]), (float)argNumber(env, a[5]));
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value Select(napi_env env, napi_callback_info info) {  // (cond u8, a, b, y, n, condInner)
+  auto a = args(env, info, 6);
+  long long n = (long long)argNumber(env, a[4]);
+  if (n == 0) return nullptr;
+  kSelect<<<gridFor(n), 256, 0, gStream>>>((const unsigned char*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (float*)argPtr(env, a[3]), n, (long long)argNumber(env, a[5]));
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value PadTile(napi_env env, napi_callback_info info) {  // (x, y, inShape, outShape, before, value, tile)
+  auto a = args(env, info, 7);
+  auto in = argInts(env, a[2]), out = argInts(env, a[3]), before = argInts(env, a[4]);
+  if (in.size() > MAX_RANK) return throwError(env, "pad/tile rank > 6");
+  PadGeom g{}; g.rank = (int)in.size(); long long n = 1;
+  for (size_t d = 0; d < in.size(); d++) { g.inShape[d] = in[d]; g.outShape[d] = out[d]; g.before[d] = d < before.size() ? before[d] : 0; n *= out[d]; }
+  if (n == 0) return nullptr;
+  kPadTile<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), n, g, (float)argNumber(env, a[5]), (int)argNumber(env, a[6]));
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value Dequant4(napi_env env, napi_callback_info info) {  // (packed, code, scale, y, rows, cols, shift, transpose)
+  auto a = args(env, info, 8);
+  long long rows = (long long)argNumber(env, a[4]), cols = (long long)argNumber(env, a[5]);
+  if (rows * cols == 0) return nullptr;
+  kDequant4<<<gridFor(rows * cols), 256, 0, gStream>>>((const unsigned*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (float*)argPtr(env, a[3]), rows, cols, (int)argNumber(env, a[6]), (int)argNumber(env, a[7]));
+  LAUNCH_CHECK(); return nullptr;
+}
+
 // Row-major C[b] (m×n) = op(A[b]) · op(B[b]); cuBLAS is column-major, so compute Cᵀ = op(B)ᵀ·op(A)ᵀ.
 // (a, b, c, batch, m, n, k, transA, transB, strideA, strideB, strideC, tf32)
 static napi_value Matmul(napi_env env, napi_callback_info info) {
@@ -334,6 +459,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("memoryStats", MemoryStats); EXPORT("resetPeak", ResetPeak); EXPORT("upload", Upload); EXPORT("download", Download);
   EXPORT("sync", Sync); EXPORT("unary", Unary); EXPORT("binary", Binary); EXPORT("reduceRows", ReduceRows);
   EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul);
+  EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
+  EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4);
   return exports;
 }
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
