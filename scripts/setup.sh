@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(python3-jupyter-client python3-nbclient python3-nbformat python3-nbconvert jupyter-console
+debs=(jupyter-client python3-jupyter-client python3-nbclient python3-nbformat python3-nbconvert jupyter-console
   python3-ipykernel python3-zmq jupyter-notebook chromium)
 missing=()
 for p in "${debs[@]}"; do
