@@ -75,6 +75,8 @@ async function main(): Promise<void> {
   cases.push({ name: 'unsortedSegmentSum (grad of gather)', run: () => tf.grad((x: tf.Tensor) => tf.sum(tf.square(tf.gather(x, ids()))))(seeded([10, 4], 40)), tol: 1e-5 });
   cases.push({ name: 'unsortedSegmentSum 600 rows → 7', run: () => tf.unsortedSegmentSum(seeded([600, 33], 41), tf.tensor1d(Array.from({ length: 600 }, (_, i) => (i * 5) % 7), 'int32'), 7), tol: 1e-4 });
   cases.push({ name: 'oneHot (2,3)×12', run: () => tf.oneHot(ids(), 12, 2, -1, 'float32'), tol: 0 });
+  cases.push({ name: 'oneHot int32 → cast float32', run: () => tf.cast(tf.oneHot(ids(), 12), 'float32'), tol: 0 });
+  cases.push({ name: 'oneHot int32 read', run: () => tf.oneHot(ids(), 12), tol: 0 });
   cases.push({ name: 'slice (5,6,7) [1,0,2] size [3,-1,4]', run: () => tf.slice(seeded([5, 6, 7], 42), [1, 0, 2], [3, -1, 4]), tol: 0 });
   cases.push({ name: 'concat axis 1', run: () => tf.concat([seeded([2, 3], 22), seeded([2, 5], 23)], 1), tol: 0 });
   cases.push({ name: 'concat axis 0 (3-D)', run: () => tf.concat([seeded([2, 3, 4], 22), seeded([1, 3, 4], 23)], 0), tol: 0 });

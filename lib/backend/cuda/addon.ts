@@ -10,7 +10,7 @@ export interface CudaAddon {
   memoryStats(): { allocated: number; cached: number; peak: number };
   resetPeak(): void;
   upload(ptr: number, values: Float32Array | Int32Array | Uint8Array): void;
-  download(ptr: number, into: Float32Array): void;
+  download(ptr: number, into: Float32Array | Int32Array): void;
   sync(): void;
   unary(op: number, x: number, y: number, n: number): void;
   binary(op: number, a: number, b: number, y: number, outShape: number[], aStrides: number[], bStrides: number[]): void;
@@ -25,7 +25,8 @@ export interface CudaAddon {
   copy2d(dst: number, dpitchBytes: number, src: number, spitchBytes: number, widthBytes: number, height: number): void;
   gather(x: number, idx: number, y: number, outer: number, axisSize: number, nIdx: number, inner: number): void;
   segmentSum(x: number, ids: number, y: number, nIds: number, inner: number, numSegments: number): void;
-  oneHot(idx: number, y: number, nIdx: number, depth: number, on: number, off: number): void;
+  oneHot(idx: number, y: number, nIdx: number, depth: number, on: number, off: number, asInt: number): void;
+  intToFloat(x: number, y: number, n: number): void;
   select(cond: number, a: number, b: number, y: number, n: number, condInner: number): void;
   padTile(x: number, y: number, inShape: number[], outShape: number[], before: number[], value: number, tile: number): void;
   dequant4(packed: number, code: number, scale: number, y: number, rows: number, cols: number, shift: number, transpose: number): void;

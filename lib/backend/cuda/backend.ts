@@ -21,8 +21,11 @@ interface CudaData {
 export class CudaBackend extends KernelBackend {
   readonly data: DataStorage<CudaData>;
   private readonly warned = new Set<string>();
-  /** Use TF32 tensor cores for float32 matmuls (like torch.backends.cuda.matmul.allow_tf32). */
-  allowTf32 = true;
+  /**
+   * Use TF32 tensor cores for float32 matmuls (like torch.backends.cuda.matmul.allow_tf32);
+   * QLORA_TS_CUDA_TF32=0 turns it off (plain fp32: ~1e-6 instead of ~1e-3 relative error).
+   */
+  allowTf32 = process.env.QLORA_TS_CUDA_TF32 !== '0';
 
   constructor(readonly addon: CudaAddon) {
     super();
@@ -45,12 +48,18 @@ export class CudaBackend extends KernelBackend {
     return { dataId, shape, dtype };
   }
 
-  /** A new float32 output on the device (uninitialised). */
-  makeDeviceOutput(shape: number[]): TensorInfo {
+  /** A new float32 (or int32: a one-hot of labels) output on the device, uninitialised. */
+  makeDeviceOutput(shape: number[], dtype: 'float32' | 'int32' = 'float32'): TensorInfo {
     const size = tf.util.sizeFromShape(shape);
     const dataId = {};
-    this.data.set(dataId, { dtype: 'float32', size, ptr: size > 0 ? this.addon.alloc(size * 4) : 0, refCount: 1 });
-    return { dataId, shape, dtype: 'float32' };
+    this.data.set(dataId, { dtype, size, ptr: size > 0 ? this.addon.alloc(size * 4) : 0, refCount: 1 });
+    return { dataId, shape, dtype };
+  }
+
+  /** Whether a tensor's values are on the device only (no host copy yet). */
+  deviceOnly(t: TensorInfo): boolean {
+    const d = this.data.get(t.dataId)!;
+    return d.host === undefined && d.ptr !== undefined;
   }
 
   /** Device pointer of a float32 tensor, uploading its host copy on first use. */
@@ -103,7 +112,7 @@ export class CudaBackend extends KernelBackend {
   readSync(dataId: DataId): backend_util.BackendValues {
     const d = this.data.get(dataId)!;
     if (d.host === undefined) {
-      const out = new Float32Array(d.size);
+      const out = d.dtype === 'int32' ? new Int32Array(d.size) : new Float32Array(d.size);
       if (d.size > 0) this.addon.download(d.ptr!, out);
       d.host = out;
     }

@@ -50,10 +50,12 @@ export function indexingKernels(fallback: (name: string) => Fn): Record<string, 
     },
     OneHot: ({ inputs, backend, attrs }) => {
       const { indices } = inputs;
-      if (!isIndex(indices) || (attrs.dtype ?? 'int32') !== 'float32') return fallback('OneHot')({ inputs, backend, attrs });
+      const dtype = (attrs.dtype ?? 'int32') as string;
+      if (!isIndex(indices) || (dtype !== 'float32' && dtype !== 'int32')) return fallback('OneHot')({ inputs, backend, attrs });
       const depth = attrs.depth as number;
-      const out = backend.makeDeviceOutput([...indices.shape, depth]);
-      backend.addon.oneHot(backend.indexPtr(indices), backend.devicePtr(out), size(indices.shape), depth, attrs.onValue as number, attrs.offValue as number);
+      const out = backend.makeDeviceOutput([...indices.shape, depth], dtype);
+      const ptr = dtype === 'int32' ? backend.indexPtr(out) : backend.devicePtr(out);
+      backend.addon.oneHot(backend.indexPtr(indices), ptr, size(indices.shape), depth, attrs.onValue as number, attrs.offValue as number, dtype === 'int32' ? 1 : 0);
       return out;
     },
     Slice: ({ inputs, backend, attrs }) => {
@@ -144,6 +146,11 @@ export function indexingKernels(fallback: (name: string) => Fn): Record<string, 
         return { dataId: x.dataId, shape: x.shape, dtype };
       }
       if (dtype === 'complex64' || dtype === 'string' || x.dtype === 'complex64' || x.dtype === 'string') return fallback('Cast')({ inputs, backend, attrs });
+      if (x.dtype === 'int32' && dtype === 'float32' && backend.deviceOnly(x)) {
+        const out = backend.makeDeviceOutput(x.shape);
+        backend.addon.intToFloat(backend.indexPtr(x), backend.devicePtr(out), size(x.shape));
+        return out;
+      }
       const values = backend.readSync(x.dataId) as Float32Array | Int32Array | Uint8Array;
       const out = dtype === 'float32' ? Float32Array.from(values)
         : dtype === 'int32' ? Int32Array.from(values)

@@ -334,9 +334,15 @@ __global__ void kSegmentSum(const float* x, const int* ids, float* y, long long 
     if (s >= 0 && s < numSegments) atomicAdd(y + s * inner + i % inner, x[i]);
   }
 }
-__global__ void kOneHot(const int* idx, float* y, long long n, long long depth, float on, float off) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-    y[i] = idx[i / depth] == (int)(i % depth) ? on : off;
+// Writes float32, or int32 when asInt (a one-hot of labels, cast to float32 later on the device).
+__global__ void kOneHot(const int* idx, float* y, long long n, long long depth, float on, float off, int asInt) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    float v = idx[i / depth] == (int)(i % depth) ? on : off;
+    if (asInt) reinterpret_cast<int*>(y)[i] = (int)v; else y[i] = v;
+  }
+}
+__global__ void kIntToFloat(const int* x, float* y, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) y[i] = (float)x[i];
 }
 // y[i] = cond[i / condInner] ? a[i] : b[i]
 __global__ void kSelect(const unsigned char* cond, const float* a, const float* b, float* y, long long n, long long condInner) {
@@ -403,11 +409,18 @@ static napi_value SegmentSum(napi_env env, napi_callback_info info) {  // (x, id
   kSegmentSum<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (const int*)argPtr(env, a[1]), y, n, inner, segs);
   LAUNCH_CHECK(); return nullptr;
 }
-static napi_value OneHot(napi_env env, napi_callback_info info) {  // (idx, y, nIdx, depth, on, off)
-  auto a = args(env, info, 6);
+static napi_value IntToFloat(napi_env env, napi_callback_info info) {  // (x, y, n)
+  auto a = args(env, info, 3);
+  long long n = (long long)argNumber(env, a[2]);
+  if (n == 0) return nullptr;
+  kIntToFloat<<<gridFor(n), 256, 0, gStream>>>((const int*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), n);
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value OneHot(napi_env env, napi_callback_info info) {  // (idx, y, nIdx, depth, on, off, asInt)
+  auto a = args(env, info, 7);
   long long n = (long long)argNumber(env, a[2]) * (long long)argNumber(env, a[3]);
   if (n == 0) return nullptr;
-  kOneHot<<<gridFor(n), 256, 0, gStream>>>((const int*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), n, (long long)argNumber(env, a[3]), (float)argNumber(env, a[4]), (float)argNumber(env, a[5]));
+  kOneHot<<<gridFor(n), 256, 0, gStream>>>((const int*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), n, (long long)argNumber(env, a[3]), (float)argNumber(env, a[4]), (float)argNumber(env, a[5]), (int)argNumber(env, a[6]));
   LAUNCH_CHECK(); return nullptr;
 }
 static napi_value Select(napi_env env, napi_callback_info info) {  // (cond u8, a, b, y, n, condInner)
@@ -460,7 +473,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("sync", Sync); EXPORT("unary", Unary); EXPORT("binary", Binary); EXPORT("reduceRows", ReduceRows);
   EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul);
   EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
-  EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4);
+  EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4); EXPORT("intToFloat", IntToFloat);
   return exports;
 }
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
