@@ -122,13 +122,32 @@ async function main(): Promise<void> {
     console.log(c.name.padEnd(48), err.toExponential(2).padStart(20), ok ? 'ok' : 'MISMATCH');
   }
 
+  // bf16 matmul inputs: error against the fp32 result stays at bf16's rounding (2^-8 relative per input).
+  {
+    const be = tf.backend() as unknown as CudaBackend;
+    const run = () => tf.matMul(seeded([2, 64, 256], 60), seeded([2, 256, 48], 61));
+    be.bf16Matmul = false;
+    const ref = await onBackend('cuda', run);
+    be.bf16Matmul = true;
+    const got = await onBackend('cuda', run);
+    be.bf16Matmul = false;
+    let num = 0, den = 0;
+    for (let i = 0; i < ref.length; i++) { num += (got[i] - ref[i]) ** 2; den += ref[i] ** 2; }
+    const rel = Math.sqrt(num / den);
+    const ok = rel < 1e-2;
+    if (!ok) failed++;
+    cases.push({ name: 'bf16', run, tol: 0 });
+    console.log('matMul bf16 inputs vs fp32 (relative L2)'.padEnd(48), rel.toExponential(2).padStart(20), ok ? 'ok' : 'MISMATCH');
+  }
+
   // GEMM throughput (one sync at the end of each loop).
   await tf.setBackend('cuda');
   const backend = tf.backend() as unknown as CudaBackend;
   console.log('\nGEMM n³        mode   TFLOP/s');
   for (const n of [4096, 8192]) {
-    for (const tf32 of [false, true]) {
-      backend.allowTf32 = tf32;
+    for (const mode of ['fp32', 'tf32', 'bf16']) {
+      backend.allowTf32 = mode === 'tf32';
+      backend.bf16Matmul = mode === 'bf16';
       const a = tf.randomNormal([n, n]), b = tf.randomNormal([n, n]);
       tf.matMul(a, b).dispose();
       backend.addon.sync();
@@ -137,11 +156,12 @@ async function main(): Promise<void> {
       for (let i = 0; i < iters; i++) tf.matMul(a, b).dispose();
       backend.addon.sync();
       const s = (performance.now() - t0) / 1000;
-      console.log(`${String(n).padEnd(14)} ${tf32 ? 'tf32' : 'fp32'}  ${((2 * n ** 3 * iters) / s / 1e12).toFixed(1).padStart(7)}`);
+      console.log(`${String(n).padEnd(14)} ${mode}  ${((2 * n ** 3 * iters) / s / 1e12).toFixed(1).padStart(7)}`);
       a.dispose(); b.dispose();
     }
   }
   backend.allowTf32 = true;
+  backend.bf16Matmul = false;
   console.log(`\n${cases.length - failed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
 }

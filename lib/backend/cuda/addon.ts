@@ -20,7 +20,7 @@ export interface CudaAddon {
   fill(y: number, n: number, value: number): void;
   copy(dst: number, src: number, bytes: number): void;
   matmul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number, transA: number, transB: number,
-    strideA: number, strideB: number, strideC: number, tf32: number): void;
+    strideA: number, strideB: number, strideC: number, mode: number): void;
   strided(x: number, y: number, outShape: number[], inStrides: number[], base: number): void;
   copy2d(dst: number, dpitchBytes: number, src: number, spitchBytes: number, widthBytes: number, height: number): void;
   gather(x: number, idx: number, y: number, outer: number, axisSize: number, nIdx: number, inner: number): void;

@@ -26,6 +26,16 @@ export class CudaBackend extends KernelBackend {
    * QLORA_TS_CUDA_TF32=0 turns it off (plain fp32: ~1e-6 instead of ~1e-3 relative error).
    */
   allowTf32 = process.env.QLORA_TS_CUDA_TF32 !== '0';
+  /**
+   * Round matmul inputs to bfloat16 (fp32 accumulate and output), the tensor-core path torch's
+   * autocast takes: QLORA_TS_CUDA_MATMUL=bf16. Overrides allowTf32.
+   */
+  bf16Matmul = process.env.QLORA_TS_CUDA_MATMUL === 'bf16';
+
+  /** The addon's matmul mode: 0 fp32, 1 tf32, 2 bf16 inputs. */
+  matmulMode(): number {
+    return this.bf16Matmul ? 2 : this.allowTf32 ? 1 : 0;
+  }
 
   constructor(readonly addon: CudaAddon) {
     super();

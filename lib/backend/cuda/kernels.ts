@@ -179,7 +179,7 @@ const native: Record<string, Fn> = {
     const out = backend.makeDeviceOutput([...outBatchShape, m, n]);
     if (batch * m * n === 0) return out;
     backend.addon.matmul(backend.devicePtr(a), backend.devicePtr(b), backend.devicePtr(out), batch, m, n, k, ta ? 1 : 0, tb ? 1 : 0,
-      batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n, m * n, backend.allowTf32 ? 1 : 0);
+      batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n, m * n, backend.matmulMode());
     return out;
   },
 };

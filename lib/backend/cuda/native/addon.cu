@@ -3,6 +3,7 @@
 // reductions, softmax, transpose, batched GEMM through cuBLAS). Node-API (C), no other headers.
 #include <node_api.h>
 #include <cuda_runtime.h>
+#include <cuda_bf16.h>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -448,6 +449,22 @@ static napi_value Dequant4(napi_env env, napi_callback_info info) {  // (packed,
   LAUNCH_CHECK(); return nullptr;
 }
 
+// bf16 GEMM inputs: float32 rounded to bf16 into grow-only scratch buffers (stream-ordered reuse).
+__global__ void kToBf16(const float* x, __nv_bfloat16* y, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) y[i] = __float2bfloat16(x[i]);
+}
+static void* gScratch[2] = {nullptr, nullptr};
+static size_t gScratchBytes[2] = {0, 0};
+static void* scratch(int which, size_t bytes) {
+  if (gScratchBytes[which] < bytes) {
+    if (gScratch[which]) { cudaStreamSynchronize(gStream); cudaFree(gScratch[which]); }
+    gScratch[which] = nullptr; gScratchBytes[which] = 0;
+    if (cudaMalloc(&gScratch[which], bytes) != cudaSuccess) return nullptr;
+    gScratchBytes[which] = bytes;
+  }
+  return gScratch[which];
+}
+
 // Row-major C[b] (m×n) = op(A[b]) · op(B[b]); cuBLAS is column-major, so compute Cᵀ = op(B)ᵀ·op(A)ᵀ.
 // (a, b, c, batch, m, n, k, transA, transB, strideA, strideB, strideC, tf32)
 static napi_value Matmul(napi_env env, napi_callback_info info) {
@@ -456,11 +473,23 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   int batch = (int)argNumber(env, a[3]), m = (int)argNumber(env, a[4]), n = (int)argNumber(env, a[5]), k = (int)argNumber(env, a[6]);
   bool ta = argNumber(env, a[7]) != 0, tb = argNumber(env, a[8]) != 0;
   long long sA = (long long)argNumber(env, a[9]), sB = (long long)argNumber(env, a[10]), sC = (long long)argNumber(env, a[11]);
-  int compute = argNumber(env, a[12]) != 0 ? CUBLAS_COMPUTE_32F_FAST_TF32_ : CUBLAS_COMPUTE_32F_;
+  int mode = (int)argNumber(env, a[12]);  // 0 fp32, 1 tf32, 2 bf16 inputs with fp32 accumulate
+  int compute = mode == 1 ? CUBLAS_COMPUTE_32F_FAST_TF32_ : CUBLAS_COMPUTE_32F_;
   float alpha = 1.f, beta = 0.f;
   int lda = ta ? m : k, ldb = tb ? k : n;
+  const void* A = argPtr(env, a[0]); const void* B = argPtr(env, a[1]);
+  int inType = CUDA_R_32F_;
+  if (mode == 2) {
+    long long nA = (sA == 0 ? 1 : batch) * (long long)m * k, nB = (sB == 0 ? 1 : batch) * (long long)k * n;
+    void* a16 = scratch(0, (size_t)nA * 2); void* b16 = scratch(1, (size_t)nB * 2);
+    if (!a16 || !b16) return throwError(env, "cudaMalloc failed for the bf16 GEMM scratch");
+    kToBf16<<<gridFor(nA), 256, 0, gStream>>>((const float*)A, (__nv_bfloat16*)a16, nA);
+    kToBf16<<<gridFor(nB), 256, 0, gStream>>>((const float*)B, (__nv_bfloat16*)b16, nB);
+    LAUNCH_CHECK();
+    A = a16; B = b16; inType = CUDA_R_16BF_;
+  }
   cublasStatus_t st = gBlas.gemmStridedBatchedEx(gBlas.handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha,
-                                                 argPtr(env, a[1]), CUDA_R_32F_, ldb, sB, argPtr(env, a[0]), CUDA_R_32F_, lda, sA, &beta,
+                                                 B, inType, ldb, sB, A, inType, lda, sA, &beta,
                                                  argPtr(env, a[2]), CUDA_R_32F_, n, sC, batch, compute, CUBLAS_GEMM_DEFAULT_);
   if (st != 0) return throwError(env, "cublasGemmStridedBatchedEx failed with status " + std::to_string(st));
   return nullptr;
