@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   console.log(`base eval ${(Date.now() - t0) / 1000} s`);
 
   const ex = train.map((r) => ({ input_ids: [...tokenizer.encode(trainText(r.dialogue, r.summary), { addSpecialTokens: true }), tokenizer.eosTokenId!] }));
-  const peft = getPeftModel(prepareModelForKbitTraining(model), new LoraConfig({ r: 32, loraAlpha: 32, targetModules: ['q_proj', 'k_proj', 'v_proj'], loraDropout: 0.05, taskType: 'CAUSAL_LM' }));
+  const peft = getPeftModel(prepareModelForKbitTraining(model), new LoraConfig({ r: 32, loraAlpha: 32, targetModules: (process.env.PROBE_TARGETS ?? 'q_proj,k_proj,v_proj').split(','), loraDropout: 0.05, taskType: 'CAUSAL_LM' }));
   t0 = Date.now();
   const trainer = new Trainer({ model: peft, trainDataset: ex, dataCollator: DataCollatorForLanguageModeling({ tokenizer, mlm: false }),
     args: new TrainingArguments({ outputDir: '/tmp/ft-probe', maxSteps: steps, perDeviceTrainBatchSize: 1, gradientAccumulationSteps: 4, learningRate: lr, warmupSteps: 1, loggingSteps: 25, saveStrategy: 'no', groupByLength: true, seed: 42, reportTo: 'none', overwriteOutputDir: true }) });
