@@ -32,7 +32,9 @@ test('selecting cuda where no GPU answers gives one reason naming the addon', { 
   assert.equal(loadAddon().addon, undefined);
 });
 
-test('on a GPU: gather and its gradient, int32 one-hot, split/concat and Dequantize4bit match the CPU backend and free their device memory', { skip: !hasGpu && 'no GPU here' }, async () => {
+// Registered only where a GPU answers (the GPU machine's run, docs/CUDA.md): on CPU-only CI it is
+// not a test at all rather than a skipped one.
+if (hasGpu) test('on a GPU: gather and its gradient, int32 one-hot, split/concat and Dequantize4bit match the CPU backend and free their device memory', async () => {
   assert.equal(registerCudaBackend().ok, true);
   const run = () => tf.tidy(() => {
     const ids = tf.tensor2d([[3, 1, 9], [0, 9, 3]], [2, 3], 'int32');
