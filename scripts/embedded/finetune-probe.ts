@@ -15,7 +15,9 @@ import { LoraConfig } from '../../lib/lora/config';
 import { getPeftModel } from '../../lib/lora/peft_model';
 import { prepareModelForKbitTraining } from '../../lib/quant/prepare';
 import { Trainer, TrainingArguments, DataCollatorForLanguageModeling } from '../../lib/train';
-import { EMBEDDED_MODEL_DIR, EMBEDDED_DATA_DIR } from '../../lib/embedded';
+import { EMBEDDED_MODEL_DIR as DEFAULT_MODEL_DIR, EMBEDDED_DATA_DIR } from '../../lib/embedded';
+
+const EMBEDDED_MODEL_DIR = process.env.QLORA_TS_MODEL ?? DEFAULT_MODEL_DIR;
 
 const tokens = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim().split(' ').filter(Boolean);
 function f1(pred: string, ref: string): number {

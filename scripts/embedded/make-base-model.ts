@@ -4,7 +4,7 @@
  * Trainer (full fine-tuning mode) on the generated dialogue corpus (data/dialogue-corpus/, text
  * different from the summarization set). It continues dialogues; it was never shown a summary.
  *
- *   node dist/scripts/embedded/make-base-model.js [--minutes M] [--out DIR] [--corpus DIR]
+ *   node dist/scripts/embedded/make-base-model.js [--minutes M] [--out DIR] [--corpus DIR] [--batch B]
  *
  * Deterministic for a given corpus and step count (seeded init, shuffling and dropout-free
  * training); the time budget only decides the step count, which the README records.
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   console.log(`corpus: ${corpus.length} dialogues, ${ids.reduce((s, r) => s + r.length, 0)} tokens, ${rows.length} rows of ${SEQ_LEN}`);
 
   const model = LlamaForCausalLM.fromConfig({ ...BASE_CONFIG, vocabSize: tokenizer.length /* len(tokenizer): BPE ids + specials; tokenizer.vocabSize excludes specials, as HF */, bosTokenId: bos, eosTokenId: eos }, { seed: 0 });
-  const batch = 4;
+  const batch = args.includes('--batch') ? Number(args[args.indexOf('--batch') + 1]) : 4;
   const probe = Date.now();
   // Step count from the time budget: measure two steps first.
   const trainerArgs = (maxSteps: number) => new TrainingArguments({
@@ -122,11 +122,12 @@ async function main(): Promise<void> {
     '',
     'A small Llama-architecture causal LM (config.json) with its own byte-level BPE tokenizer, pretrained',
     'from scratch by qlora-ts\'s Trainer (full fine-tuning) on data/dialogue-corpus/ — generated',
-    'dialogues, no summaries. It continues a dialogue; it cannot summarize until fine-tuned.',
+    'dialogues and short narratives, never a dialogue beside its summary, no instructions. It continues',
+    'a dialogue and writes narrative sentences; it cannot summarize until fine-tuned.',
     '',
     `- parameters: ${model.numParameters().toLocaleString('en-US')}; vocabulary ${tokenizer.length}; context ${BASE_CONFIG.maxPositionEmbeddings}`,
     `- training: ${maxSteps} steps × ${batch} rows × ${SEQ_LEN} tokens, AdamW lr 3e-3 cosine, final loss ${finalLoss?.toFixed(3)}`,
-    `- made by: \`npm run build && node dist/scripts/embedded/make-base-model.js --minutes ${minutes}\` in ${minutesTaken.toFixed(1)} minutes on a 2-core machine (${describeBackend()})`,
+    `- made by: \`npm run build && ${process.env.QLORA_TS_BACKEND ? `QLORA_TS_BACKEND=${process.env.QLORA_TS_BACKEND} ` : ''}node dist/scripts/embedded/make-base-model.js --minutes ${minutes} --batch ${batch}\` in ${minutesTaken.toFixed(1)} minutes (${describeBackend()}${process.env.QLORA_TS_BACKEND === 'cuda' ? ', on the GPU machine' : ', on a 2-core machine'})`,
     '',
   ].join('\n'));
   console.log(`saved ${out} in ${minutesTaken.toFixed(1)} min`, result ?? '');
