@@ -23,7 +23,7 @@ export { loadDataset, findSplitFiles, EMBEDDED_DATASET_NAMES, type LoadDatasetOp
 export { createPromptFormats, zeroShotPrompt, zeroShotReport, DASH_LINE, trainingPromptPrefix, summarizationMessages, PromptTemplate, PROMPT_TEMPLATES, INTRO_BLURB, INSTRUCTION_KEY, RESPONSE_KEY, END_KEY } from './data/prompts';
 export { getMaxLength, preprocessDataset, tokenLengthStats, tokenLengths, type PreprocessTokenizer, type TokenLengthRow } from './data/preprocess';
 export { columnStats, summarize, percentile, type ColumnStats, type Summary } from './data/stats';
-export { htmlTable, escapeHtml, type HtmlTableOptions } from './data/html_table';
+export { htmlTable, escapeHtml, type HtmlTableOptions } from './html';
 export { toCsvText, toJsonlText, readCsv, readJson, readParquet, readRows } from './data/formats';
 
 // Tokenizers: byte-level BPE from tokenizer.json + tokenizer_config.json, and a trainer for new vocabularies.

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArgumentError, DatasetError, show } from '../errors';
 import { displaySymbol, type MimeBundle } from '../display';
-import { htmlTable, type HtmlTableOptions } from './html_table';
+import { htmlTable, type HtmlTableOptions } from '../html';
 import { permutation } from '../random';
 import { columnStats } from './stats';
 import { toCsvText, toJsonlText } from './formats';
@@ -232,7 +232,8 @@ export class Dataset {
   /** The HTML table of the first rows; options as htmlTable's. */
   toHtml(options: HtmlTableOptions = {}): string {
     const shown = Math.min(this.numRows, options.maxRows ?? 10);
-    return htmlTable(this.names, Array.from({ length: shown }, (_, i) => this.get(i)), this.numRows, options);
+    const rows = Array.from({ length: shown }, (_, i) => { const row = this.get(i); return this.names.map((n) => row[n]); });
+    return htmlTable(this.names, rows, { ...options, total: this.numRows });
   }
 
   [displaySymbol](): MimeBundle {

@@ -4,7 +4,7 @@
  */
 import { DatasetError, show } from '../errors';
 import { displaySymbol, type MimeBundle } from '../display';
-import { escapeHtml, type HtmlTableOptions } from './html_table';
+import { escapeHtml, type HtmlTableOptions } from '../html';
 import { Dataset, type MapOptions, type Row } from './dataset';
 
 export class DatasetDict {

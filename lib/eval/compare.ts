@@ -12,7 +12,8 @@
  */
 import { ArgumentError, show } from '../errors';
 import { displaySymbol, type MimeBundle } from '../display';
-import { htmlTable, textTable } from '../viz/table';
+import { escapeHtml, htmlTable } from '../html';
+import { textTable } from '../viz/table';
 import { rougeBars } from '../viz/charts';
 import { Figure } from '../viz/figure';
 import { PALETTE } from '../viz/theme';
@@ -167,7 +168,7 @@ export class ComparisonResult {
     const scores = this.rougeTable();
     const html = `<div class="qlora-ts-comparison">\n${htmlTable(summaries.columns, summaries.rows, { maxChars: 400 })}\n` +
       `${htmlTable(scores.columns, scores.rows, { index: false, caption: 'ROUGE (F-measure)' })}\n` +
-      `<pre>${this.report().replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>\n</div>`;
+      `<pre>${escapeHtml(this.report())}</pre>\n</div>`;
     const text = `${textTable(summaries.columns, summaries.rows)}\n\n${this.report()}`;
     return { 'text/html': html, 'text/plain': text };
   }

@@ -15,6 +15,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { displaySymbol, publish, type MimeBundle } from '../display';
+import { escapeHtml } from '../html';
 import { applyTemplate, roundNumbers } from './theme';
 import { markPlotlyInlined, plotlyInlined, plotlySource, plotlyVersion } from './plotly_source';
 import { renderImage, type ImageOptions } from './render';
@@ -49,10 +50,6 @@ function hash(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return h.toString(16).padStart(8, '0');
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 export class Figure {

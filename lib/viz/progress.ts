@@ -5,6 +5,7 @@
  * when stdout is not a terminal (logs, CI) one line at the end.
  */
 import { currentSink, displaySymbol, publish, type MimeBundle } from '../display';
+import { escapeHtml } from '../html';
 import { PALETTE } from './theme';
 
 export interface ProgressBarOptions {
@@ -28,10 +29,6 @@ function clock(seconds: number): string {
   const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
   const ss = String(s % 60).padStart(2, '0');
   return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 export class ProgressBar {

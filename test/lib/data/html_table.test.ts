@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Dataset } from '../../../lib/data/dataset';
 import { DatasetDict } from '../../../lib/data/dataset_dict';
-import { escapeHtml, shortText } from '../../../lib/data/html_table';
+import { escapeHtml, shortText } from '../../../lib/html';
 import { isDisplayable } from '../../../lib/display';
 
 const STYLE = '<style>.qlora-table{border-collapse:collapse;font-size:12px}.qlora-table th,.qlora-table td{padding:2px 8px;border-bottom:1px solid #ddd;'
-  + 'vertical-align:top;text-align:left;white-space:pre-wrap;max-width:40em}.qlora-table tbody th{color:#888}</style>';
+  + 'vertical-align:top;text-align:left;white-space:pre-wrap;max-width:40em}.qlora-table tbody th{color:#888}.qlora-table td.num{text-align:right}</style>';
 
 test('HTML view snapshot: escaped cells, long text cut at a word with the full text in title, lists by head and length, row footer', () => {
   const ds = Dataset.fromDict({
