@@ -6,7 +6,7 @@
  * scripts end promptly; 5 min under a Jupyter kernel, so a notebook's figures render warm), on
  * `closeRenderer()`, and with the process (playwright kills the browsers it launched on exit).
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -48,7 +48,11 @@ async function start(): Promise<{ browser: BrowserLike; page: PageLike }> {
   const dir = mkdtempSync(join(tmpdir(), 'qlora-ts-render-'));
   const html = join(dir, 'render.html');
   writeFileSync(html, `<!doctype html><html><head><meta charset="utf-8"><script src="${pathToFileURL(plotlyScriptPath()).href}"></script></head><body></body></html>`);
-  await page.goto(pathToFileURL(html).href);
+  try {
+    await page.goto(pathToFileURL(html).href);
+  } finally {
+    rmSync(dir, { recursive: true, force: true }); // the page has loaded it; nothing is left in the temp folder
+  }
   return { browser: b, page };
 }
 

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { tempDir } from '../tmp';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const notebooksDir = path.join(root, 'notebooks');
@@ -40,7 +40,7 @@ test('notebooks/ holds the walkthrough and the exploratory notebooks, committed 
   }
 });
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-ts-notebooks-'));
+const tmp = tempDir('notebooks');
 const prefix = path.join(tmp, 'jupyter');
 const install = spawnSync(process.execPath, [path.join(root, 'dist', 'kernelspec', 'install.js'), 'install', '--prefix', prefix, '--name', 'qlora-ts'], { encoding: 'utf8' });
 

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../../../lib/errors';
 import { AutoConfig, LlamaConfig } from '../../../lib/model/config';
+import { tempDir } from '../../tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-ts-config-'));
+const tmp = tempDir('config');
 
 // The fields of Meta-Llama-3-8B-Instruct's config.json (transformers 4.x layout).
 const LLAMA3_8B = {

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../../lib/backend';
@@ -11,8 +10,9 @@ import { Linear, type LinearLike, type LinearQuantizer } from '../../../lib/nn/l
 import { AutoModelForCausalLM, LlamaForCausalLM } from '../../../lib/model/llama';
 import { LlamaConfig } from '../../../lib/model/config';
 import { SafetensorsFile, encodeRaw, saveSafetensors, type RawTensor } from '../../../lib/model/safetensors';
+import { tempDir } from '../../tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-ts-llama-'));
+const tmp = tempDir('llama');
 const TINY = { vocabSize: 96, hiddenSize: 32, intermediateSize: 48, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 64 };
 const IDS = [[5, 9, 17, 33, 2, 8, 60], [1, 4, 4, 90, 12, 7, 3]];
 

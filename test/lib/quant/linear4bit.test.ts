@@ -8,7 +8,7 @@ import { ensureBackend } from '../../../lib/backend';
 import { Linear } from '../../../lib/nn/linear';
 import { Module } from '../../../lib/nn/module';
 import { Linear4bit } from '../../../lib/quant/linear4bit';
-import { dequantize4bitComposite, dequantize4bitOp } from '../../../lib/quant/dequantize_op';
+import { dequantize4bitComposite } from '../../../lib/quant/dequantize_op';
 import { dequantize4bitValues, quantize4bit } from '../../../lib/quant/quant_state';
 import { BitsAndBytesConfig } from '../../../lib/quant/bnb_config';
 import { prepareModelForKbitTraining } from '../../../lib/quant/prepare';

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureBackend } from '../../../lib/backend';
 import { AutoModelForCausalLM } from '../../../lib/model/llama';
@@ -9,6 +8,7 @@ import { loadRaw, decodeRaw } from '../../../lib/model/safetensors';
 import { PeftModel } from '../../../lib/lora/peft_model';
 import { Trainer } from '../../../lib/train/trainer';
 import { TrainingArguments } from '../../../lib/train/training_args';
+import { tempDir } from '../../tmp';
 
 /** The repository root (tests run from build/<who>/test/… or dist/test/…; fixtures stay in the source tree). */
 function root(): string {
@@ -30,7 +30,7 @@ test('golden: 30 LoRA steps on the tiny gqa Llama match transformers + PEFT + to
   const base = await AutoModelForCausalLM.fromPretrained(BASE);
   const model = await PeftModel.fromPretrained(base, path.join(FIX, 'init_adapter'), { isTrainable: true, warn: false });
   const args = new TrainingArguments({
-    outputDir: fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-golden-')), maxSteps: a.maxSteps, perDeviceTrainBatchSize: a.perDeviceTrainBatchSize,
+    outputDir: tempDir('golden'), maxSteps: a.maxSteps, perDeviceTrainBatchSize: a.perDeviceTrainBatchSize,
     gradientAccumulationSteps: a.gradientAccumulationSteps, learningRate: a.learningRate, lrSchedulerType: a.lrSchedulerType, warmupSteps: a.warmupSteps,
     weightDecay: a.weightDecay, maxGradNorm: a.maxGradNorm, adamBeta1: a.adamBeta1, adamBeta2: a.adamBeta2, adamEpsilon: a.adamEpsilon,
     seed: a.seed, loggingSteps: 1, saveStrategy: 'no', disableTqdm: true,

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../../lib/backend';
@@ -18,9 +17,10 @@ import { Trainer } from '../../../lib/train/trainer';
 import { TrainingArguments, type TrainingArgumentsOptions } from '../../../lib/train/training_args';
 import type { LogEntry, TrainerCallback } from '../../../lib/train/state';
 import { mulberry32 } from '../../../lib/random';
+import { tempDir } from '../../tmp';
 
 const TINY = { vocabSize: 64, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 8, initializerRange: 0.2, padTokenId: 0 };
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-train-'));
+const tmp = () => tempDir('train');
 
 /** Rows of 4..12 tokens drawn from a small "grammar" (each token predicts the next), so loss can fall. */
 function dataset(n: number, seed = 1): Array<{ input_ids: number[] }> {

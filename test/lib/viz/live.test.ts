@@ -6,15 +6,13 @@ import { TrainingArguments } from '../../../lib/train/training_args';
 import { liveLossPlot } from '../../../lib/viz/live';
 import { resetPlotlyInline } from '../../../lib/viz/plotly_source';
 import { sampleLogHistory } from './samples';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ensureBackend } from '../../../lib/backend';
 import { LlamaForCausalLM } from '../../../lib/model/llama';
 import { LoraConfig } from '../../../lib/lora/config';
 import { getPeftModel } from '../../../lib/lora/peft_model';
 import { Trainer } from '../../../lib/train/trainer';
 import { mulberry32 } from '../../../lib/random';
+import { tempDir } from '../../tmp';
 
 type Call = { bundle: MimeBundle; options?: { displayId?: string; update?: boolean } };
 
@@ -88,7 +86,7 @@ test('live loss plot on a real Trainer run (tiny LoRA Llama): train and eval poi
   const model = getPeftModel(base, new LoraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'], taskType: 'CAUSAL_LM' }), { seed: 5, warn: false });
   await withSink(async (calls) => {
     const plot = liveLossPlot({ throttleMs: 0 });
-    const args = new TrainingArguments({ outputDir: mkdtempSync(join(tmpdir(), 'qlora-ts-live-')), maxSteps: 6, perDeviceTrainBatchSize: 2,
+    const args = new TrainingArguments({ outputDir: tempDir('live'), maxSteps: 6, perDeviceTrainBatchSize: 2,
       learningRate: 1e-2, loggingSteps: 1, evalStrategy: 'steps', evalSteps: 3, perDeviceEvalBatchSize: 2, saveStrategy: 'no', seed: 7, disableTqdm: true });
     const trainer = new Trainer({ model, args, trainDataset: rows(12), evalDataset: rows(4), callbacks: [plot] });
     await trainer.train();

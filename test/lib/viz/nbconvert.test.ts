@@ -3,8 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
@@ -12,6 +11,7 @@ import { lossCurve, rougeBars } from '../../../lib/viz/charts';
 import { resetPlotlyInline } from '../../../lib/viz/plotly_source';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../../lib/viz/render';
 import { sampleLogHistory } from './samples';
+import { tempDir } from '../../tmp';
 
 /** A notebook as the kernel writes it: one display_data output per figure, in two cells. */
 function notebook(bundles: Record<string, unknown>[]): string {
@@ -32,7 +32,7 @@ after(() => browser.close());
 test('nbconvert HTML export draws every figure offline (plotly.js carried by the first output only)', async () => {
   resetPlotlyInline();
   const bundles = [lossCurve(sampleLogHistory()).bundle(), rougeBars({ A: { rouge1: 0.3, rouge2: 0.1 }, B: { rouge1: 0.4, rouge2: 0.2 } }).bundle()];
-  const dir = mkdtempSync(join(tmpdir(), 'qlora-ts-nbconvert-'));
+  const dir = tempDir('nbconvert');
   writeFileSync(join(dir, 'figures.ipynb'), notebook(bundles));
   execFileSync('/usr/bin/python3', ['-m', 'nbconvert', '--to', 'html', join(dir, 'figures.ipynb')], { stdio: 'pipe' });
   {

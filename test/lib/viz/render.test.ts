@@ -1,12 +1,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rougeBars } from '../../../lib/viz/charts';
 import { closeRenderer } from '../../../lib/viz/render';
 import { decodePng } from './png';
 import { sinkSymbol, type MimeBundle } from '../../../lib/display';
+import { tempDir } from '../../tmp';
 
 after(() => closeRenderer());
 
@@ -15,7 +15,7 @@ test('PNG and SVG rendered by headless chromium: signature, size, not blank', as
     'ORIGINAL MODEL': { rouge1: 0.289, rouge2: 0.099, rougeL: 0.211, rougeLsum: 0.222 },
     'PEFT MODEL': { rouge1: 0.421, rouge2: 0.162, rougeL: 0.289, rougeLsum: 0.306 },
   });
-  const dir = mkdtempSync(join(tmpdir(), 'qlora-ts-png-'));
+  const dir = tempDir('png');
   const png = await fig.toPng(join(dir, 'rouge.png'), { width: 640, height: 360, scale: 1 });
   assert.ok(readFileSync(join(dir, 'rouge.png')).equals(png));
   const { width, height, pixels, channels } = decodePng(png);

@@ -1,10 +1,12 @@
 /** Shared fixtures for the tokenizer tests: the real Llama 3 files, the corpus and transformers' refs. */
 import { promises as fs, readFileSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { AutoTokenizer } from '../../../../lib/data/tokenizer/auto';
 import type { PreTrainedTokenizer } from '../../../../lib/data/tokenizer/tokenizer';
 import { fixturesDir } from '../../../../scripts/golden/tokenizer/train_fixture';
+import { tempDir } from '../../../tmp';
+
+export { tempDir };
 
 export const FIXTURES = fixturesDir();
 export const REPO = path.resolve(FIXTURES, '../../..');
@@ -32,7 +34,7 @@ export function loadInstruct(): Promise<PreTrainedTokenizer> {
 /** The Llama 3 files with instruct_patch.json applied (Instruct's BOS post-processor and chat template). */
 export async function instructDir(): Promise<string> {
   const patch = JSON.parse(readFileSync(path.join(FIXTURES, 'instruct_patch.json'), 'utf8'));
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'qlora-ts-llama3-instruct-'));
+  const dir = tempDir('llama3-instruct');
   for (const name of ['tokenizer.json', 'tokenizer_config.json']) {
     const data = JSON.parse(await fs.readFile(path.join(LLAMA3_DIR, name), 'utf8'));
     Object.assign(data, patch[name]);
@@ -41,6 +43,3 @@ export async function instructDir(): Promise<string> {
   return dir;
 }
 
-export function tempDir(prefix: string): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), `qlora-ts-${prefix}-`));
-}

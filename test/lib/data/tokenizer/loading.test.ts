@@ -9,7 +9,7 @@ import { ConfigError } from '../../../../lib/errors';
 import { tempDir, TRAINED_DIR } from './helpers';
 
 async function withTokenizerJson(edit: (json: any) => void): Promise<string> {
-  const dir = await tempDir('bad');
+  const dir = tempDir('bad');
   const json = JSON.parse(await fs.readFile(path.join(TRAINED_DIR, 'tokenizer.json'), 'utf8'));
   edit(json);
   await fs.writeFile(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
@@ -17,7 +17,7 @@ async function withTokenizerJson(edit: (json: any) => void): Promise<string> {
 }
 
 test('a missing folder or tokenizer.json names the file; a missing tokenizer_config.json is allowed', async () => {
-  const empty = await tempDir('empty');
+  const empty = tempDir('empty');
   await assert.rejects(AutoTokenizer.fromPretrained(empty), (e: Error) => e instanceof ConfigError && e.message.includes(path.join(empty, 'tokenizer.json')) && /file not found/.test(e.message));
   const dir = await withTokenizerJson(() => {});
   const tok = await AutoTokenizer.fromPretrained(dir);

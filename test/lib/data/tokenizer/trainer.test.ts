@@ -12,7 +12,7 @@ const corpus: string[] = JSON.parse(readFileSync(path.join(FIXTURES, 'corpus.jso
 
 test('training is deterministic: the fixture vocab (loaded by transformers in make_refs.py) is reproduced byte for byte', async () => {
   const tok = trainFixture();
-  const dir = await tempDir('trained');
+  const dir = tempDir('trained');
   await tok.savePretrained(dir);
   for (const name of ['tokenizer.json', 'tokenizer_config.json']) {
     assert.equal(await fs.readFile(path.join(dir, name), 'utf8'), await fs.readFile(path.join(TRAINED_DIR, name), 'utf8'), name);
@@ -45,7 +45,7 @@ test('savePretrained writes loadable files atomically; settings changed after lo
   const tok = await AutoTokenizer.fromPretrained(TRAINED_DIR);
   tok.paddingSide = 'left';
   tok.padToken = '<|eot_id|>';
-  const dir = await tempDir('save');
+  const dir = tempDir('save');
   const files = await tok.savePretrained(dir);
   assert.deepEqual(files.map((f) => path.basename(f)), ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']);
   assert.deepEqual((await fs.readdir(dir)).sort(), ['special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
