@@ -8,6 +8,7 @@ import { StdinChannel } from './stdin.js';
 import { HistoryStore } from './history.js';
 import { CommRegistry, type CommTarget, type CommData } from './comms.js';
 import { loadExecutor, type Executor } from './executor-loader.js';
+import { interruptGuard } from './exec/interrupt-guard.js';
 import type { ConnectionInfo } from './connection.js';
 import type { Message } from './wire/message.js';
 
@@ -24,6 +25,8 @@ export class Kernel {
   private controller: AbortController | undefined;
   private startedAt = 0;
   private cells = 0;
+  private sigintMark = 0;
+  private repeatsSigint = false;
   private executorInstance: Executor | undefined;
   private stopping = false;
 
@@ -54,17 +57,31 @@ export class Kernel {
     return this.server.publish(this.session.make(msgType, content, parent, [], metadata));
   }
 
-  /** A fresh AbortController for a cell; `interrupt()` aborts it. */
+  /**
+   * A fresh AbortController for a cell; `interrupt()` aborts it. Without the SIGINT addon the
+   * control process is told which cell runs, so that it repeats SIGINT until the cell ends (a
+   * signal landing just before breakOnSigint arms is taken by the listener, not the script);
+   * with the addon one signal is enough, and nothing is sent.
+   */
   beginExecution(): AbortSignal {
     this.controller = new AbortController();
     this.startedAt = Date.now();
-    this.server.cellRunning(++this.cells);
+    const guard = interruptGuard();
+    this.sigintMark = guard.mark();
+    this.repeatsSigint = guard.kind !== 'addon';
+    if (this.repeatsSigint) this.server.cellRunning(++this.cells);
     return this.controller.signal;
   }
 
   endExecution(): void {
     this.controller = undefined;
-    this.server.cellRunning(null);
+    if (this.repeatsSigint) this.server.cellRunning(null);
+  }
+
+  /** The `process.on('SIGINT')` listener: a signal that came before the running cell began is stale. */
+  sigint(): void {
+    if (interruptGuard().signalledSince(this.sigintMark) === false) return;
+    this.interrupt();
   }
 
   /**

@@ -16,9 +16,9 @@ async function main(argv: string[]): Promise<void> {
   }
   const kernel = new Kernel(readConnectionFile(file));
   const dispatcher = new Dispatcher(kernel);
-  // SIGINT from the client (or from the control process): a running vm script is broken by Node
-  // itself (breakOnSigint); a pending await is stopped through the cell's AbortSignal.
-  process.on('SIGINT', () => kernel.interrupt());
+  // SIGINT from the client (or from the control process): a running vm script is broken by the
+  // interrupt guard (kernel/exec/interrupt-guard.ts); a pending await through the cell's AbortSignal.
+  process.on('SIGINT', () => kernel.sigint());
   process.on('SIGTERM', () => void kernel.shutdown());
   await kernel.server.start({
     shell: (msg) => dispatcher.shell(msg),

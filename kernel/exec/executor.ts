@@ -3,9 +3,9 @@
  *
  * Each cell is type-checked against the declarations of the cells before it (the TypeScript
  * language service), transformed so its top-level names outlive it (transform.ts), and run in the
- * MAIN realm with `vm.Script#runInThisContext({ breakOnSigint: true })`: libraries that test
- * `instanceof Float32Array` see the same constructors as the cell, and SIGINT breaks a
- * synchronous loop. stdout/stderr, display calls and the library's display sink go to the hooks
+ * MAIN realm with `vm.Script#runInThisContext()`: libraries that test `instanceof Float32Array`
+ * see the same constructors as the cell. SIGINT breaks a synchronous loop (interrupt-guard.ts:
+ * the kernel's addon, or Node's breakOnSigint where it is not built). stdout/stderr, display calls and the library's display sink go to the hooks
  * of the running cell; an abort of `hooks.signal` ends a pending await with KeyboardInterrupt.
  *
  * Type errors: by default a cell with a type error is reported (ename `TSError`, each message with
@@ -21,6 +21,7 @@ import { formatValue, type MimeBundle } from './format.js';
 import { isComplete, type IsCompleteReply } from './is-complete.js';
 import { CellLanguageService } from './language-service.js';
 import { ModuleTable } from './modules.js';
+import { interruptGuard } from './interrupt-guard.js';
 import { describeError, sourceLine, type CellRecord } from './traceback.js';
 import { CellSyntaxError, HELPER, objectLiteralCell, transformCell } from './transform.js';
 
@@ -108,6 +109,8 @@ export class Executor {
   }
 
   async execute(source: string, hooks: ExecHooks): Promise<ExecResult> {
+    const guard = interruptGuard();
+    const mark = guard.mark();
     const code = objectLiteralCell(source);
     let cell: Compiled;
     const label = hooks.executionCount !== undefined ? `In[${hooks.executionCount}]` : undefined;
@@ -140,11 +143,12 @@ export class Executor {
     try {
       await this.modules.preload(cell.imports);
       if (cell.declares) this.language.commit(code);
-      // One macrotask turn: a SIGINT or interrupt that arrived during the type check runs its
-      // listener (which aborts the signal) here; otherwise it would wait behind a blocking cell.
-      await new Promise((resolve) => setImmediate(resolve));
+      // Without the addon, one macrotask turn: a SIGINT that arrived during the type check runs
+      // its listener (which aborts the signal) here; otherwise it would wait behind a blocking
+      // cell. The addon needs no turn: `guard.run` throws for a SIGINT counted since `mark`.
+      if (guard.kind !== 'addon') await new Promise((resolve) => setImmediate(resolve));
       if (hooks.signal.aborted) throw new InterruptError();
-      const pending = cell.script.runInThisContext({ breakOnSigint: true }) as Promise<unknown>;
+      const pending = guard.run((breakOnSigint) => cell.script.runInThisContext({ breakOnSigint }), mark) as Promise<unknown>;
       const value = await this.untilAborted(pending, hooks.signal);
       const hasValue = cell.endsWithExpression && value !== undefined && !(value instanceof DisplayHandle);
       return hasValue ? { status: 'ok', hasValue, value } : { status: 'ok', hasValue: false };

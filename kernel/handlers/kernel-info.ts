@@ -19,9 +19,10 @@ function packageVersion(name: string, from: string): string {
 let content: Record<string, unknown> | undefined;
 
 export function kernelInfoContent(): Record<string, unknown> {
+  if (content) return content;
   const version = packageVersion('qlora-ts', __dirname);
   const ts = packageVersion('typescript', __dirname);
-  content ??= {
+  content = {
     status: 'ok',
     protocol_version: PROTOCOL_VERSION,
     implementation: 'qlora-ts',

@@ -1,24 +1,19 @@
 /**
  * Interrupts, by both paths (interrupt_request on control, and SIGINT to the process), of a
  * synchronous infinite loop and of a pending await: each ends with KeyboardInterrupt, the kernel
- * goes idle, and what earlier cells declared is still there.
+ * goes idle, and what earlier cells declared is still there. Both ways of breaking a synchronous
+ * loop are tested: the kernel's SIGINT addon (built by scripts/build-interrupt.js, which setup
+ * runs) and Node's breakOnSigint (QLORA_TS_INTERRUPT=breakOnSigint), its fallback.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestClient } from './client.js';
+import { addonPath } from '../../kernel/exec/interrupt-guard.js';
 
 let k: TestClient;
-before(async () => {
-  k = await TestClient.start();
-  assert.equal((await k.execute('let kept = 41', {}, 60_000)).reply.content.status, 'ok');
-});
-after(async () => {
-  await k.close();
-  assert.deepEqual(k.violations, []);
-});
 
 const paths = {
   interrupt_request: async () => {
@@ -32,7 +27,20 @@ const paths = {
 
 const cells = { 'a synchronous infinite loop': 'while (true) {}', 'a pending await': 'await new Promise(() => {})' };
 
-describe('interrupt', () => {
+for (const mode of ['addon', 'breakOnSigint'] as const) describe(`interrupt (${mode})`, () => {
+  before(async () => {
+    if (mode === 'addon') assert.ok(existsSync(addonPath()), `${addonPath()} is missing: run node scripts/build-interrupt.js`);
+    const saved = process.env.QLORA_TS_INTERRUPT;
+    process.env.QLORA_TS_INTERRUPT = mode;
+    k = await TestClient.start();
+    if (saved === undefined) delete process.env.QLORA_TS_INTERRUPT; else process.env.QLORA_TS_INTERRUPT = saved;
+    assert.equal((await k.execute('let kept = 41', {}, 60_000)).reply.content.status, 'ok');
+  });
+  after(async () => {
+    await k.close();
+    assert.deepEqual(k.violations, []);
+  });
+
   for (const [path, interrupt] of Object.entries(paths)) {
     for (const [what, loop] of Object.entries(cells)) {
       it(`${path} stops ${what} and keeps state`, async () => {
@@ -59,6 +67,27 @@ describe('interrupt', () => {
       });
     }
   }
+
+  it(`breaks loops with ${mode === 'addon' ? 'the addon loaded' : 'breakOnSigint, the addon not loaded'}`, () => {
+    const maps = readFileSync(`/proc/${k.proc.pid}/maps`, 'utf8');
+    assert.equal(maps.includes('qlora_interrupt.node'), mode === 'addon');
+  });
+
+  it('SIGINT as soon as a loop starts, five times in a row, stops each and leaves the kernel answering', async () => {
+    for (let i = 0; i < 5; i++) {
+      const flag = join(mkdtempSync(join(tmpdir(), 'qlora-ts-int-')), 'running');
+      const code = `kept = 41 + ${i};\nrequire('node:fs').writeFileSync(${JSON.stringify(flag)}, '1');\nfor (;;) {}`;
+      const msg = k.session.make('execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+      const done = k.expect(msg, 'shell', 60_000);
+      await k.sendRaw('shell', msg);
+      while (!existsSync(flag)) await new Promise((r) => setTimeout(r, 1));
+      k.proc.kill('SIGINT');
+      assert.equal((await done).reply.content.ename, 'KeyboardInterrupt');
+      const ex = await k.execute('kept');
+      assert.deepEqual(ex.iopub.find((m) => m.header.msg_type === 'execute_result')!.content.data, { 'text/plain': String(41 + i) });
+    }
+    await k.execute('kept = 41');
+  });
 
   it('an interrupt while idle changes nothing', async () => {
     await paths.interrupt_request();
