@@ -10,7 +10,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // registers tfjs's gradients
 import '@tensorflow/tfjs-backend-cpu';
 import { registerCudaBackend, CudaBackend } from '../../lib/backend/cuda';
-import { dequantize4bitOp } from '../../lib/quant/dequantize_op';
+import { dequantize4bitOp, matmul4bitOp } from '../../lib/quant/dequantize_op';
+import { deviceRandom } from '../../lib/backend/cuda/random';
+import { crossEntropy } from '../../lib/nn/cross_entropy';
+import { swiglu } from '../../lib/nn/swiglu';
+import { rmsNorm } from '../../lib/nn/rms_norm';
+import { AdamW } from '../../lib/train/optim/adamw';
 
 type Case = { name: string; run: () => tf.Tensor; tol: number };
 
@@ -48,6 +53,10 @@ async function main(): Promise<void> {
     cases.push({ name: `${n} (4,5,6)+(6)`, run: () => op(seeded([4, 5, 6], 1), seeded([6], 2, true)), tol: 1e-5 });
     cases.push({ name: `${n} (4,1,6)+(1,5,1)`, run: () => op(seeded([4, 1, 6], 3), seeded([1, 5, 1], 4, true)), tol: 1e-5 });
   }
+  cases.push({ name: 'add (2,3,4,5)+(3,1,1)', run: () => tf.add(seeded([2, 3, 4, 5], 70), seeded([3, 1, 1], 71)), tol: 1e-6 });
+  cases.push({ name: 'mul (2,1,4,5)*(2,3,1,1)', run: () => tf.mul(seeded([2, 1, 4, 5], 72), seeded([2, 3, 1, 1], 73)), tol: 1e-6 });
+  cases.push({ name: 'div (1000,33)/scalar', run: () => tf.div(seeded([1000, 33], 74), tf.scalar(3)), tol: 1e-6 });
+  cases.push({ name: 'sub scalar-(7,9)', run: () => tf.sub(tf.scalar(2), seeded([7, 9], 75)), tol: 1e-6 });
   cases.push({ name: 'pow', run: () => tf.pow(seeded([100], 5, true), seeded([100], 6)), tol: 1e-4 });
   const un = { neg: tf.neg, exp: tf.exp, sigmoid: tf.sigmoid, tanh: tf.tanh, relu: tf.relu, abs: tf.abs, square: tf.square, sin: tf.sin, cos: tf.cos, erf: tf.erf };
   for (const [n, op] of Object.entries(un)) cases.push({ name: n, run: () => op(seeded([1000], 7)), tol: 1e-5 });
@@ -138,6 +147,176 @@ async function main(): Promise<void> {
     if (!ok) failed++;
     cases.push({ name: 'bf16', run, tol: 0 });
     console.log('matMul bf16 inputs vs fp32 (relative L2)'.padEnd(48), rel.toExponential(2).padStart(20), ok ? 'ok' : 'MISMATCH');
+  }
+
+  // deviceRandom: moments of 2^22 draws against the distribution's (float64 sums on the host).
+  {
+    await tf.setBackend('cuda');
+    const n = 1 << 22;
+    const moments = (t: tf.Tensor) => {
+      const v = t.dataSync();
+      let s = 0, s2 = 0;
+      for (let i = 0; i < v.length; i++) { s += v[i]; s2 += v[i] * v[i]; }
+      t.dispose();
+      return { mean: s / v.length, std: Math.sqrt(s2 / v.length - (s / v.length) ** 2) };
+    };
+    const checks: Array<[string, tf.Tensor, number, number]> = [
+      ['deviceRandom normal(0.5, 2)', deviceRandom([n], 'normal', 7, 0.5, 2), 0.5, 2],
+      ['deviceRandom uniform [1, 3)', deviceRandom([n], 'uniform', 8, 1, 3), 2, 2 / Math.sqrt(12)],
+      ['deviceRandom bits (as uint32 / 2^32)', tf.tidy(() => deviceRandom([n], 'bits', 9)), 0.5, 1 / Math.sqrt(12)],
+    ];
+    for (const [name, t, mean, std] of checks) {
+      let m;
+      if (t.dtype === 'int32') {
+        const w = new Uint32Array((t.dataSync() as Int32Array).buffer);
+        let s = 0, s2 = 0;
+        for (const x of w) { const u = x / 2 ** 32; s += u; s2 += u * u; }
+        t.dispose();
+        m = { mean: s / w.length, std: Math.sqrt(s2 / w.length - (s / w.length) ** 2) };
+      } else {
+        m = moments(t);
+      }
+      const err = Math.max(Math.abs(m.mean - mean), Math.abs(m.std - std)) / std;
+      const ok = err < 5e-3; // 2^22 draws: the standard error of the mean is 5e-4 std
+      if (!ok) failed++;
+      cases.push({ name, run: () => tf.scalar(0), tol: 0 });
+      console.log(name.padEnd(48), err.toExponential(2).padStart(20), ok ? 'ok' : 'MISMATCH');
+    }
+  }
+
+  // Fused kernels against float64 references computed here on the host.
+  {
+    await tf.setBackend('cuda');
+    const report = (name: string, err: number, tol: number) => {
+      const ok = err <= tol;
+      if (!ok) failed++;
+      cases.push({ name, run: () => tf.scalar(0), tol });
+      console.log(name.padEnd(48), err.toExponential(2).padStart(20), ok ? 'ok' : 'MISMATCH');
+    };
+    // Cross-entropy: loss and gradient, rows with ignored targets, a large vocabulary.
+    for (const [N, V] of [[7, 1000], [33, 128256]]) {
+      const x = tf.randomNormal([N, V], 0, 3, 'float32', 80);
+      const targets = Array.from({ length: N }, (_, i) => (i % 5 === 3 ? -100 : (i * 7919) % V));
+      const { value, grads } = tf.variableGrads(() => crossEntropy(x as tf.Tensor2D, targets), [tf.variable(x, true, `ce${N}`)]);
+      const xs = x.dataSync();
+      const got = value.dataSync()[0];
+      const g = grads[`ce${N}`].dataSync();
+      const kept = targets.filter((t) => t !== -100).length;
+      let loss = 0, gErr = 0;
+      for (let r = 0; r < N; r++) {
+        let m = -Infinity;
+        for (let c = 0; c < V; c++) m = Math.max(m, xs[r * V + c]);
+        let sum = 0;
+        for (let c = 0; c < V; c++) sum += Math.exp(xs[r * V + c] - m);
+        const lse = m + Math.log(sum);
+        const t = targets[r];
+        if (t !== -100) loss += (lse - xs[r * V + t]) / kept;
+        for (let c = 0; c < V; c++) {
+          const ref = t === -100 ? 0 : (Math.exp(xs[r * V + c] - lse) - (c === t ? 1 : 0)) / kept;
+          gErr = Math.max(gErr, Math.abs(g[r * V + c] - ref));
+        }
+      }
+      report(`fused cross-entropy loss (${N},${V})`, Math.abs(got - loss) / Math.abs(loss), 1e-5);
+      report(`fused cross-entropy grad (${N},${V}) abs`, gErr, 1e-6);
+      tf.dispose([x, value, ...Object.values(grads)]);
+    }
+    // 4-bit weight × activations on bf16 tensor cores vs float64 (weights from the CPU dequantize kernel).
+    for (const nested of [false, true]) {
+      for (const gradInput of [false, true]) {
+        const [rows, cols, N] = [96, 128, 40];
+        const nBlocks = (rows * cols) / 64;
+        const inputs = () => ({
+          packed: tf.tensor1d(Array.from({ length: (rows * cols) / 8 }, (_, i) => Math.imul(i + 5, 2654435761) | 0), 'int32'),
+          code: tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i - 7.5) / 7.5)),
+          absmax: nested ? tf.tensor1d(Array.from({ length: Math.ceil(nBlocks / 4) }, (_, i) => Math.imul(i + 3, 40503) | 0), 'int32')
+            : tf.tensor1d(Array.from({ length: nBlocks }, (_, i) => 0.5 + i / 100)),
+          nestedAbsmax: nested ? tf.tensor1d([0.7, 1.3, 0.9]) : undefined,
+          nestedCode: nested ? tf.tensor1d(Array.from({ length: 256 }, (_, i) => i / 255)) : undefined,
+        });
+        const attrs = { shape: [rows, cols] as [number, number], blocksize: 64, transpose: false, nested, nestedBlocksize: 32, offset: 0.25 };
+        const w = await onBackend('cpu', () => dequantize4bitOp(inputs(), attrs)); // (rows, cols) row-major
+        const k = gradInput ? rows : cols, nOut = gradInput ? cols : rows;
+        const xv = await onBackend('cpu', () => tf.randomNormal([N, k], 0, 1, 'float32', 110));
+        const got = await onBackend('cuda', () => matmul4bitOp(tf.tensor2d(xv, [N, k]), inputs(), attrs, gradInput));
+        let num = 0, den = 0;
+        for (let i = 0; i < N; i++) {
+          for (let j = 0; j < nOut; j++) {
+            let ref = 0;
+            for (let q = 0; q < k; q++) ref += xv[i * k + q] * (gradInput ? w[q * cols + j] : w[j * cols + q]);
+            num += (got[i * nOut + j] - ref) ** 2; den += ref * ref;
+          }
+        }
+        report(`Matmul4bit bf16 nested=${nested} gradInput=${gradInput} (rel L2)`, Math.sqrt(num / den), 1e-2);
+      }
+    }
+    await tf.setBackend('cuda');
+    // SwiGLU and RMSNorm (frozen weight): value and input gradients of sum(out · c) against float64.
+    {
+      const [R, D] = [37, 300];
+      const xs = await onBackend('cpu', () => tf.randomNormal([R, D], 0, 2, 'float32', 120));
+      const us = await onBackend('cpu', () => tf.randomNormal([R, D], 0, 1, 'float32', 121));
+      const cs = await onBackend('cpu', () => tf.randomNormal([R, D], 0, 1, 'float32', 122));
+      const ws = await onBackend('cpu', () => tf.randomUniform([D], 0.5, 1.5, 'float32', 123));
+      const x = tf.tensor2d(xs, [R, D]), u = tf.tensor2d(us, [R, D]), c = tf.tensor2d(cs, [R, D]);
+      const w = tf.variable(tf.tensor1d(ws), false);
+      const swGrads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(swiglu(a, b), c)))([x, u]);
+      const sw = swiglu(x, u).dataSync(), dg = swGrads[0].dataSync(), du = swGrads[1].dataSync();
+      let e1 = 0, e2 = 0;
+      for (let i = 0; i < R * D; i++) {
+        const sg = 1 / (1 + Math.exp(-xs[i]));
+        e1 = Math.max(e1, Math.abs(sw[i] - xs[i] * sg * us[i]) / Math.max(1, Math.abs(xs[i] * sg * us[i])));
+        const rg = cs[i] * us[i] * sg * (1 + xs[i] * (1 - sg)), ru = cs[i] * xs[i] * sg;
+        e2 = Math.max(e2, Math.abs(dg[i] - rg) / Math.max(1, Math.abs(rg)), Math.abs(du[i] - ru) / Math.max(1, Math.abs(ru)));
+      }
+      report('fused SwiGLU value', e1, 1e-5);
+      report('fused SwiGLU gradients (g, u)', e2, 1e-5);
+      const rn = rmsNorm(x, w, 1e-5).dataSync();
+      const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(rmsNorm(a, w, 1e-5), c)))(x).dataSync();
+      let e3 = 0, e4 = 0;
+      for (let r = 0; r < R; r++) {
+        let ss = 0, s = 0;
+        for (let j = 0; j < D; j++) ss += xs[r * D + j] ** 2;
+        const rs = 1 / Math.sqrt(ss / D + 1e-5);
+        for (let j = 0; j < D; j++) s += cs[r * D + j] * ws[j] * xs[r * D + j];
+        for (let j = 0; j < D; j++) {
+          const i = r * D + j;
+          e3 = Math.max(e3, Math.abs(rn[i] - xs[i] * rs * ws[j]) / Math.max(1, Math.abs(xs[i] * rs * ws[j])));
+          const ref = rs * cs[i] * ws[j] - xs[i] * rs ** 3 * s / D;
+          e4 = Math.max(e4, Math.abs(dx[i] - ref) / Math.max(1, Math.abs(ref)));
+        }
+      }
+      report('fused RMSNorm value', e3, 1e-5);
+      report('fused RMSNorm input gradient', e4, 1e-5);
+      tf.dispose([x, u, c, w, ...swGrads]);
+    }
+    // AdamW: two steps of three parameters (one without weight decay) against float64.
+    {
+      const shapes = [[5, 7], [300], [16, 2]];
+      const init = shapes.map((sh, i) => tf.randomNormal(sh, 0, 1, 'float32', 90 + i));
+      const params = init.map((t, i) => tf.variable(t, true, `adamw${i}`));
+      const opt = new AdamW(params, { lr: 0.01, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1, decay: [true, true, false] });
+      const ref = init.map((t) => Float64Array.from(t.dataSync()));
+      const mRef = ref.map((r) => new Float64Array(r.length)), vRef = ref.map((r) => new Float64Array(r.length));
+      for (let step = 1; step <= 2; step++) {
+        const gs = shapes.map((sh, i) => tf.randomNormal(sh, 0, 1, 'float32', 100 + 10 * step + i));
+        gs.forEach((g, i) => {
+          const gv = g.dataSync();
+          for (let k = 0; k < gv.length; k++) {
+            mRef[i][k] = 0.9 * mRef[i][k] + 0.1 * gv[k];
+            vRef[i][k] = 0.95 * vRef[i][k] + 0.05 * gv[k] * gv[k];
+            const denom = Math.sqrt(vRef[i][k]) / Math.sqrt(1 - 0.95 ** step) + 1e-8;
+            ref[i][k] = ref[i][k] * (i < 2 ? 1 - 0.01 * 0.1 : 1) - (0.01 / (1 - 0.9 ** step)) * (mRef[i][k] / denom);
+          }
+        });
+        opt.step(gs, 0.01);
+        tf.dispose(gs);
+      }
+      let err = 0;
+      params.forEach((p, i) => { const v = p.dataSync(); for (let k = 0; k < v.length; k++) err = Math.max(err, Math.abs(v[k] - ref[i][k])); });
+      report('fused AdamW 2 steps (abs)', err, 1e-6);
+      opt.dispose();
+      tf.dispose([...init, ...params]);
+    }
   }
 
   // GEMM throughput (one sync at the end of each loop).

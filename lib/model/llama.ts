@@ -15,6 +15,7 @@ import { RMSNorm } from '../nn/rms_norm';
 import { applyRotaryPosEmb, ropeCosSin, ropeInvFreq } from '../nn/rope';
 import { buildAttentionMask, scaledDotProductAttention } from '../nn/attention';
 import { causalLmLoss } from '../nn/cross_entropy';
+import { swiglu } from '../nn/swiglu';
 import { AutoConfig, LlamaConfig, generationConfigFromJSON, generationConfigToJSON, readJson, writeJsonAtomic, type GenerationConfig, type LlamaConfigFields } from './config';
 import { Checkpoint } from './checkpoint';
 import { saveSafetensors, tensorToRaw, type RawTensor, type SafetensorsDtype } from './safetensors';
@@ -118,8 +119,7 @@ export class LlamaMLP extends Module {
   forward(x: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
       const g = this.gate_proj.forward(x); // (B, T, inter)
-      const act = tf.mul(g, tf.sigmoid(g)); // silu
-      return this.down_proj.forward(tf.mul(act, this.up_proj.forward(x))) as tf.Tensor3D;
+      return this.down_proj.forward(swiglu(g, this.up_proj.forward(x))) as tf.Tensor3D; // silu(g) · up(x)
     });
   }
 }

@@ -5,6 +5,14 @@ import { ArgumentError, show } from '../errors';
 export const IGNORE_INDEX = -100;
 
 /**
+ * Names of the fused kernels a backend may register (the cuda backend does): forward
+ * {logits (N, V), ids int32 (N), keep (N)} → [row loss (N), logsumexp (N)]; gradient
+ * {logits, ids, keep, lse, dy} with attr invDenom → dlogits (N, V).
+ */
+export const FUSED_CROSS_ENTROPY = 'QloraCrossEntropy';
+export const FUSED_CROSS_ENTROPY_GRAD = 'QloraCrossEntropyGrad';
+
+/**
  * Mean cross-entropy of logits (N, V) against integer targets (N) with `ignoreIndex` skipped:
  * mean over counted rows, like torch. Forward: logsumexp − picked logit; backward written once:
  * (softmax − onehot) · dy / count, so only the logits are kept for the backward pass.
@@ -26,6 +34,22 @@ export function crossEntropy(logits: tf.Tensor2D, targets: number[], ignoreIndex
   if (count === 0) return tf.tidy(() => tf.mul(tf.sum(logits), 0) as tf.Scalar);
   // Constants made inside forward and backward (each scope frees its own): no input-dependent kernel.
   const constants = () => [tf.tensor1d(keep), tf.tensor1d(ids, 'int32')] as const;
+  if (tf.getKernel(FUSED_CROSS_ENTROPY, tf.getBackend()) && tf.getKernel(FUSED_CROSS_ENTROPY_GRAD, tf.getBackend())) {
+    const fused = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      const [keepT, idsT] = constants();
+      const [rowLoss, lse] = tf.engine().runKernel(FUSED_CROSS_ENTROPY, { logits: x, ids: idsT, keep: keepT }, {}) as tf.Tensor[];
+      save([x, lse]);
+      return {
+        value: tf.div(tf.sum(rowLoss), denom) as tf.Scalar,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [keepT, idsT] = constants();
+          return tf.engine().runKernel(FUSED_CROSS_ENTROPY_GRAD, { logits: saved[0], ids: idsT, keep: keepT, lse: saved[1], dy }, { invDenom: 1 / denom }) as tf.Tensor;
+        },
+      };
+    });
+    return fused(logits) as tf.Scalar;
+  }
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([x]);

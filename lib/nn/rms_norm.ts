@@ -4,8 +4,16 @@ import { Module } from './module';
 import { pyFloat } from './repr';
 
 /**
+ * Names of the fused RMSNorm kernels a backend may register (the cuda backend does):
+ * {x, weight} attr eps → [y, rstd (rows)]; gradient {x, weight, rstd, dy} → dx (weight frozen).
+ */
+export const FUSED_RMS_NORM = 'QloraRmsNorm';
+export const FUSED_RMS_NORM_GRAD = 'QloraRmsNormGrad';
+
+/**
  * RMSNorm as Llama computes it: x · rsqrt(mean(x², -1) + eps) · weight, in float32.
- * Public op: validates, then runs the composite form (tf ops, any backend, gradient by autodiff).
+ * Public op: validates, then runs the fused kernels (frozen weight, backend that has them) or the
+ * composite form (tf ops, any backend, gradient by autodiff).
  */
 export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
   const d = x.shape[x.shape.length - 1];
@@ -13,6 +21,21 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor
     throw new ArgumentError(`rmsNorm: \`weight\` has shape ${show(weight.shape)}, expected [${d}] (the last dimension of \`x\`)`);
   }
   if (!(eps > 0)) throw new ArgumentError(`rmsNorm: \`eps\` must be positive, got ${show(eps)}`);
+  // A frozen weight (QLoRA) needs no gradient: the fused kernels, where the backend has them.
+  const frozen = weight instanceof tf.Variable && !weight.trainable;
+  const backend = tf.getBackend();
+  if (frozen && tf.getKernel(FUSED_RMS_NORM, backend) && tf.getKernel(FUSED_RMS_NORM_GRAD, backend)) {
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [xt, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      const [y, rstd] = tf.engine().runKernel(FUSED_RMS_NORM, { x: xt, weight }, { eps }) as tf.Tensor[];
+      save([xt, rstd]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(FUSED_RMS_NORM_GRAD, { x: saved[0], weight, rstd: saved[1], dy }, {}) as tf.Tensor,
+      };
+    });
+    return f(x);
+  }
   return tf.tidy(() => {
     const variance = tf.mean(tf.square(x), -1, true); // (..., 1)
     return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);

@@ -11,6 +11,13 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export const DEQUANTIZE_4BIT = 'Dequantize4bit';
 
+/**
+ * A fused 4-bit matmul a backend may register (the cuda backend does, on bf16 tensor cores):
+ * inputs {x} plus the Dequantize4bit inputs, attrs Dequantize4bitAttrs (transpose ignored) plus
+ * gradInput: false → x (N, in) · Wᵀ = (N, out); true → x (N, out) · W = (N, in).
+ */
+export const MATMUL_4BIT = 'Matmul4bit';
+
 export interface Dequantize4bitAttrs {
   /** (out, in) of the original weight. */
   shape: [number, number];
@@ -143,11 +150,25 @@ export function dequantize4bitComposite(inputs: Dequantize4bitInputs, attrs: Deq
   });
 }
 
-/** Dequantizes on the active backend: its kernel when it has one, else the composite. */
-export function dequantize4bitOp(inputs: Dequantize4bitInputs, attrs: Dequantize4bitAttrs): tf.Tensor {
-  if (!tf.getKernel(DEQUANTIZE_4BIT, tf.getBackend())) return dequantize4bitComposite(inputs, attrs);
+function namedInputs(inputs: Dequantize4bitInputs): tf.NamedTensorMap {
   const named: tf.NamedTensorMap = { packed: inputs.packed, code: inputs.code, absmax: inputs.absmax };
   if (inputs.nestedAbsmax) named.nestedAbsmax = inputs.nestedAbsmax;
   if (inputs.nestedCode) named.nestedCode = inputs.nestedCode;
-  return tf.engine().runKernel(DEQUANTIZE_4BIT, named, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  return named;
+}
+
+/** Dequantizes on the active backend: its kernel when it has one, else the composite. */
+export function dequantize4bitOp(inputs: Dequantize4bitInputs, attrs: Dequantize4bitAttrs): tf.Tensor {
+  if (!tf.getKernel(DEQUANTIZE_4BIT, tf.getBackend())) return dequantize4bitComposite(inputs, attrs);
+  return tf.engine().runKernel(DEQUANTIZE_4BIT, namedInputs(inputs), attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
+/** True when the active backend has the fused 4-bit matmul. */
+export function hasMatmul4bit(): boolean {
+  return tf.getKernel(MATMUL_4BIT, tf.getBackend()) !== undefined;
+}
+
+/** x (N, in) · Wᵀ, or with gradInput x (N, out) · W, through the backend's fused kernel (see hasMatmul4bit). No gradient. */
+export function matmul4bitOp(x: tf.Tensor, inputs: Dequantize4bitInputs, attrs: Dequantize4bitAttrs, gradInput: boolean): tf.Tensor2D {
+  return tf.engine().runKernel(MATMUL_4BIT, { x, ...namedInputs(inputs) }, { ...attrs, gradInput } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
 }

@@ -3,7 +3,7 @@ import { Module } from '../nn/module';
 import type { LinearLike } from '../nn/linear';
 import { ArgumentError } from '../errors';
 import { displaySymbol, type MimeBundle } from '../display';
-import { bytesToWords, dequantize4bitOp, wordsToBytes, type Dequantize4bitAttrs, type Dequantize4bitInputs } from './dequantize_op';
+import { bytesToWords, dequantize4bitOp, hasMatmul4bit, matmul4bitOp, wordsToBytes, type Dequantize4bitAttrs, type Dequantize4bitInputs } from './dequantize_op';
 import { quantize4bit, quantStateToDict, type QuantType, type Quantized4bit, type RawTensor } from './quant_state';
 
 export type ComputeDtype = 'float32' | 'float16' | 'bfloat16';
@@ -14,6 +14,19 @@ export interface Linear4bitOptions {
   compressStatistics?: boolean;
   /** Recorded like bitsandbytes' compute_dtype; tfjs' CPU backends compute in float32. */
   computeDtype?: ComputeDtype;
+}
+
+/** A 4-bit weight already in tfjs memory: packed words as Linear4bit keeps them, fp32 absmax per block, the code. */
+export interface Packed4bitTensors {
+  /** (ceil(out·in / 8)) int32, bitsandbytes' bytes 4 per word. */
+  words: tf.Tensor;
+  /** (ceil(out·in / blocksize)) float32. */
+  absmax: tf.Tensor;
+  /** (16) float32 codebook (codeFor(quantType)). */
+  code: tf.Tensor;
+  quantType: QuantType;
+  blocksize: number;
+  dtype?: string;
 }
 
 /**
@@ -40,8 +53,29 @@ export class Linear4bit extends Module implements LinearLike {
   readonly dtype: string;
   private readonly nestedMeta: { blocksize: number; offset: number } | undefined;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, quantized: Quantized4bit, options: { bias?: tf.Tensor; computeDtype?: ComputeDtype } = {}) {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, quantized: Quantized4bit | Packed4bitTensors, options: { bias?: tf.Tensor; computeDtype?: ComputeDtype } = {}) {
     super();
+    this.computeDtype = options.computeDtype ?? 'float32';
+    this.bias = options.bias ? tf.variable(options.bias, false) : undefined;
+    if ('words' in quantized) {
+      // Tensors already in tfjs memory (e.g. made on the GPU): taken over as they are, not copied.
+      const n = inFeatures * outFeatures;
+      const nBlocks = Math.ceil(n / quantized.blocksize);
+      if (quantized.words.dtype !== 'int32' || quantized.words.size !== Math.ceil(n / 8) || quantized.absmax.size !== nBlocks || quantized.code.size !== 16) {
+        throw new ArgumentError(`Linear4bit: packed tensors for [${outFeatures}, ${inFeatures}] need ${Math.ceil(n / 8)} int32 words, ${nBlocks} absmax values and a 16-entry code; got ${quantized.words.size} (${quantized.words.dtype}), ${quantized.absmax.size}, ${quantized.code.size}.`);
+      }
+      this.quantType = quantized.quantType;
+      this.blocksize = quantized.blocksize;
+      this.dtype = quantized.dtype ?? 'bfloat16';
+      this.weight = tf.variable(quantized.words, false);
+      quantized.words.dispose();
+      this.absmax = quantized.absmax;
+      this.quant_map = quantized.code;
+      this.nested_absmax = undefined;
+      this.nested_quant_map = undefined;
+      this.nestedMeta = undefined;
+      return;
+    }
     const { packed, state } = quantized;
     if (state.shape.length !== 2 || state.shape[0] !== outFeatures || state.shape[1] !== inFeatures) {
       throw new ArgumentError(`Linear4bit: quantized weight has shape [${state.shape}], expected [${outFeatures}, ${inFeatures}].`);
@@ -49,7 +83,6 @@ export class Linear4bit extends Module implements LinearLike {
     this.quantType = state.quantType;
     this.blocksize = state.blocksize;
     this.dtype = state.dtype;
-    this.computeDtype = options.computeDtype ?? 'float32';
     const words = bytesToWords(packed);
     const initial = tf.tensor1d(words, 'int32');
     this.weight = tf.variable(initial, false); // tf.variable copies: free the initial value
@@ -66,7 +99,6 @@ export class Linear4bit extends Module implements LinearLike {
       this.nested_quant_map = undefined;
       this.nestedMeta = undefined;
     }
-    this.bias = options.bias ? tf.variable(options.bias, false) : undefined;
   }
 
   /** Quantizes a (out, in) float weight; the caller keeps ownership of `weight`. */
@@ -101,9 +133,13 @@ export class Linear4bit extends Module implements LinearLike {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const x2 = tf.reshape(x, [-1, this.inFeatures]); // (N, in)
+      // bf16 compute on a backend with the fused kernel (cuda): dequantize to bf16 inside the GEMM.
+      const fused = this.computeDtype === 'bfloat16' && hasMatmul4bit();
       const matmul = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-        value: tf.tidy(() => tf.matMul(args[0] as tf.Tensor, this.dequantize(true))), // (N, in) · (in, out)
-        gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.matMul(dy, this.dequantize(false))), // (N, out) · (out, in)
+        value: fused ? matmul4bitOp(args[0] as tf.Tensor, this.inputs(), this.attrs(false), false)
+          : tf.tidy(() => tf.matMul(args[0] as tf.Tensor, this.dequantize(true))), // (N, in) · (in, out)
+        gradFunc: (dy: tf.Tensor) => (fused ? matmul4bitOp(dy, this.inputs(), this.attrs(false), true)
+          : tf.tidy(() => tf.matMul(dy, this.dequantize(false)))), // (N, out) · (out, in)
       }));
       let y = matmul(x2) as tf.Tensor; // (N, out)
       if (this.bias) y = tf.add(y, this.bias);

@@ -7,7 +7,7 @@ export interface CudaAddon {
   alloc(bytes: number): number;
   free(ptr: number, bytes: number): void;
   emptyCache(): void;
-  memoryStats(): { allocated: number; cached: number; peak: number };
+  memoryStats(): { allocated: number; cached: number; peak: number; scratch: number; deviceUsed?: number };
   resetPeak(): void;
   upload(ptr: number, values: Float32Array | Int32Array | Uint8Array): void;
   download(ptr: number, into: Float32Array | Int32Array): void;
@@ -29,6 +29,21 @@ export interface CudaAddon {
   intToFloat(x: number, y: number, n: number): void;
   select(cond: number, a: number, b: number, y: number, n: number, condInner: number): void;
   padTile(x: number, y: number, inShape: number[], outShape: number[], before: number[], value: number, tile: number): void;
+  /** Fills n elements: kind 0 normal(a, b), 1 uniform [a, b) (float32), 2 random 32-bit words. */
+  randomFill(y: number, n: number, seed: number, kind: number, a: number, b: number): void;
+  /** Fused cross-entropy over rows of (N, V) logits: per-row loss and logsumexp; backward writes dx once. */
+  ceForward(x: number, ids: number, keep: number, loss: number, lse: number, n: number, v: number): void;
+  ceBackward(x: number, ids: number, keep: number, lse: number, dy: number, invDenom: number, dx: number, n: number, v: number): void;
+  /** One AdamW step of one parameter into new buffers (po, mo, vo). */
+  adamwStep(p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number,
+    lr: number, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2s: number): void;
+  /** 4-bit weight (rows, cols) dequantized to bf16 × activations rounded to bf16: y = x·Wᵀ, or x·W when gradInput. */
+  matmul4(x: number, packed: number, code: number, scale: number, y: number, n: number, rows: number, cols: number, shift: number, gradInput: number): void;
+  swiglu(g: number, u: number, y: number, n: number): void;
+  swigluGrad(g: number, u: number, dy: number, dg: number, du: number, n: number): void;
+  rmsNorm(x: number, w: number, y: number, rstd: number, rows: number, d: number, eps: number): void;
+  rmsNormGrad(x: number, w: number, rstd: number, dy: number, dx: number, rows: number, d: number): void;
+  nestedScales(words: number, nestedCode: number, nestedAbsmax: number, scale: number, nBlocks: number, nestedBlocksize: number, offset: number): void;
   dequant4(packed: number, code: number, scale: number, y: number, rows: number, cols: number, shift: number, transpose: number): void;
 }
 

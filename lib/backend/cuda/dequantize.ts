@@ -1,39 +1,58 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DEQUANTIZE_4BIT, Dequantize4bitAttrs } from '../../quant/dequantize_op';
+import { DEQUANTIZE_4BIT, MATMUL_4BIT, Dequantize4bitAttrs } from '../../quant/dequantize_op';
+import type { CudaBackend } from './backend';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Fn } from './kernels';
 
 /**
  * `Dequantize4bit` on the device: the packed int32 words (uploaded once per tensor and kept with
  * it) and the 16-entry code go through one kernel that writes float32 (out, in) or its transpose.
- * The per-block scales (double-dequantized on the host when `nested`) travel as a temporary buffer.
+ * Plain absmax is read where it lives on the device; double-quantized absmax is expanded there
+ * into a temporary float32 scale per block (nothing is read back to the host).
  */
 export const dequantizeKernel: [string, Fn] = [DEQUANTIZE_4BIT, ({ inputs, backend, attrs }) => {
   const a = attrs as unknown as Dequantize4bitAttrs;
   const [rows, cols] = a.shape;
-  const nBlocks = Math.ceil((rows * cols) / a.blocksize);
-  let scale: Float32Array;
-  if (a.nested) {
-    const words = backend.readSync(inputs.absmax.dataId) as Int32Array;
-    const nestedAbsmax = backend.readSync(inputs.nestedAbsmax.dataId) as Float32Array;
-    const nestedCode = backend.readSync(inputs.nestedCode.dataId) as Float32Array;
-    scale = new Float32Array(nBlocks);
-    for (let b = 0; b < nBlocks; b++) {
-      const q = (words[b >> 2] >>> (8 * (b & 3))) & 255;
-      scale[b] = Math.fround(nestedCode[q] * nestedAbsmax[Math.floor(b / a.nestedBlocksize)]) + a.offset;
-    }
-  } else {
-    scale = backend.readSync(inputs.absmax.dataId) as Float32Array;
-  }
   const out = backend.makeDeviceOutput(a.transpose ? [cols, rows] : [rows, cols]);
-  const s = backend.uploadTemp(scale);
-  backend.addon.dequant4(backend.indexPtr(inputs.packed), backend.devicePtr(inputs.code), s.ptr, backend.devicePtr(out),
-    rows, cols, Math.log2(a.blocksize), a.transpose ? 1 : 0);
-  backend.addon.free(s.ptr, s.bytes); // stream-ordered: a later kernel reusing it runs after this one
+  withScales(backend, inputs, a, (scale) => backend.addon.dequant4(backend.indexPtr(inputs.packed), backend.devicePtr(inputs.code), scale,
+    backend.devicePtr(out), rows, cols, Math.log2(a.blocksize), a.transpose ? 1 : 0));
   return out;
 }];
 
-/** Registers the device kernel for the `cuda` backend. */
+/**
+ * `Matmul4bit`: {x, packed, code, absmax[, nestedAbsmax, nestedCode]} → x·Wᵀ (N, out), or with
+ * attr gradInput x·W (N, in), x being (N, out) then. The weight is dequantized to bf16 and
+ * multiplied on tensor cores (fp32 accumulate): the bf16 compute dtype of bitsandbytes' Linear4bit.
+ */
+export const matmul4bitKernel: [string, Fn] = [MATMUL_4BIT, ({ inputs, backend, attrs }) => {
+  const a = attrs as unknown as Dequantize4bitAttrs & { gradInput: boolean };
+  const [rows, cols] = a.shape;
+  const x = inputs.x;
+  const N = x.shape[0];
+  const out = backend.makeDeviceOutput([N, a.gradInput ? cols : rows]);
+  withScales(backend, inputs, a, (scale) => backend.addon.matmul4(backend.devicePtr(x), backend.indexPtr(inputs.packed), backend.devicePtr(inputs.code),
+    scale, backend.devicePtr(out), N, rows, cols, Math.log2(a.blocksize), a.gradInput ? 1 : 0));
+  return out;
+}];
+
+/** Calls `use` with a device pointer to the float32 absmax per block, expanding double quantization on the device. */
+function withScales(backend: CudaBackend, inputs: Record<string, TensorInfo>, a: Dequantize4bitAttrs, use: (scale: number) => void): void {
+  if (!a.nested) {
+    use(backend.devicePtr(inputs.absmax));
+    return;
+  }
+  const nBlocks = Math.ceil((a.shape[0] * a.shape[1]) / a.blocksize);
+  const temp = { ptr: backend.addon.alloc(nBlocks * 4), bytes: nBlocks * 4 };
+  backend.addon.nestedScales(backend.indexPtr(inputs.absmax), backend.devicePtr(inputs.nestedCode), backend.devicePtr(inputs.nestedAbsmax),
+    temp.ptr, nBlocks, a.nestedBlocksize, a.offset);
+  use(temp.ptr);
+  backend.addon.free(temp.ptr, temp.bytes); // stream-ordered: a later kernel reusing it runs after this one
+}
+
+/** Registers the device kernels for the `cuda` backend. */
 export function registerDequantizeKernel(backendName: string): void {
-  if (tf.getKernel(DEQUANTIZE_4BIT, backendName)) tf.unregisterKernel(DEQUANTIZE_4BIT, backendName);
-  tf.registerKernel({ kernelName: DEQUANTIZE_4BIT, backendName, kernelFunc: dequantizeKernel[1] as unknown as tf.KernelFunc });
+  for (const [kernelName, fn] of [dequantizeKernel, matmul4bitKernel]) {
+    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+    tf.registerKernel({ kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc });
+  }
 }

@@ -4,6 +4,7 @@ import { loadAddon } from './addon';
 import { CudaBackend } from './backend';
 import { registerCudaKernels } from './kernels';
 import { registerDequantizeKernel } from './dequantize';
+import { registerFusedKernels } from './fused';
 
 /**
  * Registers the `cuda` backend with tfjs if the addon loads and a GPU answers; otherwise returns
@@ -16,6 +17,7 @@ export function registerCudaBackend(priority = 3): { ok: true } | { ok: false; r
   tf.registerBackend('cuda', () => new CudaBackend(addon), priority);
   registerCudaKernels('cuda');
   registerDequantizeKernel('cuda');
+  registerFusedKernels('cuda');
   return { ok: true };
 }
 

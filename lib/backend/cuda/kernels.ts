@@ -60,6 +60,29 @@ function stridesFor(shape: number[], outShape: number[]): number[] {
   return strides;
 }
 
+/**
+ * Merges neighbouring output dimensions that both inputs walk the same way (both contiguous across
+ * them, or both broadcast), so a same-shape op becomes rank 1 and a bias add rank 2: the kernel's
+ * index arithmetic (one division per dimension per element) then costs almost nothing.
+ */
+export function collapseDims(shape: number[], sa: number[], sb: number[]): { shape: number[]; sa: number[]; sb: number[] } {
+  const out = { shape: [shape[0]], sa: [sa[0]], sb: [sb[0]] };
+  for (let d = 1; d < shape.length; d++) {
+    const k = out.shape.length - 1;
+    const mergeable = (s: number[], outer: number) => (outer === 0 && s[d] === 0) || (outer === s[d] * shape[d] && s[d] !== 0);
+    if (shape[d] === 1) continue; // a size-1 dimension moves nothing
+    if (out.shape[k] === 1) { out.shape[k] = shape[d]; out.sa[k] = sa[d]; out.sb[k] = sb[d]; continue; }
+    if (mergeable(sa, out.sa[k]) && mergeable(sb, out.sb[k])) {
+      out.shape[k] *= shape[d];
+      out.sa[k] = sa[d];
+      out.sb[k] = sb[d];
+    } else {
+      out.shape.push(shape[d]); out.sa.push(sa[d]); out.sb.push(sb[d]);
+    }
+  }
+  return out;
+}
+
 function binary(op: number, name: string): Fn {
   return ({ inputs, backend, attrs }) => {
     const { a, b } = inputs;
@@ -67,8 +90,8 @@ function binary(op: number, name: string): Fn {
     const outShape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const out = backend.makeDeviceOutput(outShape);
     const shape = outShape.length ? outShape : [1];
-    backend.addon.binary(op, backend.devicePtr(a), backend.devicePtr(b), backend.devicePtr(out), shape,
-      stridesFor(a.shape.length ? a.shape : [1], shape), stridesFor(b.shape.length ? b.shape : [1], shape));
+    const g = collapseDims(shape, stridesFor(a.shape.length ? a.shape : [1], shape), stridesFor(b.shape.length ? b.shape : [1], shape));
+    backend.addon.binary(op, backend.devicePtr(a), backend.devicePtr(b), backend.devicePtr(out), g.shape, g.sa, g.sb);
     return out;
   };
 }

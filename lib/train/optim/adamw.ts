@@ -4,6 +4,12 @@ import { decodeRaw, encodeRaw } from '../../model/safetensors';
 import { paramGroupJSON, type AdamWOptions, type Optimizer, type OptimizerState } from './optimizer';
 
 /**
+ * Name of the fused AdamW kernel a backend may register (the cuda backend does): {p, g, m, v} with
+ * attrs lr, beta1, beta2, eps, decay (1 − lr·wd or 1), stepSize (lr / bc1), bc2Sqrt → [p', m', v'].
+ */
+export const FUSED_ADAMW = 'QloraAdamW';
+
+/**
  * torch.optim.AdamW (single-tensor path): decoupled weight decay p ← p·(1 − lr·wd), moments
  * m ← lerp(m, g, 1 − β1), v ← β2·v + (1 − β2)·g², then p ← p − lr/(1 − β1^t) · m / (√v/√(1 − β2^t) + ε).
  * The moments are float32 tensors shaped like their parameter.
@@ -23,15 +29,20 @@ export class AdamW implements Optimizer {
     this.stepCount++;
     const bc1 = 1 - b1 ** this.stepCount;
     const bc2Sqrt = Math.sqrt(1 - b2 ** this.stepCount);
+    const fused = tf.getKernel(FUSED_ADAMW, tf.getBackend()) !== undefined;
     this.params.forEach((p, i) => {
-      const [m, v, next] = tf.tidy(() => {
-        const g = grads[i];
-        const m = tf.add(this.m[i], tf.mul(tf.sub(g, this.m[i]), 1 - b1));
-        const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.square(g), 1 - b2));
-        const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), eps);
-        const decayed = wd > 0 && (decay?.[i] ?? true) ? tf.mul(p, 1 - lr * wd) : p;
-        return [m, v, tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1))];
-      });
+      const decays = wd > 0 && (decay?.[i] ?? true);
+      const [next, m, v] = fused
+        ? tf.engine().runKernel(FUSED_ADAMW, { p, g: grads[i], m: this.m[i], v: this.v[i] },
+          { lr, beta1: b1, beta2: b2, eps, decay: decays ? 1 - lr * wd : 1, stepSize: lr / bc1, bc2Sqrt }) as tf.Tensor[]
+        : tf.tidy(() => {
+          const g = grads[i];
+          const m = tf.add(this.m[i], tf.mul(tf.sub(g, this.m[i]), 1 - b1));
+          const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.square(g), 1 - b2));
+          const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), eps);
+          const decayed = decays ? tf.mul(p, 1 - lr * wd) : p;
+          return [tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1)), m, v];
+        });
       p.assign(next);
       tf.dispose([next, this.m[i], this.v[i]]);
       this.m[i] = m;

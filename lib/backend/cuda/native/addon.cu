@@ -92,11 +92,15 @@ static napi_value EmptyCache(napi_env env, napi_callback_info) {
   gFree.clear(); gCached = 0;
   return nullptr;
 }
+static size_t gScratchTotal();
 static napi_value MemoryStats(napi_env env, napi_callback_info) {
   napi_value o; napi_create_object(env, &o);
   napi_set_named_property(env, o, "allocated", num(env, (double)gAllocated));
   napi_set_named_property(env, o, "cached", num(env, (double)gCached));
   napi_set_named_property(env, o, "peak", num(env, (double)gPeak));
+  napi_set_named_property(env, o, "scratch", num(env, (double)gScratchTotal()));
+  size_t freeB = 0, totalB = 0;
+  if (gReady && cudaMemGetInfo(&freeB, &totalB) == cudaSuccess) napi_set_named_property(env, o, "deviceUsed", num(env, (double)(totalB - freeB)));
   return o;
 }
 static napi_value ResetPeak(napi_env env, napi_callback_info) { gPeak = gAllocated; return nullptr; }
@@ -179,25 +183,37 @@ __global__ void kUnary(int op, const float* x, float* y, long long n) {
 
 struct Bcast { int rank; long long shape[MAX_RANK]; long long sa[MAX_RANK]; long long sb[MAX_RANK]; };
 
-__global__ void kBinary(int op, const float* a, const float* b, float* y, long long n, Bcast bc) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    long long rem = i, ia = 0, ib = 0;
+__device__ __forceinline__ float binaryOp(int op, float u, float v) {
+  switch (op) {
+    case B_ADD: return u + v;
+    case B_SUB: return u - v;
+    case B_MUL: return u * v;
+    case B_DIV: return u / v;
+    case B_MAX: return fmaxf(u, v);
+    case B_MIN: return fminf(u, v);
+    case B_POW: return powf(u, v);
+    default: return (u - v) * (u - v);
+  }
+}
+// General broadcasting (dimensions already collapsed on the host); I is 32-bit when n < 2^31.
+template <typename I>
+__global__ void kBinary(int op, const float* a, const float* b, float* y, I n, Bcast bc) {
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
+    I rem = i, ia = 0, ib = 0;
     for (int d = bc.rank - 1; d >= 0; d--) {
-      long long c = rem % bc.shape[d]; rem /= bc.shape[d];
-      ia += c * bc.sa[d]; ib += c * bc.sb[d];
+      I sh = (I)bc.shape[d], c = rem % sh; rem /= sh;
+      ia += c * (I)bc.sa[d]; ib += c * (I)bc.sb[d];
     }
-    float u = a[ia], v = b[ib], r;
-    switch (op) {
-      case B_ADD: r = u + v; break;
-      case B_SUB: r = u - v; break;
-      case B_MUL: r = u * v; break;
-      case B_DIV: r = u / v; break;
-      case B_MAX: r = fmaxf(u, v); break;
-      case B_MIN: r = fminf(u, v); break;
-      case B_POW: r = powf(u, v); break;
-      default: r = (u - v) * (u - v); break;
-    }
-    y[i] = r;
+    y[i] = binaryOp(op, a[ia], b[ib]);
+  }
+}
+// Rank ≤ 2 after collapsing with n < 2^31 (same shape, scalar, row or column broadcast): 32-bit
+// index arithmetic, one division per element at most. Strides are 0 or contiguous.
+template <int OP>
+__global__ void kBinary2(const float* a, const float* b, float* y, unsigned n, unsigned inner, unsigned sa0, unsigned sa1, unsigned sb0, unsigned sb1) {
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    unsigned r = i / inner, c = i - r * inner;
+    y[i] = binaryOp(OP, a[r * sa0 + c * sa1], b[r * sb0 + c * sb1]);
   }
 }
 
@@ -268,7 +284,23 @@ static napi_value Binary(napi_env env, napi_callback_info info) {  // (op, a, b,
   Bcast bc{}; bc.rank = (int)shape.size(); long long n = 1;
   for (size_t i = 0; i < shape.size(); i++) { bc.shape[i] = shape[i]; bc.sa[i] = sa[i]; bc.sb[i] = sb[i]; n *= shape[i]; }
   if (n == 0) return nullptr;
-  kBinary<<<gridFor(n), 256, 0, gStream>>>((int)argNumber(env, a[0]), (const float*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (float*)argPtr(env, a[3]), n, bc);
+  int op = (int)argNumber(env, a[0]);
+  const float* A = (const float*)argPtr(env, a[1]); const float* Bp = (const float*)argPtr(env, a[2]); float* Y = (float*)argPtr(env, a[3]);
+  if (bc.rank <= 2 && n < (1ll << 31)) {
+    unsigned inner = bc.rank == 2 ? (unsigned)bc.shape[1] : (unsigned)n;
+    unsigned sa0 = bc.rank == 2 ? (unsigned)bc.sa[0] : 0, sa1 = (unsigned)bc.sa[bc.rank - 1];
+    unsigned sb0 = bc.rank == 2 ? (unsigned)bc.sb[0] : 0, sb1 = (unsigned)bc.sb[bc.rank - 1];
+    unsigned g = gridFor(n), un = (unsigned)n;
+    switch (op) {
+#define B2(OPC) case OPC: kBinary2<OPC><<<g, 256, 0, gStream>>>(A, Bp, Y, un, inner, sa0, sa1, sb0, sb1); break;
+      B2(B_ADD) B2(B_SUB) B2(B_MUL) B2(B_DIV) B2(B_MAX) B2(B_MIN) B2(B_POW) B2(B_SQDIFF)
+#undef B2
+      default: return throwError(env, "unknown binary op " + std::to_string(op));
+    }
+  } else {
+    if (n < (1ll << 31)) kBinary<unsigned><<<gridFor(n), 256, 0, gStream>>>(op, A, Bp, Y, (unsigned)n, bc);
+    else kBinary<long long><<<gridFor(n), 256, 0, gStream>>>(op, A, Bp, Y, n, bc);
+  }
   LAUNCH_CHECK(); return nullptr;
 }
 static napi_value ReduceRows(napi_env env, napi_callback_info info) {  // (op, x, y, outer, inner)
@@ -455,6 +487,7 @@ __global__ void kToBf16(const float* x, __nv_bfloat16* y, long long n) {
 }
 static void* gScratch[2] = {nullptr, nullptr};
 static size_t gScratchBytes[2] = {0, 0};
+static size_t gScratchTotal() { return gScratchBytes[0] + gScratchBytes[1]; }
 static void* scratch(int which, size_t bytes) {
   if (gScratchBytes[which] < bytes) {
     if (gScratch[which]) { cudaStreamSynchronize(gStream); cudaFree(gScratch[which]); }
@@ -495,6 +528,221 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ---------------------------------------------------------------- random fill and 4-bit scales
+// A counter-based generator: each element hashes (seed, index), so the values do not depend on
+// the launch shape. Used to make benchmark weights on the device (no host round trip).
+__device__ __forceinline__ unsigned long long mix64(unsigned long long z) {
+  z += 0x9E3779B97F4A7C15ull; z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull; z = (z ^ (z >> 27)) * 0x94D049BB133111EBull; return z ^ (z >> 31);
+}
+// kind 0: normal(a, b) float32; 1: uniform [a, b) float32; 2: uniformly random 32-bit words.
+__global__ void kRandom(void* y, long long n, unsigned long long seed, int kind, float a, float b) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    unsigned long long r = mix64(seed * 0x2545F4914F6CDD1Dull + (unsigned long long)i);
+    if (kind == 2) { ((unsigned*)y)[i] = (unsigned)r; continue; }
+    float u1 = ((r >> 40) + 0.5f) * (1.0f / 16777216.0f), u2 = (((r >> 16) & 0xFFFFFF) + 0.5f) * (1.0f / 16777216.0f);
+    ((float*)y)[i] = kind == 1 ? a + (b - a) * u1 : a + b * sqrtf(-2.f * logf(u1)) * cospif(2.f * u2);
+  }
+}
+static napi_value RandomFill(napi_env env, napi_callback_info info) {  // (y, n, seed, kind, a, b)
+  if (!ensureInit(env)) return nullptr;
+  auto a = args(env, info, 6);
+  long long n = (long long)argNumber(env, a[1]);
+  if (n == 0) return nullptr;
+  kRandom<<<gridFor(n), 256, 0, gStream>>>(argPtr(env, a[0]), n, (unsigned long long)argNumber(env, a[2]), (int)argNumber(env, a[3]), (float)argNumber(env, a[4]), (float)argNumber(env, a[5]));
+  LAUNCH_CHECK(); return nullptr;
+}
+// Double-quantized absmax on the device: scale[b] = nestedCode[byte b of words] · nestedAbsmax[b / nestedBlock] + offset.
+__global__ void kNestedScales(const unsigned* words, const float* nestedCode, const float* nestedAbsmax, float* scale, long long nBlocks, long long nestedBlock, float offset) {
+  for (long long b = blockIdx.x * (long long)blockDim.x + threadIdx.x; b < nBlocks; b += (long long)gridDim.x * blockDim.x) {
+    unsigned q = (words[b >> 2] >> (8 * (b & 3))) & 255u;
+    scale[b] = nestedCode[q] * nestedAbsmax[b / nestedBlock] + offset;
+  }
+}
+static napi_value NestedScales(napi_env env, napi_callback_info info) {  // (words, nestedCode, nestedAbsmax, scale, nBlocks, nestedBlock, offset)
+  auto a = args(env, info, 7);
+  long long n = (long long)argNumber(env, a[4]);
+  if (n == 0) return nullptr;
+  kNestedScales<<<gridFor(n), 256, 0, gStream>>>((const unsigned*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (float*)argPtr(env, a[3]), n, (long long)argNumber(env, a[5]), (float)argNumber(env, a[6]));
+  LAUNCH_CHECK(); return nullptr;
+}
+
+// ---------------------------------------------------------------- fused cross-entropy and AdamW
+__device__ float blockReduce(float v, float* sh, bool isMax) {
+  unsigned t = threadIdx.x;
+  sh[t] = v; __syncthreads();
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (t < s) sh[t] = isMax ? fmaxf(sh[t], sh[t + s]) : sh[t] + sh[t + s];
+    __syncthreads();
+  }
+  float r = sh[0]; __syncthreads();
+  return r;
+}
+// One block per row of logits (N, V): lse[row] = logsumexp(x[row]), loss[row] = (lse − x[row, id]) · keep[row].
+__global__ void kCeForward(const float* x, const int* ids, const float* keep, float* loss, float* lse, long long V) {
+  extern __shared__ float sh[];
+  const float* row = x + blockIdx.x * V;
+  float m = -INFINITY;
+  for (long long c = threadIdx.x; c < V; c += blockDim.x) m = fmaxf(m, row[c]);
+  m = blockReduce(m, sh, true);
+  float s = 0.f;
+  for (long long c = threadIdx.x; c < V; c += blockDim.x) s += __expf(row[c] - m);
+  s = blockReduce(s, sh, false);
+  if (threadIdx.x == 0) {
+    float l = m + logf(s);
+    lse[blockIdx.x] = l;
+    loss[blockIdx.x] = keep[blockIdx.x] != 0.f ? (l - row[ids[blockIdx.x]]) * keep[blockIdx.x] : 0.f;
+  }
+}
+// dx[row, c] = (exp(x − lse) − [c == id]) · keep[row] · dy / denom, dy read on the device (no host sync).
+__global__ void kCeBackward(const float* x, const int* ids, const float* keep, const float* lse, const float* dy, float invDenom, float* dx, long long V) {
+  long long r = blockIdx.x;
+  float k = keep[r] * dy[0] * invDenom, l = lse[r];
+  int id = ids[r];
+  const float* row = x + r * V; float* out = dx + r * V;
+  for (long long c = threadIdx.x; c < V; c += blockDim.x) out[c] = k == 0.f ? 0.f : (__expf(row[c] - l) - (c == id ? 1.f : 0.f)) * k;
+}
+static napi_value CeForward(napi_env env, napi_callback_info info) {  // (x, ids, keep, loss, lse, N, V)
+  auto a = args(env, info, 7);
+  long long N = (long long)argNumber(env, a[5]), V = (long long)argNumber(env, a[6]);
+  if (N == 0) return nullptr;
+  kCeForward<<<(unsigned)N, 512, 512 * sizeof(float), gStream>>>((const float*)argPtr(env, a[0]), (const int*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (float*)argPtr(env, a[3]), (float*)argPtr(env, a[4]), V);
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value CeBackward(napi_env env, napi_callback_info info) {  // (x, ids, keep, lse, dy, invDenom, dx, N, V)
+  auto a = args(env, info, 9);
+  long long N = (long long)argNumber(env, a[7]), V = (long long)argNumber(env, a[8]);
+  if (N == 0) return nullptr;
+  kCeBackward<<<(unsigned)N, 512, 0, gStream>>>((const float*)argPtr(env, a[0]), (const int*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (const float*)argPtr(env, a[3]), (const float*)argPtr(env, a[4]), (float)argNumber(env, a[5]), (float*)argPtr(env, a[6]), V);
+  LAUNCH_CHECK(); return nullptr;
+}
+// torch's AdamW step for one parameter, new tensors out: p' = p·(1 − lr·wd) − lr/bc1 · m' / (√v'/bc2s + eps).
+__global__ void kAdamW(const float* p, const float* g, const float* m, const float* v, float* po, float* mo, float* vo, long long n,
+                       float lr, float b1, float b2, float eps, float decay, float stepSize, float bc2s) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    float gi = g[i];
+    float mi = m[i] + (gi - m[i]) * (1.f - b1);
+    float vi = v[i] * b2 + gi * gi * (1.f - b2);
+    mo[i] = mi; vo[i] = vi;
+    po[i] = p[i] * decay - stepSize * (mi / (sqrtf(vi) / bc2s + eps));
+  }
+}
+static napi_value AdamWStep(napi_env env, napi_callback_info info) {  // (p, g, m, v, po, mo, vo, n, lr, b1, b2, eps, decay, stepSize, bc2s)
+  auto a = args(env, info, 15);
+  long long n = (long long)argNumber(env, a[7]);
+  if (n == 0) return nullptr;
+  kAdamW<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (const float*)argPtr(env, a[3]),
+    (float*)argPtr(env, a[4]), (float*)argPtr(env, a[5]), (float*)argPtr(env, a[6]), n, (float)argNumber(env, a[8]), (float)argNumber(env, a[9]), (float)argNumber(env, a[10]),
+    (float)argNumber(env, a[11]), (float)argNumber(env, a[12]), (float)argNumber(env, a[13]), (float)argNumber(env, a[14]));
+  LAUNCH_CHECK(); return nullptr;
+}
+
+// ---------------------------------------------------------------- 4-bit weight × activations on bf16 tensor cores
+// The weight (rows = out, cols = in), stored as 4-bit codes, is dequantized straight to bf16 in its
+// own (out, in) layout (coalesced, no fp32 copy, no transpose); the activations are rounded to bf16;
+// cuBLAS multiplies with fp32 accumulate and writes fp32.
+__global__ void kDequant4Bf16(const unsigned* packed, const float* code, const float* scale, __nv_bfloat16* y, long long n, int shift) {
+  for (long long w = blockIdx.x * (long long)blockDim.x + threadIdx.x; w * 8 < n; w += (long long)gridDim.x * blockDim.x) {
+    unsigned word = packed[w];
+    long long e0 = w * 8;
+    float s = scale[e0 >> shift];  // blocks are ≥ 32 elements and multiples of 8: one scale per word
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+      long long e = e0 + j;
+      if (e < n) y[e] = __float2bfloat16(code[(word >> (8 * (j >> 1) + ((j & 1) == 0 ? 4 : 0))) & 15u] * s);
+    }
+  }
+}
+// (x, packed, code, scale, y, N, rows, cols, shift, gradInput): gradInput 0: y (N, rows) = x (N, cols) · Wᵀ;
+// 1: y (N, cols) = x (N, rows) · W.
+static napi_value Matmul4(napi_env env, napi_callback_info info) {
+  if (!ensureInit(env)) return nullptr;
+  auto a = args(env, info, 10);
+  long long N = (long long)argNumber(env, a[5]), rows = (long long)argNumber(env, a[6]), cols = (long long)argNumber(env, a[7]);
+  int shift = (int)argNumber(env, a[8]); bool gradInput = argNumber(env, a[9]) != 0;
+  long long k = gradInput ? rows : cols, nOut = gradInput ? cols : rows;
+  if (N * nOut == 0) return nullptr;
+  void* x16 = scratch(0, (size_t)(N * k) * 2); void* w16 = scratch(1, (size_t)(rows * cols) * 2);
+  if (!x16 || !w16) return throwError(env, "cudaMalloc failed for the 4-bit GEMM scratch");
+  kToBf16<<<gridFor(N * k), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (__nv_bfloat16*)x16, N * k);
+  kDequant4Bf16<<<gridFor((rows * cols + 7) / 8), 256, 0, gStream>>>((const unsigned*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (const float*)argPtr(env, a[3]), (__nv_bfloat16*)w16, rows * cols, shift);
+  LAUNCH_CHECK();
+  // Row-major C (N × nOut) = x · op(W); cuBLAS (column-major) computes Cᵀ = op(W)ᵀ · xᵀ.
+  float alpha = 1.f, beta = 0.f;
+  int m = (int)N, n = (int)nOut, kk = (int)k;
+  bool tb = !gradInput;  // forward multiplies by Wᵀ
+  int ldb = tb ? kk : n, lda = kk;
+  cublasStatus_t st = gBlas.gemmStridedBatchedEx(gBlas.handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, n, m, kk, &alpha,
+                                                 w16, CUDA_R_16BF_, ldb, 0, x16, CUDA_R_16BF_, lda, 0, &beta,
+                                                 argPtr(env, a[4]), CUDA_R_32F_, n, 0, 1, CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
+  if (st != 0) return throwError(env, "cublasGemmStridedBatchedEx (4-bit) failed with status " + std::to_string(st));
+  return nullptr;
+}
+
+// ---------------------------------------------------------------- fused SwiGLU and RMSNorm
+// y = silu(g) · u; backward dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g).
+__global__ void kSwiglu(const float* g, const float* u, float* y, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    float x = g[i], sg = 1.f / (1.f + __expf(-x));
+    y[i] = x * sg * u[i];
+  }
+}
+__global__ void kSwigluGrad(const float* g, const float* u, const float* dy, float* dg, float* du, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    float x = g[i], sg = 1.f / (1.f + __expf(-x)), d = dy[i];
+    dg[i] = d * u[i] * sg * (1.f + x * (1.f - sg));
+    du[i] = d * x * sg;
+  }
+}
+static napi_value Swiglu(napi_env env, napi_callback_info info) {  // (g, u, y, n)
+  auto a = args(env, info, 4);
+  long long n = (long long)argNumber(env, a[3]);
+  if (n == 0) return nullptr;
+  kSwiglu<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), n);
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value SwigluGrad(napi_env env, napi_callback_info info) {  // (g, u, dy, dg, du, n)
+  auto a = args(env, info, 6);
+  long long n = (long long)argNumber(env, a[5]);
+  if (n == 0) return nullptr;
+  kSwigluGrad<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (float*)argPtr(env, a[3]), (float*)argPtr(env, a[4]), n);
+  LAUNCH_CHECK(); return nullptr;
+}
+// One block per row: r = rsqrt(mean(x²) + eps), y = x·r·w; r is kept for the backward pass.
+__global__ void kRmsNorm(const float* x, const float* w, float* y, float* rstd, long long d, float eps) {
+  extern __shared__ float sh[];
+  const float* row = x + blockIdx.x * d; float* out = y + blockIdx.x * d;
+  float s = 0.f;
+  for (long long c = threadIdx.x; c < d; c += blockDim.x) s += row[c] * row[c];
+  s = blockReduce(s, sh, false);
+  float r = rsqrtf(s / d + eps);
+  for (long long c = threadIdx.x; c < d; c += blockDim.x) out[c] = row[c] * r * w[c];
+  if (threadIdx.x == 0) rstd[blockIdx.x] = r;
+}
+// dx = r·(dy·w) − x·r³·Σ(dy·w·x)/d.
+__global__ void kRmsNormGrad(const float* x, const float* w, const float* rstd, const float* dy, float* dx, long long d) {
+  extern __shared__ float sh[];
+  long long off = blockIdx.x * d;
+  float s = 0.f;
+  for (long long c = threadIdx.x; c < d; c += blockDim.x) s += dy[off + c] * w[c] * x[off + c];
+  s = blockReduce(s, sh, false);
+  float r = rstd[blockIdx.x], k = r * r * r * s / d;
+  for (long long c = threadIdx.x; c < d; c += blockDim.x) dx[off + c] = r * dy[off + c] * w[c] - x[off + c] * k;
+}
+static napi_value RmsNorm(napi_env env, napi_callback_info info) {  // (x, w, y, rstd, rows, d, eps)
+  auto a = args(env, info, 7);
+  long long rows = (long long)argNumber(env, a[4]);
+  if (rows == 0) return nullptr;
+  kRmsNorm<<<(unsigned)rows, 256, 256 * sizeof(float), gStream>>>((const float*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), (float*)argPtr(env, a[3]), (long long)argNumber(env, a[5]), (float)argNumber(env, a[6]));
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value RmsNormGrad(napi_env env, napi_callback_info info) {  // (x, w, rstd, dy, dx, rows, d)
+  auto a = args(env, info, 7);
+  long long rows = (long long)argNumber(env, a[5]);
+  if (rows == 0) return nullptr;
+  kRmsNormGrad<<<(unsigned)rows, 256, 256 * sizeof(float), gStream>>>((const float*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (const float*)argPtr(env, a[3]), (float*)argPtr(env, a[4]), (long long)argNumber(env, a[6]));
+  LAUNCH_CHECK(); return nullptr;
+}
+
 #define EXPORT(name, fn) do { napi_value f; napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f); napi_set_named_property(env, exports, name, f); } while (0)
 static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("info", Info); EXPORT("alloc", Alloc); EXPORT("free", Free); EXPORT("emptyCache", EmptyCache);
@@ -503,6 +751,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul);
   EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
   EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4); EXPORT("intToFloat", IntToFloat);
+  EXPORT("randomFill", RandomFill); EXPORT("ceForward", CeForward); EXPORT("ceBackward", CeBackward); EXPORT("adamwStep", AdamWStep); EXPORT("matmul4", Matmul4);
+  EXPORT("swiglu", Swiglu); EXPORT("swigluGrad", SwigluGrad); EXPORT("rmsNorm", RmsNorm); EXPORT("rmsNormGrad", RmsNormGrad); EXPORT("nestedScales", NestedScales);
   return exports;
 }
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

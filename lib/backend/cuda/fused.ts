@@ -1,0 +1,79 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD } from '../../nn/cross_entropy';
+import { FUSED_ADAMW } from '../../train/optim/adamw';
+import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../../nn/swiglu';
+import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../../nn/rms_norm';
+import type { Fn } from './kernels';
+
+/**
+ * Fused kernels that the library calls by name when the current backend registers them (the
+ * composite tfjs form runs elsewhere):
+ * - cross-entropy over (N, V) logits: forward gives the per-row loss and logsumexp in one pass;
+ *   the backward writes (softmax − onehot) · keep · dy / count in one pass from the saved
+ *   logsumexp (no one-hot, no softmax tensor, no extra full-vocabulary fp32 temporaries);
+ * - AdamW: one kernel per parameter instead of about ten elementwise ones;
+ * - SwiGLU silu(g)·u and RMSNorm (frozen weight): one kernel forward, one backward.
+ */
+const kernels: Record<string, Fn> = {
+  [FUSED_SWIGLU]: ({ inputs, backend }) => {
+    const { g, u } = inputs;
+    const y = backend.makeDeviceOutput(g.shape);
+    backend.addon.swiglu(backend.devicePtr(g), backend.devicePtr(u), backend.devicePtr(y), tf.util.sizeFromShape(g.shape));
+    return y;
+  },
+  [FUSED_SWIGLU_GRAD]: ({ inputs, backend }) => {
+    const { g, u, dy } = inputs;
+    const [dg, du] = [backend.makeDeviceOutput(g.shape), backend.makeDeviceOutput(g.shape)];
+    backend.addon.swigluGrad(backend.devicePtr(g), backend.devicePtr(u), backend.devicePtr(dy), backend.devicePtr(dg), backend.devicePtr(du), tf.util.sizeFromShape(g.shape));
+    return [dg, du];
+  },
+  [FUSED_RMS_NORM]: ({ inputs, backend, attrs }) => {
+    const { x, weight } = inputs;
+    const d = x.shape[x.shape.length - 1];
+    const rows = tf.util.sizeFromShape(x.shape) / d;
+    const [y, rstd] = [backend.makeDeviceOutput(x.shape), backend.makeDeviceOutput([rows])];
+    backend.addon.rmsNorm(backend.devicePtr(x), backend.devicePtr(weight), backend.devicePtr(y), backend.devicePtr(rstd), rows, d, attrs.eps as number);
+    return [y, rstd];
+  },
+  [FUSED_RMS_NORM_GRAD]: ({ inputs, backend }) => {
+    const { x, weight, rstd, dy } = inputs;
+    const d = x.shape[x.shape.length - 1];
+    const rows = tf.util.sizeFromShape(x.shape) / d;
+    const dx = backend.makeDeviceOutput(x.shape);
+    backend.addon.rmsNormGrad(backend.devicePtr(x), backend.devicePtr(weight), backend.devicePtr(rstd), backend.devicePtr(dy), backend.devicePtr(dx), rows, d);
+    return dx;
+  },
+  [FUSED_CROSS_ENTROPY]: ({ inputs, backend }) => {
+    const { logits, ids, keep } = inputs;
+    const [N, V] = logits.shape;
+    const loss = backend.makeDeviceOutput([N]);
+    const lse = backend.makeDeviceOutput([N]);
+    backend.addon.ceForward(backend.devicePtr(logits), backend.indexPtr(ids), backend.devicePtr(keep), backend.devicePtr(loss), backend.devicePtr(lse), N, V);
+    return [loss, lse];
+  },
+  [FUSED_CROSS_ENTROPY_GRAD]: ({ inputs, backend, attrs }) => {
+    const { logits, ids, keep, lse, dy } = inputs;
+    const [N, V] = logits.shape;
+    const dx = backend.makeDeviceOutput([N, V]);
+    backend.addon.ceBackward(backend.devicePtr(logits), backend.indexPtr(ids), backend.devicePtr(keep), backend.devicePtr(lse), backend.devicePtr(dy),
+      attrs.invDenom as number, backend.devicePtr(dx), N, V);
+    return dx;
+  },
+  [FUSED_ADAMW]: ({ inputs, backend, attrs }) => {
+    const { p, g, m, v } = inputs;
+    const n = tf.util.sizeFromShape(p.shape);
+    const [po, mo, vo] = [backend.makeDeviceOutput(p.shape), backend.makeDeviceOutput(p.shape), backend.makeDeviceOutput(p.shape)];
+    const at = attrs as Record<string, number>;
+    backend.addon.adamwStep(backend.devicePtr(p), backend.devicePtr(g), backend.devicePtr(m), backend.devicePtr(v),
+      backend.devicePtr(po), backend.devicePtr(mo), backend.devicePtr(vo), n, at.lr, at.beta1, at.beta2, at.eps, at.decay, at.stepSize, at.bc2Sqrt);
+    return [po, mo, vo];
+  },
+};
+
+/** Registers the fused kernels for the `cuda` backend. */
+export function registerFusedKernels(backendName: string): void {
+  for (const [kernelName, fn] of Object.entries(kernels)) {
+    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+    tf.registerKernel({ kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc });
+  }
+}
