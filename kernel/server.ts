@@ -36,13 +36,12 @@ export class KernelServer {
   }
 
   /**
-   * Binds shell, stdin and iopub and starts serving them; the control process starts alongside
-   * (not awaited: kernel_info on shell is answered while it boots). `controlReady` resolves when
-   * control and heartbeat are bound.
+   * Binds shell, stdin and iopub and starts serving them, then starts the control process (not
+   * awaited: kernel_info on shell is answered while it boots). Forking it only after the binds
+   * keeps its start-up (a second Node) off the path to the first idle on a 2-core machine.
+   * `controlReady` resolves when control and heartbeat are bound.
    */
   async start(handlers: ServerHandlers): Promise<void> {
-    this.controlReady = this.startControl(handlers);
-    this.controlReady.catch((e: Error) => process.stderr.write(`qlora-ts kernel: ${e.message}\n`));
     await Promise.all([
       this.shell.bind(endpoint(this.info, 'shell')),
       this.stdin.bind(endpoint(this.info, 'stdin')),
@@ -50,6 +49,8 @@ export class KernelServer {
     ]);
     void this.receive(this.shell, handlers.shell);
     void this.receive(this.stdin, handlers.stdin);
+    this.controlReady = this.startControl(handlers);
+    this.controlReady.catch((e: Error) => process.stderr.write(`qlora-ts kernel: ${e.message}\n`));
   }
 
   controlReady: Promise<void> = Promise.resolve();
