@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(jupyter-client python3-jupyter-client python3-nbclient python3-nbformat python3-nbconvert jupyter-console
-  python3-ipykernel python3-zmq jupyter-notebook chromium)
+  python3-ipykernel python3-zmq jupyter-notebook python3-jupyter-server chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,21 +1,28 @@
 /**
  * The kernel under Debian's real Jupyter tools: the kernelspec installed into a temp prefix is
  * listed by jupyter_client's kernelspec app; nbclient executes a TypeScript notebook; a
- * BlockingKernelClient executes, completes and interrupts.
+ * BlockingKernelClient executes, completes and interrupts; `jupyter console` runs cells typed on
+ * its stdin; a Jupyter Server starts the kernel over REST and executes over its websocket.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 const PYTHON = '/usr/bin/python3';
 const INSTALL = join(__dirname, '..', '..', 'kernelspec', 'install.js');
 const SRC = join(process.cwd(), 'test', 'kernel', 'clients');
 const NAME = 'qlora-ts-test';
 const prefix = mkdtempSync(join(tmpdir(), 'qlora-ts-prefix-'));
-const env = { ...process.env, JUPYTER_PATH: join(prefix, 'share', 'jupyter'), JUPYTER_DATA_DIR: join(prefix, 'data'), PYDEVD_DISABLE_FILE_VALIDATION: '1' };
+const env = {
+  ...process.env, JUPYTER_PATH: join(prefix, 'share', 'jupyter'), JUPYTER_DATA_DIR: join(prefix, 'data'),
+  JUPYTER_CONFIG_DIR: join(prefix, 'config'), JUPYTER_RUNTIME_DIR: join(prefix, 'runtime'), PYDEVD_DISABLE_FILE_VALIDATION: '1',
+};
 
 const install = (...args: string[]) => execFileSync(process.execPath, [INSTALL, ...args], { env, encoding: 'utf8' });
 const kernelspecs = () => JSON.parse(execFileSync(PYTHON, ['-Xfrozen_modules=off', '-m', 'jupyter_client.kernelspecapp', 'list', '--json'],
@@ -81,5 +88,67 @@ describe('Debian Jupyter clients', () => {
     assert.equal(r.after.status, 'ok');
     assert.deepEqual(r.after.data, [{ 'text/plain': '41' }]);
     assert.equal(r.interrupt_mode, 'message');
+  });
+
+  it('jupyter console runs cells typed on stdin: streams, Out[n] values and type errors', () => {
+    // --simple-prompt reads one line per cell (no multi-line input in that mode).
+    const cells = [
+      'const greeting: string = "hi from console";',
+      'console.log(greeting.toUpperCase());',
+      'function square(x: number): number { return x * x; }',
+      'square(7)',
+      'const wrong: number = "text";',
+    ];
+    const r = spawnSync(PYTHON, ['-Xfrozen_modules=off', '-m', 'jupyter_console', '--kernel', NAME, '--simple-prompt'],
+      { env, input: cells.join('\n') + '\n', encoding: 'utf8', timeout: 150_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^In \[2\]: HI FROM CONSOLE$/m);
+    assert.match(r.stdout, /^In \[4\]: Out\[4\]: 49$/m);
+    assert.match(r.stdout, /Shutting down kernel/);
+    // Error outputs go to the console's stderr.
+    assert.match(r.stderr, /^In\[5\]:1:7 - error TS2322: Type 'string' is not assignable to type 'number'\.$/m);
+  });
+
+  it('a Jupyter Server starts the kernel over REST and executes a cell over its websocket', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const token = randomUUID();
+    const root = mkdtempSync(join(tmpdir(), 'qlora-ts-server-'));
+    const server = spawn(PYTHON, ['-Xfrozen_modules=off', '-m', 'jupyter_server', '--no-browser', '--ServerApp.allow_root=True',
+      '--ServerApp.ip=127.0.0.1', `--ServerApp.port=${port}`, '--ServerApp.port_retries=0', `--ServerApp.token=${token}`,
+      `--ServerApp.root_dir=${root}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    server.stderr.on('data', (d) => (log += d));
+    const base = `http://127.0.0.1:${port}`;
+    const api = async (path: string, init: RequestInit = {}) =>
+      fetch(`${base}${path}`, { ...init, headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' } });
+    try {
+      for (let i = 0; ; i++) {
+        const up = await api('/api/status').then((r) => r.ok, () => false);
+        if (up) break;
+        assert.ok(i < 300 && server.exitCode === null, `jupyter_server did not come up: ${log}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const specs = await (await api('/api/kernelspecs')).json() as { kernelspecs: Record<string, { spec: { language: string } }> };
+      assert.equal(specs.kernelspecs[NAME]?.spec.language, 'typescript');
+      const created = await api('/api/kernels', { method: 'POST', body: JSON.stringify({ name: NAME }) });
+      assert.equal(created.status, 201);
+      const { id } = await created.json() as { id: string };
+      const code = "const items: number[] = [1, 2, 3];\nconsole.log('sum', items.reduce((a, b) => a + b, 0));\nitems.length * 10";
+      const { stdout } = await promisify(execFile)(PYTHON, [join(SRC, 'server_ws.py'), base, token, id, code], { env, timeout: 150_000 });
+      const r = JSON.parse(stdout.trim().split('\n').at(-1)!);
+      assert.equal(r.status, 'ok');
+      assert.equal(r.stdout, 'sum 6\n');
+      assert.deepEqual(r.result, { 'text/plain': '30' });
+      assert.deepEqual(r.iopub, ['status', 'execute_input', 'stream', 'execute_result', 'status']);
+      assert.equal((await api(`/api/kernels/${id}`, { method: 'DELETE' })).status, 204);
+      assert.deepEqual(await (await api('/api/kernels')).json(), []);
+    } finally {
+      server.kill();
+    }
   });
 });
