@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BackendError, show } from '../errors';
 import { patchWasmBatchMatMul } from './wasm_matmul';
+import { registerWasmKernels } from './wasm_kernels';
 import { initThreadedWasm } from './wasm_threads';
 
 /**
@@ -45,7 +46,9 @@ function tryRequire(name: string): { ok: true; mod: unknown } | { ok: false; why
 function provide(name: BackendName, details: string[]): void {
   switch (name) {
     case 'wasm':
-      if (patchWasmBatchMatMul()) details.push('BatchMatMul with transposes re-registered (explicit transpose, ≈12× faster)');
+      if (patchWasmBatchMatMul()) details.push('BatchMatMul with transposes re-registered (explicit transpose, ≈12× faster; batches as one dense product per entry)');
+      registerWasmKernels();
+      details.push('RMSNorm, row-gather and segment-sum kernels on the wasm heap');
       return;
     case 'cpu':
       return;

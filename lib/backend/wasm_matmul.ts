@@ -1,34 +1,49 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { HeapMatMul, heapF32, transposeBlocks, type WasmBackendLike } from './wasm_heap';
 
 /**
- * The wasm backend's BatchMatMul is ≈ 12× slower with transposeA/transposeB than transposing
- * first (measured in NOTES.md). This re-registers the kernel so that transposed operands are
- * transposed explicitly by the wasm Transpose kernel, then multiplied plainly. Gradients of
- * matMul use transposes, so every backward pass benefits. Idempotent.
+ * The wasm backend's BatchMatMul has one fast path, XNNPACK's dense product for a single
+ * untransposed pair; with transposeA/transposeB it is ≈ 12× slower than transposing first
+ * (NOTES.md), and with a batch (attention's (B, H, T, D) products) ≈ 8× slower than one dense
+ * product per batch entry. This re-registers the kernel so that transposed operands are transposed
+ * explicitly first (a tiled JS loop on the heap: 2–4× faster than the wasm Transpose kernel on
+ * (512, 688) and (512, 1024), whose power-of-two row strides thrash its cache), and a batch runs as
+ * one dense product per entry on views of the operands (no copies). Gradients of matMul use transposes and attention's backward
+ * uses batches, so every backward pass benefits. Idempotent.
  */
 let patched = false;
 
 export function patchWasmBatchMatMul(): boolean {
   if (patched) return true;
   const original = tf.getKernel('BatchMatMul', 'wasm');
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (!original || !transpose) return false;
+  if (!original) return false;
   const fixed: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    if (!transposeA && !transposeB) return original.kernelFunc({ inputs, backend, attrs });
+    const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+    const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+    if (!transposeA && !transposeB && batchA === 1 && batchB === 1) return original.kernelFunc({ inputs, backend, attrs });
     const made: tf.TensorInfo[] = [];
     const swapLast = (x: tf.TensorInfo): tf.TensorInfo => {
-      const perm = x.shape.map((_, i) => i);
-      const n = perm.length;
-      [perm[n - 2], perm[n - 1]] = [perm[n - 1], perm[n - 2]];
-      const out = transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
+      const [R, C] = x.shape.slice(-2);
+      const be = backend as WasmBackendLike;
+      const out = be.makeOutput([...x.shape.slice(0, -2), C, R], 'float32');
+      transposeBlocks(heapF32(be, x), heapF32(be, out), tf.util.sizeFromShape(x.shape) / (R * C), R, C);
       made.push(out);
       return out;
     };
     const a2 = transposeA ? swapLast(a) : a;
     const b2 = transposeB ? swapLast(b) : b;
-    const out = original.kernelFunc({ inputs: { a: a2, b: b2 }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+    const plain = { ...attrs, transposeA: false, transposeB: false };
+    const batchDimsA = a2.shape.slice(0, -2);
+    const batchDimsB = b2.shape.slice(0, -2);
+    const sameBatch = batchDimsA.length === batchDimsB.length && batchDimsA.every((d, i) => d === batchDimsB[i]);
+    let out: tf.TensorInfo;
+    if ((batchA === 1 && batchB === 1) || !(sameBatch || batchA === 1 || batchB === 1)) {
+      out = original.kernelFunc({ inputs: { a: a2, b: b2 }, backend, attrs: plain }) as tf.TensorInfo;
+    } else {
+      out = batchedByEntry(backend as WasmBackendLike, a2, b2, batchA, batchB);
+    }
     for (const t of made) (backend as tf.KernelBackend).disposeData(t.dataId);
     return out;
   };
@@ -36,4 +51,18 @@ export function patchWasmBatchMatMul(): boolean {
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: fixed, setupFunc: original.setupFunc });
   patched = true;
   return true;
+}
+
+/** a (..., M, K) · b (..., K, N), batch dims equal or one side unbatched: one dense product per entry. */
+function batchedByEntry(backend: WasmBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, batchA: number, batchB: number): tf.TensorInfo {
+  const [M, K] = a.shape.slice(-2);
+  const N = b.shape[b.shape.length - 1];
+  const batchDims = (batchA >= batchB ? a : b).shape.slice(0, -2);
+  const batch = Math.max(batchA, batchB);
+  const out = backend.makeOutput([...batchDims, M, N], 'float32');
+  const mm = new HeapMatMul(backend);
+  for (let i = 0; i < batch; i++) {
+    mm.run(a, batchA === 1 ? 0 : i * M * K, b, batchB === 1 ? 0 : i * K * N, out, i * M * N, M, K, N);
+  }
+  return out;
 }

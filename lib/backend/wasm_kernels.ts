@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../nn/rms_norm';
+import { heapF32, heapI32, type WasmBackendLike } from './wasm_heap';
+
+/**
+ * The library's own kernels for the wasm backend, as plain JS loops over the tensors' data in the
+ * wasm heap. Only where they measured faster than tfjs's kernels on the training step's shapes:
+ * RMSNorm forward + backward in one pass each (≈ 3× faster than the composite's backward), and two
+ * tfjs kernels that are slow or missing on wasm. Fusing elementwise work with exponentials
+ * (SwiGLU, cross-entropy, softmax attention) was measured slower here: JS Math.exp costs
+ * ≈ 10 ns an element, while tfjs's Sigmoid and Softmax run vectorised in XNNPACK; those ops keep
+ * their composite form on wasm. The RMSNorm kernels follow the contract stated beside their names
+ * in lib/nn/rms_norm.ts (the cuda backend implements the same); rmsNorm calls them for a frozen weight.
+ *
+ * Memory: every output is made before the heap is read, because an allocation may grow (and so
+ * replace) the heap's ArrayBuffer.
+ */
+
+type Inputs = Record<string, tf.TensorInfo>;
+type Kernel = (inputs: Inputs, be: WasmBackendLike, attrs: Record<string, number>) => tf.TensorInfo | tf.TensorInfo[];
+
+const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
+const out = (be: WasmBackendLike, shape: number[]) => be.makeOutput(shape, 'float32');
+
+/** x (…, D), weight (D) → y = x · rstd · weight, rstd (rows) = 1 / √(mean(x²) + eps). */
+const rmsNorm: Kernel = ({ x, weight }, be, { eps }) => {
+  const D = weight.shape[0];
+  const N = size(x) / D;
+  const yInfo = out(be, x.shape);
+  const rInfo = out(be, [N]);
+  const [X, W, Y, R] = [x, weight, yInfo, rInfo].map((t) => heapF32(be, t));
+  for (let n = 0, o = 0; n < N; n++, o += D) {
+    let ss = 0;
+    for (let i = 0; i < D; i++) ss += X[o + i] * X[o + i];
+    const r = 1 / Math.sqrt(ss / D + eps);
+    R[n] = r;
+    for (let i = 0; i < D; i++) Y[o + i] = X[o + i] * r * W[i];
+  }
+  return [yInfo, rInfo];
+};
+
+/** dx = r·dy·w − x·r³/D · Σ dy·w·x per row (the weight is frozen: no weight gradient). */
+const rmsNormGrad: Kernel = ({ dy, x, weight, rstd }, be) => {
+  const D = weight.shape[0];
+  const N = size(x) / D;
+  const dxInfo = out(be, x.shape);
+  const [DY, X, W, R, DX] = [dy, x, weight, rstd, dxInfo].map((t) => heapF32(be, t));
+  for (let n = 0, o = 0; n < N; n++, o += D) {
+    const r = R[n];
+    let dot = 0;
+    for (let i = 0; i < D; i++) dot += DY[o + i] * W[i] * X[o + i];
+    const c = (dot * r * r * r) / D;
+    for (let i = 0; i < D; i++) DX[o + i] = r * DY[o + i] * W[i] - X[o + i] * c;
+  }
+  return dxInfo;
+};
+
+/**
+ * Registers the kernels for 'wasm' (idempotent): RMSNorm, and two tfjs kernels where the wasm one is
+ * slow or missing: GatherV2 along axis 0 (row copies; the wasm kernel copies element by element)
+ * and UnsortedSegmentSum (absent from tfjs-backend-wasm; the embedding gradient needs it).
+ */
+export function registerWasmKernels(): void {
+  const kernels: Array<[string, Kernel]> = [
+    [FUSED_RMS_NORM, rmsNorm], [FUSED_RMS_NORM_GRAD, rmsNormGrad],
+    ['UnsortedSegmentSum', unsortedSegmentSum],
+  ];
+  for (const [name, k] of kernels) {
+    if (tf.getKernel(name, 'wasm')) continue;
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: ({ inputs, backend, attrs }) => k(inputs as Inputs, backend as WasmBackendLike, attrs as unknown as Record<string, number>),
+    });
+  }
+  patchGather();
+}
+
+/** x (N, …), segmentIds int32 (N) → (numSegments, …): rows of x summed into their segment; ids outside [0, numSegments) are dropped, as tfjs does. */
+const unsortedSegmentSum: Kernel = ({ x, segmentIds }, be, { numSegments }) => {
+  if (x.dtype !== 'float32') throw new Error(`UnsortedSegmentSum on wasm: \`x\` must be float32, got ${x.dtype}`);
+  const N = segmentIds.shape[0];
+  const row = size(x) / N;
+  const oInfo = out(be, [numSegments, ...x.shape.slice(1)]);
+  const [X, O] = [x, oInfo].map((t) => heapF32(be, t));
+  const ids = heapI32(be, segmentIds);
+  O.fill(0);
+  for (let n = 0; n < N; n++) {
+    const s = ids[n];
+    if (s < 0 || s >= numSegments) continue;
+    for (let i = 0, o = s * row, xi = n * row; i < row; i++) O[o + i] += X[xi + i];
+  }
+  return oInfo;
+};
+
+let gatherPatched = false;
+
+/** GatherV2 of float32 rows along axis 0 (batchDims 0, int32 indices) as row copies; anything else goes to the original kernel. */
+function patchGather(): void {
+  if (gatherPatched) return;
+  const original = tf.getKernel('GatherV2', 'wasm');
+  if (!original) return;
+  const fast: tf.KernelFunc = (args) => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+    if (axis !== 0 || (batchDims ?? 0) !== 0 || x.dtype !== 'float32' || indices.dtype !== 'int32') return original.kernelFunc(args);
+    const be = args.backend as WasmBackendLike;
+    const rows = x.shape[0];
+    const row = size(x) / Math.max(rows, 1);
+    const ids = heapI32(be, indices);
+    for (const i of ids) if (i < 0 || i >= rows) return original.kernelFunc(args); // its error message
+    const oInfo = out(be, [...indices.shape, ...x.shape.slice(1)]);
+    const [X, O] = [x, oInfo].map((t) => heapF32(be, t));
+    const I = heapI32(be, indices);
+    for (let n = 0; n < I.length; n++) O.set(X.subarray(I[n] * row, (I[n] + 1) * row), n * row);
+    return oInfo;
+  };
+  tf.unregisterKernel('GatherV2', 'wasm');
+  tf.registerKernel({ kernelName: 'GatherV2', backendName: 'wasm', kernelFunc: fast, setupFunc: original.setupFunc });
+  gatherPatched = true;
+}

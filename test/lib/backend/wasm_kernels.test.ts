@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { setBackend } from '../../../lib/backend';
+import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../../../lib/nn/rms_norm';
+
+/** The library's wasm kernels against the composite form of tf ops (values and gradients) or against the cpu backend. */
+
+function close(name: string, got: ArrayLike<number>, want: ArrayLike<number>, tol = 2e-5): void {
+  assert.equal(got.length, want.length, `${name}: length`);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1e-3 + Math.abs(want[i])));
+  assert.ok(worst <= tol, `${name}: worst relative difference ${worst}`);
+}
+
+const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}) => {
+  const r = tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap);
+  return Array.isArray(r) ? r : [r as tf.Tensor];
+};
+
+test('fused RMSNorm kernels on wasm equal the composite form and its input gradient', async () => {
+  await setBackend('wasm');
+  const x = tf.randomNormal([4, 3, 16], 0, 2, 'float32', 8), w = tf.randomNormal([16], 1, 0.5, 'float32', 9), dy = tf.randomNormal([4, 3, 16], 0, 1, 'float32', 10);
+  const eps = 1e-5;
+  const before = tf.memory().numTensors;
+  const composite = (a: tf.Tensor) => tf.mul(tf.mul(a, tf.rsqrt(tf.add(tf.mean(tf.square(a), -1, true), eps))), w);
+  const [y, rstd] = run(FUSED_RMS_NORM, { x, weight: w }, { eps });
+  const [dx] = run(FUSED_RMS_NORM_GRAD, { x, weight: w, rstd, dy });
+  const want = tf.tidy(() => [composite(x), tf.grad(composite)(x, dy)]);
+  assert.deepEqual(rstd.shape, [12]);
+  close('y', y.dataSync(), want[0].dataSync());
+  close('dx', dx.dataSync(), want[1].dataSync(), 1e-4);
+  tf.dispose([y, rstd, dx, ...want]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([x, w, dy]);
+});
+
+test('wasm GatherV2 along axis 0 and UnsortedSegmentSum equal the cpu backend; out-of-range ids still throw', async () => {
+  const results: Record<string, number[][]> = {};
+  for (const backend of ['cpu', 'wasm']) {
+    await setBackend(backend);
+    const x = tf.tensor2d([[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]]);
+    const ids = tf.tensor2d([[3, 0], [3, 1]], [2, 2], 'int32');
+    const g = tf.gather(x, ids);
+    const s = tf.unsortedSegmentSum(x, tf.tensor1d([2, 0, 2, 5], 'int32'), 3);
+    const g1 = tf.gather(x, tf.tensor1d([1, 2], 'int32'), 1); // other axes: the original kernel
+    results[backend] = [Array.from(g.dataSync()), Array.from(s.dataSync()), Array.from(g1.dataSync()), g.shape];
+    assert.throws(() => tf.gather(x, tf.tensor1d([4], 'int32')).dataSync());
+    tf.dispose([x, ids, g, s, g1]);
+  }
+  assert.deepEqual(results.wasm, results.cpu);
+  assert.deepEqual(results.wasm[1], [4, 5, 6, 0, 0, 0, 8, 10, 12]);
+  await setBackend('wasm');
+});
+
+test('wasm BatchMatMul (one dense product per batch entry, JS transposes) equals the cpu backend for equal, broadcast and transposed batches', async () => {
+  const cases: Array<[number[], number[], boolean, boolean]> = [
+    [[2, 3, 4, 5], [2, 3, 5, 6], false, false], [[2, 3, 4, 5], [2, 3, 6, 5], false, true], [[2, 3, 5, 4], [2, 3, 5, 6], true, false],
+    [[2, 3, 5, 4], [2, 3, 6, 5], true, true], [[4, 5], [2, 3, 5, 6], false, false], [[2, 3, 4, 5], [5, 6], false, false],
+    [[2, 3, 4, 5], [1, 1, 5, 6], false, false], [[6, 4, 5], [1, 5, 6], false, false], [[2, 1, 4, 5], [1, 3, 5, 6], false, false],
+    [[16, 33, 17], [16, 17, 35], false, false], [[37, 19], [37, 23], true, false],
+  ];
+  const results: Record<string, Array<{ shape: number[]; data: number[] }>> = {};
+  for (const backend of ['cpu', 'wasm']) {
+    await setBackend(backend);
+    const before = tf.memory().numTensors;
+    results[backend] = cases.map(([sa, sb, ta, tb], i) => tf.tidy(() => {
+      const o = tf.matMul(tf.randomNormal(sa, 0, 1, 'float32', i + 1), tf.randomNormal(sb, 0, 1, 'float32', i + 100), ta, tb);
+      return { shape: o.shape, data: Array.from(o.dataSync()) };
+    }));
+    assert.equal(tf.memory().numTensors, before);
+  }
+  cases.forEach((c, i) => {
+    assert.deepEqual(results.wasm[i].shape, results.cpu[i].shape, JSON.stringify(c));
+    close(JSON.stringify(c), results.wasm[i].data, results.cpu[i].data, 1e-4);
+  });
+  await setBackend('wasm');
+});
