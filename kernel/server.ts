@@ -3,7 +3,7 @@
  * heartbeat in a child process (control-process.ts). Every socket sends through one queue.
  * Incoming messages are decoded and verified here; what fails is dropped without a word.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
 import { Codec } from './wire/codec.js';
@@ -97,6 +97,9 @@ export class KernelServer {
   }
 
   private startControl(handlers: ServerHandlers): Promise<void> {
+    // Required here: node:child_process is not needed before the first idle.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { fork } = require('node:child_process') as typeof import('node:child_process');
     const child = fork(join(__dirname, 'control-process.js'), [], {
       env: { ...process.env, [CONTROL_ENV]: JSON.stringify({ info: this.info, sessionId: this.session.id }) },
       serialization: 'advanced',

@@ -10,7 +10,6 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 
 interface Addon {
   /** Calls fn; a SIGINT while it runs, or one counted after `since`, throws 'Script execution interrupted.'. */
@@ -38,7 +37,10 @@ export function addonPath(): string {
 }
 
 function loadAddon(): Addon | undefined {
-  if (process.env.QLORA_TS_INTERRUPT === 'breakOnSigint' || !isMainThread) return undefined;
+  if (process.env.QLORA_TS_INTERRUPT === 'breakOnSigint') return undefined;
+  // Required here, not at the top: loading node:worker_threads is ~10 ms of kernel start-up.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (!(require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread) return undefined;
   const file = addonPath();
   if (!existsSync(file)) return undefined;
   try {
