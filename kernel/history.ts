@@ -3,7 +3,7 @@
  * `<Jupyter data dir>/qlora-ts/history.jsonl`. Each kernel start takes the next session number.
  * Serves history_request's tail, range and search (glob, optionally unique) access types.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -21,27 +21,40 @@ export function jupyterDataDir(): string {
 
 export class HistoryStore {
   readonly session: number;
-  private readonly entries: HistoryEntry[] = [];
+  private loaded: HistoryEntry[] | undefined;
+  private fd: number | undefined;
 
+  /**
+   * Start-up only finds the last session number (a scan of the file, no JSON parsing); the
+   * entries are parsed on the first history request.
+   */
   constructor(private readonly file = join(jupyterDataDir(), 'qlora-ts', 'history.jsonl')) {
     let last = 0;
     if (existsSync(file)) {
-      for (const line of readFileSync(file, 'utf8').split('\n')) {
-        if (!line) continue;
-        try {
-          const e = JSON.parse(line) as HistoryEntry;
-          last = Math.max(last, e.session);
-          if (e.line > 0) this.entries.push(e);
-        } catch { /* a torn line from a crash: skip it */ }
-      }
+      for (const m of readFileSync(file, 'utf8').matchAll(/^\{"session":(\d+),/gm)) last = Math.max(last, Number(m[1]));
     }
     this.session = last + 1;
     this.write({ session: this.session, line: 0, source: '' }); // reserves the session number
   }
 
+  private get entries(): HistoryEntry[] {
+    if (this.loaded) return this.loaded;
+    this.loaded = [];
+    if (existsSync(this.file)) {
+      for (const line of readFileSync(this.file, 'utf8').split('\n')) {
+        if (!line) continue;
+        try {
+          const e = JSON.parse(line) as HistoryEntry;
+          if (e.line > 0) this.loaded.push(e);
+        } catch { /* a torn line from a crash: skip it */ }
+      }
+    }
+    return this.loaded;
+  }
+
   append(line: number, source: string, output?: string): void {
     const e: HistoryEntry = { session: this.session, line, source, ...(output !== undefined && { output }) };
-    this.entries.push(e);
+    this.loaded?.push(e);
     this.write(e);
   }
 
@@ -70,10 +83,14 @@ export class HistoryStore {
     return hits.map((e) => item(e, output));
   }
 
+  /** Appends one line through a descriptor opened once (`session` first, which the scan above relies on). */
   private write(e: HistoryEntry): void {
     try {
-      mkdirSync(dirname(this.file), { recursive: true });
-      appendFileSync(this.file, JSON.stringify(e) + '\n');
+      if (this.fd === undefined) {
+        mkdirSync(dirname(this.file), { recursive: true });
+        this.fd = openSync(this.file, 'a');
+      }
+      writeSync(this.fd, JSON.stringify(e) + '\n');
     } catch { /* a read-only data dir loses persistence, never the kernel */ }
   }
 }
