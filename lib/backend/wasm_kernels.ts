@@ -31,10 +31,11 @@ const rmsNorm: Kernel = ({ x, weight }, be, { eps }) => {
   const [X, W, Y, R] = [x, weight, yInfo, rInfo].map((t) => heapF32(be, t));
   for (let n = 0, o = 0; n < N; n++, o += D) {
     let ss = 0;
-    for (let i = 0; i < D; i++) ss += X[o + i] * X[o + i];
-    const r = 1 / Math.sqrt(ss / D + eps);
+    for (let i = 0; i < D; i++) ss = Math.fround(ss + Math.fround(X[o + i] * X[o + i]));
+    // rounded to float32 where the composite form rounds (x · rstd, then · weight), so both agree to an ulp
+    const r = Math.fround(1 / Math.sqrt(Math.fround(Math.fround(ss / D) + eps)));
     R[n] = r;
-    for (let i = 0; i < D; i++) Y[o + i] = X[o + i] * r * W[i];
+    for (let i = 0; i < D; i++) Y[o + i] = Math.fround(X[o + i] * r) * W[i];
   }
   return [yInfo, rInfo];
 };

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { setBackend } from '../../../lib/backend';
-import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../../../lib/nn/rms_norm';
+import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD, rmsNorm } from '../../../lib/nn/rms_norm';
 
 /** The library's wasm kernels against the composite form of tf ops (values and gradients) or against the cpu backend. */
 
@@ -33,6 +33,24 @@ test('fused RMSNorm kernels on wasm equal the composite form and its input gradi
   tf.dispose([y, rstd, dx, ...want]);
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, w, dy]);
+});
+
+test('rmsNorm on wasm (fused kernels) gives the composite value and the gradients of x and of a trainable or frozen weight', async () => {
+  await setBackend('wasm');
+  const x = tf.randomNormal([2, 5, 8], 0, 2, 'float32', 12), dy = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 13);
+  const eps = 1e-6;
+  const trainable = tf.variable(tf.randomNormal([8], 1, 0.3, 'float32', 14), true);
+  const frozen = tf.variable(trainable.clone(), false);
+  const before = tf.memory().numTensors;
+  const composite = (a: tf.Tensor, w: tf.Tensor) => tf.mul(tf.mul(a, tf.rsqrt(tf.add(tf.mean(tf.square(a), -1, true), eps))), w);
+  const want = tf.tidy(() => [composite(x, trainable), ...tf.grads(composite)([x, trainable], dy)]);
+  const got = tf.tidy(() => [rmsNorm(x, trainable, eps), ...tf.grads((a: tf.Tensor, w: tf.Tensor) => rmsNorm(a, w, eps))([x, trainable], dy)]);
+  ['y', 'dx', 'dweight'].forEach((name, i) => close(name, got[i].dataSync(), want[i].dataSync(), 1e-4));
+  const frozenDx = tf.tidy(() => tf.grad((a: tf.Tensor) => rmsNorm(a, frozen, eps))(x, dy));
+  close('dx with a frozen weight', frozenDx.dataSync(), want[1].dataSync(), 1e-4);
+  tf.dispose([...want, ...got, frozenDx]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([x, dy, trainable, frozen]);
 });
 
 test('wasm GatherV2 along axis 0 and UnsortedSegmentSum equal the cpu backend; out-of-range ids still throw', async () => {
