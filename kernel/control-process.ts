@@ -2,9 +2,10 @@
  * The control and heartbeat channels, served by a small child process so they answer while a
  * cell blocks the kernel's main thread in a synchronous loop. An interrupt_request is handled
  * here: the reply goes out at once, and the kernel gets SIGINT (which breaks a running vm script)
- * plus a message (which aborts a pending await). SIGINT is repeated every 100 ms while the same
- * cell still runs, since a signal that lands just before the cell's script starts is consumed by
- * the kernel's listener instead of breaking the script. Every other control request is handed
+ * plus a message (which aborts a pending await). When the kernel interrupts through
+ * breakOnSigint (no SIGINT addon), it says which cell runs, and SIGINT is repeated every 100 ms
+ * while that cell still runs, since a signal that lands just before the cell's script starts is
+ * consumed by the kernel's listener instead of breaking the script. The addon needs one signal. Every other control request is handed
  * to the kernel, which sends back the frames to reply with.
  *
  * A child process rather than a worker thread: with a worker thread in the process, Node loses
