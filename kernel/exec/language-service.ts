@@ -9,6 +9,9 @@ import { dirname, join, sep } from 'node:path';
 import * as ts from 'typescript';
 import { declarationSnippets, declaredNames } from './declarations.js';
 
+/** Cells whose check results are kept while the declarations stay the same. */
+const CHECKED_LIMIT = 64;
+
 export interface CellDiagnostic { line: number; column: number; code: number; message: string }
 
 /**
@@ -69,7 +72,9 @@ export class CellLanguageService {
   /** name → declaration snippet, from the cells that ran. */
   private readonly history = new Map<string, string>();
   private historyVersion = 0;
-  private lastCheck: { code: string; version: number; result: CellDiagnostic[] } | undefined;
+  /** Check results of the cells checked since the declarations last changed (bounded). */
+  private checked = new Map<string, CellDiagnostic[]>();
+  private checkedVersion = -1;
 
   constructor(readonly cwd: string) {
     this.cellFile = join(cwd, '__cell__.ts');
@@ -132,7 +137,12 @@ export class CellLanguageService {
   /** Type and syntax errors located in the cell (`// @ts-nocheck` in the cell: none). */
   check(code: string): CellDiagnostic[] {
     if (/^\s*\/\/\s*@ts-nocheck\b/m.test(code)) return [];
-    if (this.lastCheck && this.lastCheck.code === code && this.lastCheck.version === this.historyVersion) return this.lastCheck.result;
+    if (this.checkedVersion !== this.historyVersion) {
+      this.checked.clear();
+      this.checkedVersion = this.historyVersion;
+    }
+    const hit = this.checked.get(code);
+    if (hit) return hit;
     const { offset, sf } = this.load(code);
     const all = [...this.service.getSyntacticDiagnostics(this.cellFile), ...this.service.getSemanticDiagnostics(this.cellFile)];
     const result: CellDiagnostic[] = [];
@@ -144,7 +154,8 @@ export class CellLanguageService {
       result.push({ line: at.line - base.line + 1, column: at.character + 1, code: d.code, message: ts.flattenDiagnosticMessageText(d.messageText, '\n') });
     }
     result.sort((a, b) => a.line - b.line || a.column - b.column);
-    this.lastCheck = { code, version: this.historyVersion, result };
+    if (this.checked.size >= CHECKED_LIMIT) this.checked.delete(this.checked.keys().next().value as string);
+    this.checked.set(code, result);
     return result;
   }
 

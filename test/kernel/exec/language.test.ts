@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Executor } from '../../../kernel/exec/executor.js';
-import { notebookDir, value } from './cells.js';
+import { notebookDir, run, value } from './cells.js';
 
 const ex = new Executor({ cwd: notebookDir() });
 ex.warmUp();
@@ -69,4 +69,21 @@ test('values whose types TypeScript cannot write down stay usable in later cells
   await value(ex, "const key = Symbol('key')\nconst keyed = { [key]: 1 }\nconst anon = new (class { v = 3 })()\nlet later = null");
   assert.equal(await value(ex, 'keyed[key] + anon.v'), '4');
   assert.equal(await value(ex, 'later = 5\nlater'), '5');
+});
+
+test('re-run cells reuse their check until a declaration changes, then are checked again', async () => {
+  const first = 'let unit = 1';
+  const use = 'unit.toFixed(1)';
+  const other = 'unit + 1';
+  await value(ex, first);
+  for (let i = 0; i < 2; i++) {
+    // Alternating cells that declare nothing keep their (cached) clean checks.
+    assert.equal((await run(ex, use)).result.status, 'ok');
+    assert.equal((await run(ex, other)).result.status, 'ok');
+  }
+  await value(ex, "let unit = 'kg'");
+  const again = (await run(ex, use)).result;
+  assert.equal(again.status, 'error');
+  assert.equal(again.status === 'error' && again.ename, 'TSError');
+  assert.match(again.status === 'error' ? again.evalue : '', /toFixed/);
 });
