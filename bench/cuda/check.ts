@@ -16,6 +16,10 @@ import { crossEntropy } from '../../lib/nn/cross_entropy';
 import { swiglu } from '../../lib/nn/swiglu';
 import { rmsNorm } from '../../lib/nn/rms_norm';
 import { AdamW } from '../../lib/train/optim/adamw';
+import { LlamaForCausalLM } from '../../lib/model/llama';
+import { prepareModelForKbitTraining } from '../../lib/quant/prepare';
+import { LoraConfig } from '../../lib/lora/config';
+import { getPeftModel } from '../../lib/lora/peft_model';
 
 type Case = { name: string; run: () => tf.Tensor; tol: number };
 
@@ -197,7 +201,8 @@ async function main(): Promise<void> {
     for (const [N, V] of [[7, 1000], [33, 128256]]) {
       const x = tf.randomNormal([N, V], 0, 3, 'float32', 80);
       const targets = Array.from({ length: N }, (_, i) => (i % 5 === 3 ? -100 : (i * 7919) % V));
-      const { value, grads } = tf.variableGrads(() => crossEntropy(x as tf.Tensor2D, targets), [tf.variable(x, true, `ce${N}`)]);
+      const xv = tf.variable(x, true, `ce${N}`);
+      const { value, grads } = tf.variableGrads(() => crossEntropy(xv as unknown as tf.Tensor2D, targets), [xv]);
       const xs = x.dataSync();
       const got = value.dataSync()[0];
       const g = grads[`ce${N}`].dataSync();
@@ -230,7 +235,7 @@ async function main(): Promise<void> {
           code: tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i - 7.5) / 7.5)),
           absmax: nested ? tf.tensor1d(Array.from({ length: Math.ceil(nBlocks / 4) }, (_, i) => Math.imul(i + 3, 40503) | 0), 'int32')
             : tf.tensor1d(Array.from({ length: nBlocks }, (_, i) => 0.5 + i / 100)),
-          nestedAbsmax: nested ? tf.tensor1d([0.7, 1.3, 0.9]) : undefined,
+          nestedAbsmax: nested ? tf.tensor1d(Array.from({ length: Math.ceil(nBlocks / 32) }, (_, i) => 0.7 + i / 10)) : undefined,
           nestedCode: nested ? tf.tensor1d(Array.from({ length: 256 }, (_, i) => i / 255)) : undefined,
         });
         const attrs = { shape: [rows, cols] as [number, number], blocksize: 64, transpose: false, nested, nestedBlocksize: 32, offset: 0.25 };
@@ -288,6 +293,87 @@ async function main(): Promise<void> {
       report('fused RMSNorm value', e3, 1e-5);
       report('fused RMSNorm input gradient', e4, 1e-5);
       tf.dispose([x, u, c, w, ...swGrads]);
+    }
+    // Attention (GQA, causal + padding mask): forward and the three input gradients against float64.
+    {
+      const [B, H, Hkv, T, D] = [2, 4, 2, 6, 8];
+      const S = T, g = H / Hkv, scale = 1 / Math.sqrt(D);
+      const rnd = async (shape: number[], seed: number) => onBackend('cpu', () => tf.randomNormal(shape, 0, 1, 'float32', seed));
+      const [qs, ks, vs, dos] = [await rnd([B, H, T, D], 130), await rnd([B, Hkv, S, D], 131), await rnd([B, Hkv, S, D], 132), await rnd([B, H, T, D], 133)];
+      const pad = [[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1]]; // row 1 left-padded
+      const ms = new Float32Array(B * T * S);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let s2 = 0; s2 < S; s2++) if (s2 > t || !pad[b][s2]) ms[(b * T + t) * S + s2] = -1e30;
+      await tf.setBackend('cuda');
+      const [out, probs] = tf.engine().runKernel('QloraAttention', { q: tf.tensor4d(qs, [B, H, T, D]), k: tf.tensor4d(ks, [B, Hkv, S, D]), v: tf.tensor4d(vs, [B, Hkv, S, D]), mask: tf.tensor4d(ms, [B, 1, T, S]) }, { scale }) as tf.Tensor[];
+      const [dq, dk, dv] = (tf.engine().runKernel('QloraAttentionGrad', { dout: tf.tensor4d(dos, [B, H, T, D]), q: tf.tensor4d(qs, [B, H, T, D]), k: tf.tensor4d(ks, [B, Hkv, S, D]), v: tf.tensor4d(vs, [B, Hkv, S, D]), probs }, { scale }) as tf.Tensor[]).map((t) => t.dataSync());
+      const o = out.dataSync();
+      const rO = new Float64Array(B * H * T * D), rQ = new Float64Array(B * H * T * D), rK = new Float64Array(B * Hkv * S * D), rV = new Float64Array(B * Hkv * S * D);
+      for (let b = 0; b < B; b++) {
+        for (let h = 0; h < H; h++) {
+          const kv = Math.floor(h / g);
+          const qi = (t: number, d: number) => ((b * H + h) * T + t) * D + d, ki = (s2: number, d: number) => ((b * Hkv + kv) * S + s2) * D + d;
+          for (let t = 0; t < T; t++) {
+            const p = new Float64Array(S), dp = new Float64Array(S);
+            let m = -Infinity;
+            for (let s2 = 0; s2 < S; s2++) {
+              let dot = 0;
+              for (let d = 0; d < D; d++) dot += qs[qi(t, d)] * ks[ki(s2, d)];
+              p[s2] = dot * scale + ms[(b * T + t) * S + s2];
+              m = Math.max(m, p[s2]);
+            }
+            let z = 0;
+            for (let s2 = 0; s2 < S; s2++) { p[s2] = Math.exp(p[s2] - m); z += p[s2]; }
+            let sum = 0;
+            for (let s2 = 0; s2 < S; s2++) {
+              p[s2] /= z;
+              for (let d = 0; d < D; d++) { rO[qi(t, d)] += p[s2] * vs[ki(s2, d)]; rV[ki(s2, d)] += p[s2] * dos[qi(t, d)]; dp[s2] += dos[qi(t, d)] * vs[ki(s2, d)]; }
+              sum += dp[s2] * p[s2];
+            }
+            for (let s2 = 0; s2 < S; s2++) {
+              const ds = p[s2] * (dp[s2] - sum) * scale;
+              for (let d = 0; d < D; d++) { rQ[qi(t, d)] += ds * ks[ki(s2, d)]; rK[ki(s2, d)] += ds * qs[qi(t, d)]; }
+            }
+          }
+        }
+      }
+      const maxErr = (a: ArrayLike<number>, r: Float64Array) => { let e = 0; for (let i = 0; i < r.length; i++) e = Math.max(e, Math.abs(a[i] - r[i]) / Math.max(1, Math.abs(r[i]))); return e; };
+      report('fused attention output (GQA, causal+padding)', maxErr(o, rO), 1e-5);
+      report('fused attention dq', maxErr(dq, rQ), 1e-5);
+      report('fused attention dk (summed over the group)', maxErr(dk, rK), 1e-5);
+      report('fused attention dv (summed over the group)', maxErr(dv, rV), 1e-5);
+      tf.dispose([out, probs]);
+    }
+    // End to end: loss and LoRA gradients of a tiny GQA Llama (frozen norms: every fused kernel but
+    // the 4-bit one) on cuda against the CPU backend's composite ops.
+    {
+      const run = async (backendName: string) => {
+        await tf.setBackend(backendName);
+        const base = LlamaForCausalLM.fromConfig({ hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, intermediateSize: 96, vocabSize: 300, maxPositionEmbeddings: 64 }, { seed: 3 });
+        prepareModelForKbitTraining(base, { useGradientCheckpointing: false });
+        const peft = getPeftModel(base, new LoraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], loraDropout: 0, initLoraWeights: false }), { warn: false, seed: 5 });
+        peft.train();
+        const params = peft.trainableParameters();
+        const ids = [[1, 5, 9, 200, 7, 3, 44, 18], [0, 0, 6, 2, 250, 99, 17, 4]];
+        const mask = [[1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 1]];
+        const labels = ids.map((r, b) => r.map((t, i) => (mask[b][i] ? t : -100)));
+        const { value, grads } = tf.variableGrads(() => base.forward({ inputIds: ids, attentionMask: mask, labels }).loss as tf.Scalar, params);
+        const out = { loss: value.dataSync()[0], grads: params.map((p) => Float32Array.from(grads[p.name].dataSync())), names: params.map((p) => p.name) };
+        tf.dispose([value, ...Object.values(grads)]);
+        peft.dispose?.();
+        return out;
+      };
+      const ref = await run('cpu');
+      const got = await run('cuda');
+      report('tiny Llama LoRA loss, cuda vs cpu', Math.abs(got.loss - ref.loss) / Math.abs(ref.loss), 1e-5);
+      let worst = 0, worstName = '';
+      got.grads.forEach((g, i) => {
+        let num = 0, den = 0;
+        for (let j = 0; j < g.length; j++) { num += (g[j] - ref.grads[i][j]) ** 2; den += ref.grads[i][j] ** 2; }
+        const rel = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);
+        if (rel > worst) { worst = rel; worstName = ref.names[i]; }
+      });
+      report(`tiny Llama LoRA grads (worst rel L2: ${worstName.slice(-40)})`, worst, 1e-4);
+      await tf.setBackend('cuda');
     }
     // AdamW: two steps of three parameters (one without weight decay) against float64.
     {

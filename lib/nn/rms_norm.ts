@@ -4,16 +4,16 @@ import { Module } from './module';
 import { pyFloat } from './repr';
 
 /**
- * Names of the fused RMSNorm kernels a backend may register (the cuda backend does):
- * {x, weight} attr eps → [y, rstd (rows)]; gradient {x, weight, rstd, dy} → dx (weight frozen).
+ * Names of the fused RMSNorm kernels a backend may register (the cuda and wasm backends do):
+ * {x, weight} attr eps → [y, rstd (rows)]; gradient {x, weight, rstd, dy} → dx.
  */
 export const FUSED_RMS_NORM = 'QloraRmsNorm';
 export const FUSED_RMS_NORM_GRAD = 'QloraRmsNormGrad';
 
 /**
  * RMSNorm as Llama computes it: x · rsqrt(mean(x², -1) + eps) · weight, in float32.
- * Public op: validates, then runs the fused kernels (frozen weight, backend that has them) or the
- * composite form (tf ops, any backend, gradient by autodiff).
+ * Public op: validates, then runs the fused kernels (backend that has them; the weight gradient,
+ * when the weight trains, from tf ops) or the composite form (tf ops, any backend, autodiff).
  */
 export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
   const d = x.shape[x.shape.length - 1];
@@ -21,20 +21,37 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor
     throw new ArgumentError(`rmsNorm: \`weight\` has shape ${show(weight.shape)}, expected [${d}] (the last dimension of \`x\`)`);
   }
   if (!(eps > 0)) throw new ArgumentError(`rmsNorm: \`eps\` must be positive, got ${show(eps)}`);
-  // A frozen weight (QLoRA) needs no gradient: the fused kernels, where the backend has them.
-  const frozen = weight instanceof tf.Variable && !weight.trainable;
+  // The fused kernels where the backend has them, whether or not the weight trains, so a model
+  // computes the same values before and after its norms are frozen. A frozen weight (QLoRA) gets
+  // no gradient; a trainable one gets Σ_rows dy·x·rstd from tf ops.
   const backend = tf.getBackend();
-  if (frozen && tf.getKernel(FUSED_RMS_NORM, backend) && tf.getKernel(FUSED_RMS_NORM_GRAD, backend)) {
-    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      const [xt, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  if (tf.getKernel(FUSED_RMS_NORM, backend) && tf.getKernel(FUSED_RMS_NORM_GRAD, backend)) {
+    const frozen = weight instanceof tf.Variable && !weight.trainable;
+    const forward = (xt: tf.Tensor, save: tf.GradSaveFunc) => {
       const [y, rstd] = tf.engine().runKernel(FUSED_RMS_NORM, { x: xt, weight }, { eps }) as tf.Tensor[];
       save([xt, rstd]);
+      return y;
+    };
+    const dx = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(FUSED_RMS_NORM_GRAD, { x: saved[0], weight, rstd: saved[1], dy }, {}) as tf.Tensor;
+    if (frozen) {
+      const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+        const [xt, save] = args as [tf.Tensor, tf.GradSaveFunc];
+        return { value: forward(xt, save), gradFunc: dx };
+      });
+      return f(x);
+    }
+    const g = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [xt, , save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       return {
-        value: y,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(FUSED_RMS_NORM_GRAD, { x: saved[0], weight, rstd: saved[1], dy }, {}) as tf.Tensor,
+        value: forward(xt, save),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const rstd = tf.reshape(saved[1], [...saved[0].shape.slice(0, -1), 1]);
+          const lead = Array.from({ length: saved[0].rank - 1 }, (_, i) => i);
+          return [dx(dy, saved), tf.sum(tf.mul(dy, tf.mul(saved[0], rstd)), lead)];
+        },
       };
     });
-    return f(x);
+    return g(x, weight);
   }
   return tf.tidy(() => {
     const variance = tf.mean(tf.square(x), -1, true); // (..., 1)

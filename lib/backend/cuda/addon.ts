@@ -43,6 +43,9 @@ export interface CudaAddon {
   swigluGrad(g: number, u: number, dy: number, dg: number, du: number, n: number): void;
   rmsNorm(x: number, w: number, y: number, rstd: number, rows: number, d: number, eps: number): void;
   rmsNormGrad(x: number, w: number, rstd: number, dy: number, dx: number, rows: number, d: number): void;
+  /** softmax(x·scale + mask) over rows of x (B, H, T, S), mask (B, T, S) when maskBatched, else (T, S). */
+  maskedSoftmax(x: number, mask: number, y: number, b: number, h: number, t: number, s: number, scale: number, maskBatched: number): void;
+  softmaxGrad(p: number, dy: number, dx: number, rows: number, s: number, scale: number): void;
   nestedScales(words: number, nestedCode: number, nestedAbsmax: number, scale: number, nBlocks: number, nestedBlocksize: number, offset: number): void;
   dequant4(packed: number, code: number, scale: number, y: number, rows: number, cols: number, shift: number, transpose: number): void;
 }

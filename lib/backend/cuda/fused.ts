@@ -5,6 +5,10 @@ import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../../nn/swiglu';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../../nn/rms_norm';
 import type { Fn } from './kernels';
 
+/** The fused attention kernels lib/nn/attention.ts calls by these names when the backend has them. */
+const FUSED_ATTENTION = 'QloraAttention';
+const FUSED_ATTENTION_GRAD = 'QloraAttentionGrad';
+
 /**
  * Fused kernels that the library calls by name when the current backend registers them (the
  * composite tfjs form runs elsewhere):
@@ -12,9 +16,46 @@ import type { Fn } from './kernels';
  *   the backward writes (softmax − onehot) · keep · dy / count in one pass from the saved
  *   logsumexp (no one-hot, no softmax tensor, no extra full-vocabulary fp32 temporaries);
  * - AdamW: one kernel per parameter instead of about ten elementwise ones;
- * - SwiGLU silu(g)·u and RMSNorm (frozen weight): one kernel forward, one backward.
+ * - SwiGLU silu(g)·u and RMSNorm (frozen weight): one kernel forward, one backward;
+ * - attention (GQA, additive causal/padding mask): batched GEMMs around one fused
+ *   scale + mask + softmax kernel forward and one softmax-gradient kernel backward.
  */
 const kernels: Record<string, Fn> = {
+  // {q (B, H, T, D), k, v (B, Hkv, S, D), mask (B or 1, 1, T, S)} attr scale → [out (B, H, T, D), probs (B, H, T, S)].
+  [FUSED_ATTENTION]: ({ inputs, backend, attrs }) => {
+    const { q, k, v, mask } = inputs;
+    const [B, H, T, D] = q.shape;
+    const [, Hkv, S] = k.shape;
+    const gT = (H / Hkv) * T;
+    const mode = backend.matmulMode();
+    const scores = backend.makeDeviceOutput([B, H, T, S]);
+    const probs = backend.makeDeviceOutput([B, H, T, S]);
+    const out = backend.makeDeviceOutput([B, H, T, D]);
+    // Per (b, kv head): the group's query heads stacked along T, (gT, D) · (S, D)ᵀ.
+    backend.addon.matmul(backend.devicePtr(q), backend.devicePtr(k), backend.devicePtr(scores), B * Hkv, gT, S, D, 0, 1, gT * D, S * D, gT * S, mode);
+    backend.addon.maskedSoftmax(backend.devicePtr(scores), backend.devicePtr(mask), backend.devicePtr(probs), B, H, T, S, attrs.scale as number, mask.shape[0] === 1 ? 0 : 1);
+    backend.disposeData(scores.dataId);
+    backend.addon.matmul(backend.devicePtr(probs), backend.devicePtr(v), backend.devicePtr(out), B * Hkv, gT, D, S, 0, 0, gT * S, S * D, gT * D, mode);
+    return [out, probs];
+  },
+  // {dout, q, k, v, probs} attr scale → [dq, dk, dv].
+  [FUSED_ATTENTION_GRAD]: ({ inputs, backend, attrs }) => {
+    const { dout, q, k, v, probs } = inputs;
+    const [B, H, T, D] = q.shape;
+    const [, Hkv, S] = k.shape;
+    const gT = (H / Hkv) * T;
+    const mode = backend.matmulMode();
+    const n = B * Hkv;
+    const dq = backend.makeDeviceOutput(q.shape), dk = backend.makeDeviceOutput(k.shape), dv = backend.makeDeviceOutput(v.shape);
+    const ds = backend.makeDeviceOutput([B, H, T, S]);
+    backend.addon.matmul(backend.devicePtr(probs), backend.devicePtr(dout), backend.devicePtr(dv), n, S, D, gT, 1, 0, gT * S, gT * D, S * D, mode); // Pᵀ · dO
+    backend.addon.matmul(backend.devicePtr(dout), backend.devicePtr(v), backend.devicePtr(ds), n, gT, S, D, 0, 1, gT * D, S * D, gT * S, mode); // dP = dO · Vᵀ
+    backend.addon.softmaxGrad(backend.devicePtr(probs), backend.devicePtr(ds), backend.devicePtr(ds), B * H * T, S, attrs.scale as number); // dS, in place
+    backend.addon.matmul(backend.devicePtr(ds), backend.devicePtr(k), backend.devicePtr(dq), n, gT, D, S, 0, 0, gT * S, S * D, gT * D, mode); // dS · K
+    backend.addon.matmul(backend.devicePtr(ds), backend.devicePtr(q), backend.devicePtr(dk), n, S, D, gT, 1, 0, gT * S, gT * D, S * D, mode); // dSᵀ · Q
+    backend.disposeData(ds.dataId);
+    return [dq, dk, dv];
+  },
   [FUSED_SWIGLU]: ({ inputs, backend }) => {
     const { g, u } = inputs;
     const y = backend.makeDeviceOutput(g.shape);

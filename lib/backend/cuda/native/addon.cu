@@ -743,6 +743,45 @@ static napi_value RmsNormGrad(napi_env env, napi_callback_info info) {  // (x, w
   LAUNCH_CHECK(); return nullptr;
 }
 
+// ---------------------------------------------------------------- attention: scale + additive mask + softmax
+// scores (B, H, T, S) rows; mask (B or 1, T, S) shared by the H heads. One block per row.
+__global__ void kMaskedSoftmax(const float* x, const float* mask, float* y, long long H, long long T, long long S, float scale, int maskBatched) {
+  extern __shared__ float sh[];
+  long long row = blockIdx.x, t = row % T, b = maskBatched ? row / (H * T) : 0;
+  const float* xr = x + row * S; const float* mr = mask + (b * T + t) * S; float* yr = y + row * S;
+  float m = -INFINITY;
+  for (long long c = threadIdx.x; c < S; c += blockDim.x) m = fmaxf(m, xr[c] * scale + mr[c]);
+  m = blockReduce(m, sh, true);
+  float sum = 0.f;
+  for (long long c = threadIdx.x; c < S; c += blockDim.x) { float e = __expf(xr[c] * scale + mr[c] - m); yr[c] = e; sum += e; }
+  sum = blockReduce(sum, sh, false);
+  float inv = 1.f / sum;
+  for (long long c = threadIdx.x; c < S; c += blockDim.x) yr[c] *= inv;
+}
+// dx = p · (dy − Σ dy·p) · scale per row.
+__global__ void kSoftmaxGrad(const float* p, const float* dy, float* dx, long long S, float scale) {
+  extern __shared__ float sh[];
+  long long off = blockIdx.x * S;
+  float s = 0.f;
+  for (long long c = threadIdx.x; c < S; c += blockDim.x) s += dy[off + c] * p[off + c];
+  s = blockReduce(s, sh, false);
+  for (long long c = threadIdx.x; c < S; c += blockDim.x) dx[off + c] = p[off + c] * (dy[off + c] - s) * scale;
+}
+static napi_value MaskedSoftmax(napi_env env, napi_callback_info info) {  // (x, mask, y, B, H, T, S, scale, maskBatched)
+  auto a = args(env, info, 9);
+  long long B = (long long)argNumber(env, a[3]), H = (long long)argNumber(env, a[4]), T = (long long)argNumber(env, a[5]), S = (long long)argNumber(env, a[6]);
+  if (B * H * T == 0) return nullptr;
+  kMaskedSoftmax<<<(unsigned)(B * H * T), 256, 256 * sizeof(float), gStream>>>((const float*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), H, T, S, (float)argNumber(env, a[7]), (int)argNumber(env, a[8]));
+  LAUNCH_CHECK(); return nullptr;
+}
+static napi_value SoftmaxGrad(napi_env env, napi_callback_info info) {  // (p, dy, dx, rows, S, scale)
+  auto a = args(env, info, 6);
+  long long rows = (long long)argNumber(env, a[3]);
+  if (rows == 0) return nullptr;
+  kSoftmaxGrad<<<(unsigned)rows, 256, 256 * sizeof(float), gStream>>>((const float*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), (long long)argNumber(env, a[4]), (float)argNumber(env, a[5]));
+  LAUNCH_CHECK(); return nullptr;
+}
+
 #define EXPORT(name, fn) do { napi_value f; napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f); napi_set_named_property(env, exports, name, f); } while (0)
 static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("info", Info); EXPORT("alloc", Alloc); EXPORT("free", Free); EXPORT("emptyCache", EmptyCache);
@@ -752,7 +791,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
   EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4); EXPORT("intToFloat", IntToFloat);
   EXPORT("randomFill", RandomFill); EXPORT("ceForward", CeForward); EXPORT("ceBackward", CeBackward); EXPORT("adamwStep", AdamWStep); EXPORT("matmul4", Matmul4);
-  EXPORT("swiglu", Swiglu); EXPORT("swigluGrad", SwigluGrad); EXPORT("rmsNorm", RmsNorm); EXPORT("rmsNormGrad", RmsNormGrad); EXPORT("nestedScales", NestedScales);
+  EXPORT("swiglu", Swiglu); EXPORT("swigluGrad", SwigluGrad); EXPORT("rmsNorm", RmsNorm); EXPORT("rmsNormGrad", RmsNormGrad);
+  EXPORT("maskedSoftmax", MaskedSoftmax); EXPORT("softmaxGrad", SoftmaxGrad); EXPORT("nestedScales", NestedScales);
   return exports;
 }
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
