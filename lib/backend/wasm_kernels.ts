@@ -1,16 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD } from '../nn/cross_entropy';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../nn/rms_norm';
 import { heapF32, heapI32, type WasmBackendLike } from './wasm_heap';
 
 /**
  * The library's own kernels for the wasm backend, as plain JS loops over the tensors' data in the
  * wasm heap. Only where they measured faster than tfjs's kernels on the training step's shapes:
- * RMSNorm forward + backward in one pass each (≈ 3× faster than the composite's backward), and two
- * tfjs kernels that are slow or missing on wasm. Fusing elementwise work with exponentials
- * (SwiGLU, cross-entropy, softmax attention) was measured slower here: JS Math.exp costs
- * ≈ 10 ns an element, while tfjs's Sigmoid and Softmax run vectorised in XNNPACK; those ops keep
- * their composite form on wasm. The RMSNorm kernels follow the contract stated beside their names
- * in lib/nn/rms_norm.ts (the cuda backend implements the same); rmsNorm calls them for a frozen weight.
+ * RMSNorm forward + backward in one pass each (≈ 3× faster than the composite's backward),
+ * cross-entropy around XNNPACK's vectorised softmax (no Exp kernel, no one-hot), and two tfjs
+ * kernels that are slow or missing on wasm. JS loops with exponentials were measured slower than
+ * the composite forms (JS Math.exp costs ≈ 10 ns an element, tfjs's Sigmoid and Softmax run
+ * vectorised), so SwiGLU and softmax attention keep their composite form on wasm. Each kernel
+ * follows the contract stated beside its name in lib/nn (the cuda backend implements the same).
  *
  * Memory: every output is made before the heap is read, because an allocation may grow (and so
  * replace) the heap's ArrayBuffer.
@@ -56,14 +57,58 @@ const rmsNormGrad: Kernel = ({ dy, x, weight, rstd }, be) => {
   return dxInfo;
 };
 
+/** The wasm Softmax kernel (XNNPACK) over the last axis of a (N, V) tensor; the caller disposes the result. */
+function softmaxRows(be: WasmBackendLike, logits: tf.TensorInfo): tf.TensorInfo {
+  const k = tf.getKernel('Softmax', 'wasm')!;
+  return k.kernelFunc({ inputs: { logits }, backend: be, attrs: { dim: logits.shape.length - 1 } }) as tf.TensorInfo;
+}
+
 /**
- * Registers the kernels for 'wasm' (idempotent): RMSNorm, and two tfjs kernels where the wasm one is
+ * logits (N, V), ids int32 (N), keep (N) → row loss (N) = keep · (logsumexp − logit[id]), logsumexp (N).
+ * With p = softmax(x) from XNNPACK and m the row's argmax: logsumexp = x[m] − log p[m] (p[m] ≥ 1/V, so
+ * the logarithm is always of a normal number) and the loss is logsumexp − x[id].
+ */
+const crossEntropy: Kernel = ({ logits, ids, keep }, be) => {
+  const [N, V] = logits.shape;
+  const lossInfo = out(be, [N]);
+  const lseInfo = out(be, [N]);
+  const pInfo = softmaxRows(be, logits);
+  const [X, P, K, L, LSE] = [logits, pInfo, keep, lossInfo, lseInfo].map((t) => heapF32(be, t));
+  const I = heapI32(be, ids);
+  for (let n = 0, o = 0; n < N; n++, o += V) {
+    let m = o;
+    for (let v = o + 1; v < o + V; v++) if (X[v] > X[m]) m = v;
+    const lse = X[m] - Math.log(P[m]);
+    LSE[n] = lse;
+    L[n] = K[n] * (lse - X[o + I[n]]);
+  }
+  be.disposeData(pInfo.dataId);
+  return [lossInfo, lseInfo];
+};
+
+/** dlogits = (softmax − onehot(id)) · keep · dy · invDenom, the softmax from XNNPACK again (cheaper than exp from the saved logsumexp). */
+const crossEntropyGrad: Kernel = ({ logits, ids, keep, dy }, be, { invDenom }) => {
+  const [N, V] = logits.shape;
+  const dInfo = softmaxRows(be, logits);
+  const [D, K, DY] = [dInfo, keep, dy].map((t) => heapF32(be, t));
+  const I = heapI32(be, ids);
+  for (let n = 0, o = 0; n < N; n++, o += V) {
+    const scale = K[n] * DY[0] * invDenom;
+    for (let v = o; v < o + V; v++) D[v] *= scale;
+    D[o + I[n]] -= scale;
+  }
+  return dInfo;
+};
+
+/**
+ * Registers the kernels for 'wasm' (idempotent): RMSNorm, cross-entropy, and two tfjs kernels where the wasm one is
  * slow or missing: GatherV2 along axis 0 (row copies; the wasm kernel copies element by element)
  * and UnsortedSegmentSum (absent from tfjs-backend-wasm; the embedding gradient needs it).
  */
 export function registerWasmKernels(): void {
   const kernels: Array<[string, Kernel]> = [
     [FUSED_RMS_NORM, rmsNorm], [FUSED_RMS_NORM_GRAD, rmsNormGrad],
+    [FUSED_CROSS_ENTROPY, crossEntropy], [FUSED_CROSS_ENTROPY_GRAD, crossEntropyGrad],
     ['UnsortedSegmentSum', unsortedSegmentSum],
   ];
   for (const [name, k] of kernels) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { setBackend } from '../../../lib/backend';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD, rmsNorm } from '../../../lib/nn/rms_norm';
+import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD, crossEntropy } from '../../../lib/nn/cross_entropy';
 
 /** The library's wasm kernels against the composite form of tf ops (values and gradients) or against the cpu backend. */
 
@@ -51,6 +52,36 @@ test('rmsNorm on wasm (fused kernels) gives the composite value and the gradient
   tf.dispose([...want, ...got, frozenDx]);
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, dy, trainable, frozen]);
+});
+
+test('cross-entropy on wasm (fused kernels) equals the composite: row losses, logsumexp, gradient; ignored rows give zero; extreme logits stay finite', async () => {
+  await setBackend('wasm');
+  const N = 6, V = 11;
+  const logits = tf.tidy(() => tf.concat([tf.randomNormal([N - 1, V], 0, 4, 'float32', 11), tf.tensor2d([[200, -200, 0, 0, 0, 0, 0, 0, 0, 0, 0]])]));
+  const targets = [3, 0, 10, 7, 7, 1]; // the last row's target logit is 400 below its max
+  const keepArr = [1, 1, 0, 1, 0, 1];
+  const ids = tf.tensor1d(targets, 'int32'), keep = tf.tensor1d(keepArr), dy = tf.scalar(0.7);
+  const count = keepArr.reduce((a, b) => a + b, 0);
+  const before = tf.memory().numTensors;
+  const composite = (x: tf.Tensor) => tf.div(tf.sum(tf.mul(tf.sub(tf.logSumExp(x, -1), tf.sum(tf.mul(x, tf.oneHot(ids, V)), -1)), keep)), count);
+  const run = (name: string, inputs: tf.NamedTensorMap, attrs = {}) => tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
+  const [rowLoss, lse] = run(FUSED_CROSS_ENTROPY, { logits, ids, keep }) as tf.Tensor[];
+  const dx = run(FUSED_CROSS_ENTROPY_GRAD, { logits, ids, keep, lse, dy }, { invDenom: 1 / count }) as tf.Tensor;
+  const want = tf.tidy(() => [composite(logits), tf.grad(composite)(logits, dy), tf.logSumExp(logits, -1)]);
+  const loss = tf.tidy(() => tf.div(tf.sum(rowLoss), count));
+  close('loss', loss.dataSync(), want[0].dataSync());
+  close('dlogits', dx.dataSync(), want[1].dataSync(), 1e-4);
+  close('lse', lse.dataSync(), want[2].dataSync());
+  const d = dx.arraySync() as number[][];
+  assert.ok(d[2].every((x) => x === 0) && d[4].every((x) => x === 0));
+  // the public op takes the fused path on wasm and gives the same loss and gradient
+  const labels = targets.map((t, i) => (keepArr[i] ? t : -100));
+  const viaOp = tf.tidy(() => [crossEntropy(logits as tf.Tensor2D, labels), tf.grad((x: tf.Tensor) => crossEntropy(x as tf.Tensor2D, labels))(logits, dy)]);
+  close('crossEntropy loss', viaOp[0].dataSync(), want[0].dataSync());
+  close('crossEntropy gradient', viaOp[1].dataSync(), want[1].dataSync(), 1e-4);
+  tf.dispose([rowLoss, lse, dx, loss, ...want, ...viaOp]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([logits, ids, keep, dy]);
 });
 
 test('wasm GatherV2 along axis 0 and UnsortedSegmentSum equal the cpu backend; out-of-range ids still throw', async () => {
