@@ -1,6 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
 
+/**
+ * Names of the fused attention kernels a backend may register (the cuda backend does):
+ * {q (B, H, T, D), k, v (B, Hkv, S, D), mask (B or 1, 1, T, S)} attr scale → [out (B, H, T, D),
+ * probs (B, H, T, S)]; gradient {dout, q, k, v, probs} attr scale → [dq, dk, dv]. The mask is a
+ * constant (no gradient).
+ */
+export const FUSED_ATTENTION = 'QloraAttention';
+export const FUSED_ATTENTION_GRAD = 'QloraAttentionGrad';
+
 /** The additive value for a masked score: finite so that fully padded rows stay NaN-free. */
 export const MASK_VALUE = -1e30;
 
@@ -29,7 +38,7 @@ export function buildAttentionMask(attentionMask: number[][], queryLength: numbe
  * softmax(q kᵀ / √D + mask) v with grouped-query attention: q (B, nHeads, T, D), k and v
  * (B, nKvHeads, S, D); each key/value head serves nHeads / nKvHeads query heads. Instead of
  * repeating k and v, the query heads of a group are stacked along T, so one batched matmul serves
- * the group. Composite form: tf ops only, autodiff gradient, any backend.
+ * the group. The backend's fused kernels where it has them, else tf ops with autodiff (any backend).
  */
 export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D): tf.Tensor4D {
   const [B, H, T, D] = q.shape;
@@ -39,6 +48,25 @@ export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.
     throw new ArgumentError(`scaledDotProductAttention: \`mask\` has shape ${show(mask.shape)}, expected [${B}, 1, ${T}, ${S}]`);
   }
   const g = H / Hkv;
+  const backend = tf.getBackend();
+  const fused = tf.getKernel(FUSED_ATTENTION, backend) && tf.getKernel(FUSED_ATTENTION_GRAD, backend);
+  if (fused && (mask.shape[0] === B || mask.shape[0] === 1) && [q, k, v, mask].every((t) => t.dtype === 'float32')) {
+    // One forward kernel (the probabilities kept for the backward pass, as autodiff would keep them), one backward.
+    const scale = 1 / Math.sqrt(D);
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [qt, kt, vt, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const [out, probs] = tf.engine().runKernel(FUSED_ATTENTION, { q: qt, k: kt, v: vt, mask }, { scale }) as tf.Tensor[];
+      save([qt, kt, vt, probs]);
+      return {
+        value: out,
+        gradFunc: (dout: tf.Tensor, saved: tf.Tensor[]) => {
+          const [qs, ks, vs, ps] = saved;
+          return tf.engine().runKernel(FUSED_ATTENTION_GRAD, { dout, q: qs, k: ks, v: vs, probs: ps }, { scale }) as tf.Tensor[];
+        },
+      };
+    });
+    return f(q, k, v) as tf.Tensor4D;
+  }
   return tf.tidy(() => {
     const qg = tf.reshape(q, [B, Hkv, g * T, D]); // (B, nKv, g·T, D)
     let scores = tf.matMul(qg, k, false, true); // (B, nKv, g·T, S)

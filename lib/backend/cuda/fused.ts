@@ -4,10 +4,7 @@ import { FUSED_ADAMW } from '../../train/optim/adamw';
 import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../../nn/swiglu';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../../nn/rms_norm';
 import type { Fn } from './kernels';
-
-/** The fused attention kernels lib/nn/attention.ts calls by these names when the backend has them. */
-const FUSED_ATTENTION = 'QloraAttention';
-const FUSED_ATTENTION_GRAD = 'QloraAttentionGrad';
+import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from '../../nn/attention';
 
 /**
  * Fused kernels that the library calls by name when the current backend registers them (the
