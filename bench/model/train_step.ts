@@ -1,10 +1,15 @@
 /**
- * CPU forward + backward tokens/s of a tiny Llama on tfjs (wasm with the BatchMatMul fix, and
- * cpu), against PyTorch (Debian python3-torch + OpenBLAS, OMP_NUM_THREADS=2) in the same run.
+ * CPU forward + backward tokens/s of a tiny Llama on tfjs (wasm with the library's kernels, with 1
+ * and 2 XNNPACK threads), against PyTorch (Debian python3-torch + OpenBLAS) in the same run.
  *   npx tsc -p tsconfig.json --outDir build/model && node build/model/bench/model/train_step.js
- * Options (env): BENCH_LAYERS (2), BENCH_STEPS (5), BENCH_BACKENDS (wasm), PYTHON (/usr/bin/python3).
+ * Every measurement is its own process (threads are fixed when wasm starts); torch and tfjs
+ * alternate for BENCH_ROUNDS rounds and each row reports its median, with the load average.
+ * Options (env): BENCH_ROUNDS (3), BENCH_LAYERS (2), BENCH_STEPS (5), BENCH_BACKENDS (wasm),
+ * BENCH_THREADS (1,2: wasm thread counts), BENCH_TORCH_THREADS (2,1: OMP_NUM_THREADS of the
+ * peer rows), BENCH_CHECKPOINTING (0,1), PYTHON (/usr/bin/python3).
  */
 import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setBackend, describeBackend } from '../../lib/backend';
@@ -14,17 +19,29 @@ const cfg = {
   hidden: 256, heads: 4, kvHeads: 4, layers: Number(process.env.BENCH_LAYERS ?? 2), vocab: 1024, intermediate: 688,
   batch: 4, seq: 128, steps: Number(process.env.BENCH_STEPS ?? 5), warmup: 2,
 };
+const list = (name: string, fallback: string) => (process.env[name] ?? fallback).split(',').filter(Boolean);
 
-function torchPeer(): { ms_per_step: number; tokens_per_s: number; threads: number; torch: string } {
+function torchPeer(threads: string): { ms_per_step: number; torch: string } {
   const script = path.join(__dirname, '..', '..', '..', '..', 'bench', 'model', 'torch_step.py');
   const out = execFileSync(process.env.PYTHON ?? '/usr/bin/python3', [script, JSON.stringify(cfg)], {
-    env: { ...process.env, OMP_NUM_THREADS: '2' },
+    env: { ...process.env, OMP_NUM_THREADS: threads },
     encoding: 'utf8',
   });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
-async function tfjsStep(backend: string, checkpointing: boolean) {
+interface TfjsResult { ms: number; activationMiB: number; report: string }
+
+/** One tfjs configuration in a child process (this file with `--tfjs backend checkpointing`). */
+function tfjsPeer(backend: string, threads: string, checkpointing: boolean): TfjsResult {
+  const out = execFileSync(process.execPath, [__filename, '--tfjs', backend, checkpointing ? '1' : '0'], {
+    env: { ...process.env, QLORA_TS_WASM_THREADS: threads },
+    encoding: 'utf8',
+  });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+async function tfjsStep(backend: string, checkpointing: boolean): Promise<TfjsResult> {
   await setBackend(backend);
   const model = LlamaForCausalLM.fromConfig({
     vocabSize: cfg.vocab, hiddenSize: cfg.hidden, intermediateSize: cfg.intermediate, numHiddenLayers: cfg.layers,
@@ -48,7 +65,7 @@ async function tfjsStep(backend: string, checkpointing: boolean) {
   const ms = (performance.now() - t0) / cfg.steps;
   const paramBytes = model.getMemoryFootprint();
   model.dispose();
-  return { ms, tokensPerS: (cfg.batch * cfg.seq * 1000) / ms, activationMiB: (keptBytes - paramBytes) / 2 ** 20, report: describeBackend() };
+  return { ms, activationMiB: (keptBytes - paramBytes) / 2 ** 20, report: describeBackend() };
 }
 
 function median(xs: number[]): number {
@@ -57,37 +74,47 @@ function median(xs: number[]): number {
 }
 
 async function main() {
-  // The machine is shared: torch and tfjs alternate for several rounds and each reports its median.
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  const backends = (process.env.BENCH_BACKENDS ?? 'wasm').split(',');
-  const torchMs: number[] = [];
-  const tfjsMs = new Map<string, number[]>();
+  const torchThreads = list('BENCH_TORCH_THREADS', '2,1');
+  const configs = list('BENCH_BACKENDS', 'wasm').flatMap((backend) =>
+    (backend === 'wasm' ? list('BENCH_THREADS', '1,2') : ['1']).flatMap((threads) =>
+      list('BENCH_CHECKPOINTING', '0,1').map((c) => ({ backend, threads, checkpointing: c === '1' }))));
+  const times = new Map<string, number[]>();
   const kept = new Map<string, number>();
-  let peerInfo = { threads: 0, torch: '' };
+  const add = (key: string, ms: number) => times.set(key, [...(times.get(key) ?? []), ms]);
+  const loads: number[] = [os.loadavg()[0]];
+  let torchVersion = '';
+  let report = '';
   for (let r = 0; r < rounds; r++) {
-    const peer = torchPeer();
-    torchMs.push(peer.ms_per_step);
-    peerInfo = peer;
-    for (const backend of backends) {
-      for (const ckpt of [false, true]) {
-        const key = `tfjs ${backend}${ckpt ? ' + gradient checkpointing' : ''}`;
-        const res = await tfjsStep(backend, ckpt);
-        tfjsMs.set(key, [...(tfjsMs.get(key) ?? []), res.ms]);
-        kept.set(key, res.activationMiB);
-      }
+    for (const threads of torchThreads) {
+      const peer = torchPeer(threads);
+      torchVersion = peer.torch;
+      add(`torch ${peer.torch} + OpenBLAS, OMP_NUM_THREADS=${threads}`, peer.ms_per_step);
     }
+    for (const c of configs) {
+      const res = tfjsPeer(c.backend, c.threads, c.checkpointing);
+      const key = `tfjs ${c.backend}${c.backend === 'wasm' ? `, ${c.threads} thread${c.threads === '1' ? '' : 's'}` : ''}${c.checkpointing ? ' + gradient checkpointing' : ''}`;
+      add(key, res.ms);
+      kept.set(key, res.activationMiB);
+      report = res.report;
+    }
+    loads.push(os.loadavg()[0]);
   }
   const tokens = cfg.batch * cfg.seq;
-  const t = median(torchMs);
-  console.log(`config: ${JSON.stringify(cfg)}, ${rounds} alternating rounds, medians`);
-  console.log('| implementation | ms/step (median) | tokens/s | vs torch | activations kept for backward |');
+  const ref = median(times.get(`torch ${torchVersion} + OpenBLAS, OMP_NUM_THREADS=${torchThreads[0]}`)!);
+  console.log(`config: ${JSON.stringify(cfg)}, ${rounds} alternating rounds, medians; 1-min load average ${loads.map((l) => l.toFixed(1)).join(' → ')}`);
+  console.log(`| implementation | ms/step (median; rounds) | tokens/s | vs torch OMP_NUM_THREADS=${torchThreads[0]} | activations kept for backward |`);
   console.log('|---|---|---|---|---|');
-  console.log(`| torch ${peerInfo.torch} (${peerInfo.threads} threads, OpenBLAS) | ${t.toFixed(0)} (${torchMs.map((x) => x.toFixed(0)).join(', ')}) | ${((tokens * 1000) / t).toFixed(0)} | 1.00× | |`);
-  for (const [key, ms] of tfjsMs) {
+  for (const [key, ms] of times) {
     const m = median(ms);
-    console.log(`| ${key} | ${m.toFixed(0)} (${ms.map((x) => x.toFixed(0)).join(', ')}) | ${((tokens * 1000) / m).toFixed(0)} | ${(t / m).toFixed(2)}× | ${kept.get(key)!.toFixed(1)} MiB |`);
+    const k = kept.get(key);
+    console.log(`| ${key} | ${m.toFixed(0)} (${ms.map((x) => x.toFixed(0)).join(', ')}) | ${((tokens * 1000) / m).toFixed(0)} | ${(ref / m).toFixed(2)}× | ${k === undefined ? '' : `${k.toFixed(1)} MiB`} |`);
   }
-  console.log(describeBackend());
+  console.log(report);
 }
 
-main();
+if (process.argv[2] === '--tfjs') {
+  tfjsStep(process.argv[3], process.argv[4] === '1').then((r) => console.log(JSON.stringify(r)));
+} else {
+  main();
+}
