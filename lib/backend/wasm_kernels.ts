@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD } from '../nn/cross_entropy';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../nn/rms_norm';
+import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
 import { heapF32, heapI32, type WasmBackendLike } from './wasm_heap';
 
 /**
  * The library's own kernels for the wasm backend, as plain JS loops over the tensors' data in the
  * wasm heap. Only where they measured faster than tfjs's kernels on the training step's shapes:
- * RMSNorm forward + backward in one pass each (≈ 3× faster than the composite's backward),
+ * RMSNorm and RoPE forward + backward in one pass each (≈ 3× faster than the composites),
  * cross-entropy around XNNPACK's vectorised softmax (no Exp kernel, no one-hot), and two tfjs
  * kernels that are slow or missing on wasm. JS loops with exponentials were measured slower than
  * the composite forms (JS Math.exp costs ≈ 10 ns an element, tfjs's Sigmoid and Softmax run
@@ -101,14 +102,51 @@ const crossEntropyGrad: Kernel = ({ logits, ids, keep, dy }, be, { invDenom }) =
 };
 
 /**
- * Registers the kernels for 'wasm' (idempotent): RMSNorm, cross-entropy, and two tfjs kernels where the wasm one is
- * slow or missing: GatherV2 along axis 0 (row copies; the wasm kernel copies element by element)
+ * The rotation of RoPE and its transpose, one pass each: with h = D/2, forward
+ * y[i] = x[i]·cos[i] − x[i+h]·sin[i] and y[i+h] = x[i+h]·cos[i+h] + x[i]·sin[i+h] (i < h);
+ * backward dx[i] = dy[i]·cos[i] + dy[i+h]·sin[i+h] and dx[i+h] = dy[i+h]·cos[i+h] − dy[i]·sin[i].
+ * x (B, H, T, D), cos and sin (B, 1, T, D): one table row serves every head.
+ */
+function rotary(x: tf.TensorInfo, cos: tf.TensorInfo, sin: tf.TensorInfo, be: WasmBackendLike, sign: 1 | -1): tf.TensorInfo {
+  const [B, H, T, D] = x.shape;
+  const h = D / 2;
+  const yInfo = out(be, x.shape);
+  const [X, C, S, Y] = [x, cos, sin, yInfo].map((t) => heapF32(be, t));
+  for (let b = 0; b < B; b++) {
+    for (let head = 0; head < H; head++) {
+      for (let t = 0; t < T; t++) {
+        const o = ((b * H + head) * T + t) * D;
+        const c = (b * T + t) * D;
+        for (let i = 0; i < h; i++) {
+          const x1 = X[o + i];
+          const x2 = X[o + i + h];
+          if (sign === 1) {
+            Y[o + i] = x1 * C[c + i] - x2 * S[c + i];
+            Y[o + i + h] = x2 * C[c + i + h] + x1 * S[c + i + h];
+          } else {
+            Y[o + i] = x1 * C[c + i] + x2 * S[c + i + h];
+            Y[o + i + h] = x2 * C[c + i + h] - x1 * S[c + i];
+          }
+        }
+      }
+    }
+  }
+  return yInfo;
+}
+
+const rope: Kernel = ({ x, cos, sin }, be) => rotary(x, cos, sin, be, 1);
+const ropeGrad: Kernel = ({ dy, cos, sin }, be) => rotary(dy, cos, sin, be, -1);
+
+/**
+ * Registers the kernels for 'wasm' (idempotent): RMSNorm, cross-entropy, RoPE, and two tfjs
+ * kernels where the wasm one is slow or missing: GatherV2 along axis 0 (row copies; the wasm kernel copies element by element)
  * and UnsortedSegmentSum (absent from tfjs-backend-wasm; the embedding gradient needs it).
  */
 export function registerWasmKernels(): void {
   const kernels: Array<[string, Kernel]> = [
     [FUSED_RMS_NORM, rmsNorm], [FUSED_RMS_NORM_GRAD, rmsNormGrad],
     [FUSED_CROSS_ENTROPY, crossEntropy], [FUSED_CROSS_ENTROPY_GRAD, crossEntropyGrad],
+    [FUSED_ROPE, rope], [FUSED_ROPE_GRAD, ropeGrad],
     ['UnsortedSegmentSum', unsortedSegmentSum],
   ];
   for (const [name, k] of kernels) {

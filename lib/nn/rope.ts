@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
 
+/**
+ * Names of the fused rotary-embedding kernels a backend may register (wasm does): {x (B, H, T, D),
+ * cos, sin (B, 1, T, D)} → x·cos + rotate_half(x)·sin; gradient {dy, cos, sin} → dx. cos and sin
+ * are constants (no gradient).
+ */
+export const FUSED_ROPE = 'QloraRope';
+export const FUSED_ROPE_GRAD = 'QloraRopeGrad';
+
 /** Rotary embedding parameters as config.json gives them (rope_theta, rope_scaling). */
 export interface RopeOptions {
   headDim: number;
@@ -80,6 +88,18 @@ export function applyRotaryPosEmb(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tens
     throw new ArgumentError(`applyRotaryPosEmb: \`cos\` has shape ${show(cos.shape)}, expected [${B}, 1, ${T}, ${D}]`);
   }
   if (D % 2 !== 0) throw new ArgumentError(`applyRotaryPosEmb: head dimension ${D} must be even`);
+  const backend = tf.getBackend();
+  if (tf.getKernel(FUSED_ROPE, backend) && tf.getKernel(FUSED_ROPE_GRAD, backend) && [x, cos, sin].every((t) => t.dtype === 'float32')) {
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [xt, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      save([cos, sin]); // kept for the backward pass: the caller may dispose its tables first
+      return {
+        value: tf.engine().runKernel(FUSED_ROPE, { x: xt, cos, sin }, {}) as tf.Tensor, // (B, H, T, D)
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(FUSED_ROPE_GRAD, { dy, cos: saved[0], sin: saved[1] }, {}) as tf.Tensor,
+      };
+    });
+    return f(x) as tf.Tensor4D;
+  }
   return tf.tidy(() => {
     const rotated = tf.reshape(tf.matMul(tf.reshape(x, [B * H * T, D]), rotateHalfMatrix(D)), [B, H, T, D]); // (B, H, T, D)
     return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;

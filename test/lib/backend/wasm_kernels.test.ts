@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setBackend } from '../../../lib/backend';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD, rmsNorm } from '../../../lib/nn/rms_norm';
 import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD, crossEntropy } from '../../../lib/nn/cross_entropy';
+import { FUSED_ROPE, applyRotaryPosEmb, ropeCosSin, ropeInvFreq } from '../../../lib/nn/rope';
 
 /** The library's wasm kernels against the composite form of tf ops (values and gradients) or against the cpu backend. */
 
@@ -82,6 +83,27 @@ test('cross-entropy on wasm (fused kernels) equals the composite: row losses, lo
   tf.dispose([rowLoss, lse, dx, loss, ...want, ...viaOp]);
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([logits, ids, keep, dy]);
+});
+
+test('RoPE on wasm (fused kernels) equals the composite x·cos + rotate_half(x)·sin and its gradient, per-row positions', async () => {
+  await setBackend('wasm');
+  assert.ok(tf.getKernel(FUSED_ROPE, 'wasm'));
+  const [B, H, T, D] = [2, 3, 5, 8];
+  const [cos, sin] = ropeCosSin(ropeInvFreq({ headDim: D, theta: 10000 }), [[0, 1, 2, 3, 4], [7, 3, 0, 11, 2]]);
+  const x = tf.randomNormal([B, H, T, D], 0, 1, 'float32', 15) as tf.Tensor4D, dy = tf.randomNormal([B, H, T, D], 0, 1, 'float32', 16);
+  const before = tf.memory().numTensors;
+  const composite = (a: tf.Tensor) => {
+    const half = D / 2;
+    const rotated = tf.concat([tf.neg(tf.slice(a, [0, 0, 0, half], [-1, -1, -1, half])), tf.slice(a, [0, 0, 0, 0], [-1, -1, -1, half])], 3);
+    return tf.add(tf.mul(a, cos), tf.mul(rotated, sin));
+  };
+  const want = tf.tidy(() => [composite(x), tf.grad(composite)(x, dy)]);
+  const got = tf.tidy(() => [applyRotaryPosEmb(x, cos, sin), tf.grad((a: tf.Tensor) => applyRotaryPosEmb(a as tf.Tensor4D, cos, sin))(x, dy)]);
+  close('y', got[0].dataSync(), want[0].dataSync());
+  close('dx', got[1].dataSync(), want[1].dataSync());
+  tf.dispose([...want, ...got]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([x, dy, cos, sin]);
 });
 
 test('wasm GatherV2 along axis 0 and UnsortedSegmentSum equal the cpu backend; out-of-range ids still throw', async () => {
