@@ -5,9 +5,9 @@
 // over 1 ms when the machine is loaded. This addon starts ONE watcher thread and installs ONE
 // SIGINT handler for the life of the process:
 //
-//   - the handler counts the signal, wakes the watcher and then calls the handler it replaced
-//     (libuv's, which runs the kernel's `process.on('SIGINT')` listener: that aborts a pending
-//     await through the cell's AbortSignal);
+//   - the handler counts the signal, wakes the watcher and, unless a guarded call runs, calls
+//     the handler it replaced (libuv's, which runs the kernel's `process.on('SIGINT')` listener:
+//     that aborts a pending await through the cell's AbortSignal);
 //   - `run(fn, since)` calls fn with the guard armed; if a SIGINT arrives while fn runs, the
 //     watcher calls `Isolate::TerminateExecution`, `run` cancels the termination once the stack has
 //     unwound to it and throws `Error('Script execution interrupted.')` — what breakOnSigint
@@ -44,11 +44,17 @@ void OnSigint(int sig, siginfo_t* info, void* context) {
   int saved = errno;
   count.fetch_add(1);
   sem_post(&wake);
+  if (armedFlag.load()) {
+    // The watcher breaks the running script; the handler we replaced may be Node's default
+    // (reset the terminal and exit) when nobody listens, so it is not called here.
+    errno = saved;
+    return;
+  }
   if (previous.sa_flags & SA_SIGINFO) {
     if (previous.sa_sigaction != nullptr) previous.sa_sigaction(sig, info, context);
   } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
     previous.sa_handler(sig);
-  } else if (previous.sa_handler == SIG_DFL && !armedFlag.load()) {
+  } else if (previous.sa_handler == SIG_DFL) {
     // Nobody listens and no cell runs: the default action (the process ends), as without us.
     signal(SIGINT, SIG_DFL);
     raise(SIGINT);
