@@ -257,10 +257,12 @@ __global__ void kSoftmaxRows(const float* x, float* y, long long cols, int logSo
 }
 
 struct Perm { int rank; long long outShape[MAX_RANK]; long long inStride[MAX_RANK]; };
-__global__ void kTranspose(const float* x, float* y, long long n, Perm p) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    long long rem = i, src = 0;
-    for (int d = p.rank - 1; d >= 0; d--) { long long c = rem % p.outShape[d]; rem /= p.outShape[d]; src += c * p.inStride[d]; }
+// I is 32-bit when the tensor has < 2^31 elements (integer division is much cheaper there).
+template <typename I>
+__global__ void kTranspose(const float* x, float* y, I n, Perm p) {
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
+    I rem = i, src = 0;
+    for (int d = p.rank - 1; d >= 0; d--) { I sh = (I)p.outShape[d], c = rem % sh; rem /= sh; src += c * (I)p.inStride[d]; }
     y[i] = x[src];
   }
 }
@@ -327,7 +329,8 @@ static napi_value Transpose(napi_env env, napi_callback_info info) {  // (x, y, 
   Perm p{}; p.rank = r;
   for (int d = 0; d < r; d++) { p.outShape[d] = in[perm[d]]; p.inStride[d] = stride[perm[d]]; }
   if (s == 0) return nullptr;
-  kTranspose<<<gridFor(s), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), s, p);
+  if (s < (1ll << 31)) kTranspose<unsigned><<<gridFor(s), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), (unsigned)s, p);
+  else kTranspose<long long><<<gridFor(s), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), s, p);
   LAUNCH_CHECK(); return nullptr;
 }
 static napi_value Fill(napi_env env, napi_callback_info info) {  // (y, n, value)
