@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything qlora-ts needs on a fresh Debian 12 machine with Node 20: the Debian
-# packages (Jupyter clients for the kernel tests, chromium for PNG figures, CPU torch as the
-# benchmark peer) and the npm dependencies, then builds the TypeScript.
+# packages (Jupyter clients for the kernel tests, chromium for PNG figures, OpenBLAS for the wasm
+# backend's matmuls, CPU torch as the benchmark peer) and the npm dependencies, then builds the
+# TypeScript and the native addons.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(jupyter-client python3-jupyter-client python3-nbclient python3-nbformat python3-nbconvert jupyter-console
-  python3-ipykernel python3-zmq jupyter-notebook python3-jupyter-server chromium)
+  python3-ipykernel python3-zmq jupyter-notebook python3-jupyter-server chromium libopenblas0-pthread)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -25,3 +26,4 @@ fi
 echo "setup: building"
 npx tsc -p tsconfig.json
 node scripts/build-interrupt.js
+node scripts/build-blas.js

@@ -1,12 +1,13 @@
 /**
- * CPU forward + backward tokens/s of a tiny Llama on tfjs (wasm with the library's kernels, with 1
- * and 2 XNNPACK threads), against PyTorch (Debian python3-torch + OpenBLAS) in the same run.
+ * CPU forward + backward tokens/s of a tiny Llama on tfjs (the wasm backend with its matmuls on
+ * OpenBLAS, the default where the addon is built; and on XNNPACK alone, 1 and 2 threads), against
+ * PyTorch (Debian python3-torch + OpenBLAS) in the same run.
  *   npx tsc -p tsconfig.json --outDir build/model && node build/model/bench/model/train_step.js
  * Every measurement is its own process (threads are fixed when wasm starts); torch and tfjs
  * alternate for BENCH_ROUNDS rounds and each row reports its median, with the load average.
- * Options (env): BENCH_ROUNDS (3), BENCH_LAYERS (2), BENCH_STEPS (5), BENCH_BACKENDS (wasm),
- * BENCH_THREADS (1,2: wasm thread counts), BENCH_TORCH_THREADS (2,1: OMP_NUM_THREADS of the
- * peer rows), BENCH_CHECKPOINTING (0,1), PYTHON (/usr/bin/python3).
+ * Options (env): BENCH_ROUNDS (3), BENCH_LAYERS (2), BENCH_STEPS (5), BENCH_VARIANTS (all of
+ * blas, blas-ckpt, xnnpack, xnnpack-2, cpu: the tfjs rows), BENCH_TORCH_THREADS (2,1:
+ * OMP_NUM_THREADS of the peer rows), PYTHON (/usr/bin/python3).
  */
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
@@ -32,10 +33,19 @@ function torchPeer(threads: string): { ms_per_step: number; torch: string } {
 
 interface TfjsResult { ms: number; activationMiB: number; report: string }
 
+/** The tfjs rows: backend, environment, gradient checkpointing. */
+const VARIANTS: Record<string, { label: string; backend: string; env: Record<string, string>; checkpointing: boolean }> = {
+  'blas': { label: 'tfjs wasm, matmuls on OpenBLAS (1 thread)', backend: 'wasm', env: {}, checkpointing: false },
+  'blas-ckpt': { label: 'tfjs wasm, OpenBLAS + gradient checkpointing', backend: 'wasm', env: {}, checkpointing: true },
+  'xnnpack': { label: 'tfjs wasm, XNNPACK only, 1 thread', backend: 'wasm', env: { QLORA_TS_BLAS: '0' }, checkpointing: false },
+  'xnnpack-2': { label: 'tfjs wasm, XNNPACK only, 2 threads', backend: 'wasm', env: { QLORA_TS_BLAS: '0', QLORA_TS_WASM_THREADS: '2' }, checkpointing: false },
+  'cpu': { label: 'tfjs cpu', backend: 'cpu', env: {}, checkpointing: false },
+};
+
 /** One tfjs configuration in a child process (this file with `--tfjs backend checkpointing`). */
-function tfjsPeer(backend: string, threads: string, checkpointing: boolean): TfjsResult {
+function tfjsPeer(backend: string, env: Record<string, string>, checkpointing: boolean): TfjsResult {
   const out = execFileSync(process.execPath, [__filename, '--tfjs', backend, checkpointing ? '1' : '0'], {
-    env: { ...process.env, QLORA_TS_WASM_THREADS: threads },
+    env: { ...process.env, ...env },
     encoding: 'utf8',
   });
   return JSON.parse(out.trim().split('\n').pop()!);
@@ -76,9 +86,10 @@ function median(xs: number[]): number {
 async function main() {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const torchThreads = list('BENCH_TORCH_THREADS', '2,1');
-  const configs = list('BENCH_BACKENDS', 'wasm').flatMap((backend) =>
-    (backend === 'wasm' ? list('BENCH_THREADS', '1,2') : ['1']).flatMap((threads) =>
-      list('BENCH_CHECKPOINTING', '0,1').map((c) => ({ backend, threads, checkpointing: c === '1' }))));
+  const variants = list('BENCH_VARIANTS', 'blas,blas-ckpt,xnnpack,xnnpack-2').map((v) => {
+    if (!VARIANTS[v]) throw new Error(`BENCH_VARIANTS: unknown variant '${v}'; choose from ${Object.keys(VARIANTS).join(', ')}`);
+    return VARIANTS[v];
+  });
   const times = new Map<string, number[]>();
   const kept = new Map<string, number>();
   const add = (key: string, ms: number) => times.set(key, [...(times.get(key) ?? []), ms]);
@@ -91,24 +102,24 @@ async function main() {
       torchVersion = peer.torch;
       add(`torch ${peer.torch} + OpenBLAS, OMP_NUM_THREADS=${threads}`, peer.ms_per_step);
     }
-    for (const c of configs) {
-      const res = tfjsPeer(c.backend, c.threads, c.checkpointing);
-      const key = `tfjs ${c.backend}${c.backend === 'wasm' ? `, ${c.threads} thread${c.threads === '1' ? '' : 's'}` : ''}${c.checkpointing ? ' + gradient checkpointing' : ''}`;
-      add(key, res.ms);
-      kept.set(key, res.activationMiB);
-      report = res.report;
+    for (const v of variants) {
+      const res = tfjsPeer(v.backend, v.env, v.checkpointing);
+      add(v.label, res.ms);
+      kept.set(v.label, res.activationMiB);
+      if (v.backend === 'wasm' && !v.env.QLORA_TS_BLAS) report = res.report;
     }
     loads.push(os.loadavg()[0]);
   }
   const tokens = cfg.batch * cfg.seq;
-  const ref = median(times.get(`torch ${torchVersion} + OpenBLAS, OMP_NUM_THREADS=${torchThreads[0]}`)!);
   console.log(`config: ${JSON.stringify(cfg)}, ${rounds} alternating rounds, medians; 1-min load average ${loads.map((l) => l.toFixed(1)).join(' → ')}`);
-  console.log(`| implementation | ms/step (median; rounds) | tokens/s | vs torch OMP_NUM_THREADS=${torchThreads[0]} | activations kept for backward |`);
-  console.log('|---|---|---|---|---|');
+  const peers = torchThreads.map((t) => median(times.get(`torch ${torchVersion} + OpenBLAS, OMP_NUM_THREADS=${t}`)!));
+  console.log(`| implementation | ms/step (median; rounds) | tokens/s | ${torchThreads.map((t) => `vs torch OMP=${t}`).join(' | ')} | activations kept for backward |`);
+  console.log(`|---|---|---|${torchThreads.map(() => '---|').join('')}---|`);
   for (const [key, ms] of times) {
     const m = median(ms);
     const k = kept.get(key);
-    console.log(`| ${key} | ${m.toFixed(0)} (${ms.map((x) => x.toFixed(0)).join(', ')}) | ${((tokens * 1000) / m).toFixed(0)} | ${(ref / m).toFixed(2)}× | ${k === undefined ? '' : `${k.toFixed(1)} MiB`} |`);
+    const ratios = peers.map((p) => `${(p / m).toFixed(2)}×`).join(' | ');
+    console.log(`| ${key} | ${m.toFixed(0)} (${ms.map((x) => x.toFixed(0)).join(', ')}) | ${((tokens * 1000) / m).toFixed(0)} | ${ratios} | ${k === undefined ? '' : `${k.toFixed(1)} MiB`} |`);
   }
   console.log(report);
 }

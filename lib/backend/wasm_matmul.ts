@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { HeapMatMul, heapF32, transposeBlocks, type WasmBackendLike } from './wasm_heap';
+import { nativeBlas, type NativeBlas } from './wasm_blas';
+import { HeapMatMul, heapF32, heapOffset, transposeBlocks, type WasmBackendLike } from './wasm_heap';
 
 /**
  * The wasm backend's BatchMatMul has one fast path, XNNPACK's dense product for a single
@@ -7,21 +8,36 @@ import { HeapMatMul, heapF32, transposeBlocks, type WasmBackendLike } from './wa
  * (NOTES.md), and with a batch (attention's (B, H, T, D) products) ≈ 8× slower than one dense
  * product per batch entry. This re-registers the kernel so that transposed operands are transposed
  * explicitly first (a tiled JS loop on the heap: 2–4× faster than the wasm Transpose kernel on
- * (512, 688) and (512, 1024), whose power-of-two row strides thrash its cache), and a batch runs as
- * one dense product per entry on views of the operands (no copies). Gradients of matMul use transposes and attention's backward
- * uses batches, so every backward pass benefits. Idempotent.
+ * (512, 688) and (512, 1024), whose power-of-two row strides thrash its cache), and a batch runs
+ * as one dense product per entry on views of the operands (no copies). Gradients of matMul use
+ * transposes and attention's backward uses batches, so every backward pass benefits. Where
+ * OpenBLAS is available (wasm_blas.ts) float32 products go to its sgemm instead, transposes
+ * included, in place on the heap. Idempotent.
  */
 let patched = false;
+let blasEnabled = true;
+
+/** Turns the OpenBLAS path on or off (when OpenBLAS loaded at all); returns the previous setting. For comparisons. */
+export function useNativeBlas(on: boolean): boolean {
+  const was = blasEnabled;
+  blasEnabled = on;
+  return was;
+}
 
 export function patchWasmBatchMatMul(): boolean {
   if (patched) return true;
   const original = tf.getKernel('BatchMatMul', 'wasm');
   if (!original) return false;
+  const blas = nativeBlas();
   const fixed: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
     const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
     const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+    if (blas && blasEnabled && a.dtype === 'float32' && b.dtype === 'float32') {
+      const out = blasProduct(blas, backend as WasmBackendLike, a, b, transposeA, transposeB, batchA, batchB);
+      if (out) return out;
+    }
     if (!transposeA && !transposeB && batchA === 1 && batchB === 1) return original.kernelFunc({ inputs, backend, attrs });
     const made: tf.TensorInfo[] = [];
     const swapLast = (x: tf.TensorInfo): tf.TensorInfo => {
@@ -51,6 +67,30 @@ export function patchWasmBatchMatMul(): boolean {
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: fixed, setupFunc: original.setupFunc });
   patched = true;
   return true;
+}
+
+/** op(a) · op(b) by OpenBLAS with batch dims equal or one side unbatched; undefined for other broadcasts. */
+function blasProduct(blas: NativeBlas, be: WasmBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean, batchA: number, batchB: number): tf.TensorInfo | undefined {
+  const dimsA = a.shape.slice(0, -2);
+  const dimsB = b.shape.slice(0, -2);
+  const same = dimsA.length === dimsB.length && dimsA.every((d, i) => d === dimsB[i]);
+  if (!same && batchA !== 1 && batchB !== 1) return undefined;
+  const [ra, ca] = a.shape.slice(-2);
+  const [rb, cb] = b.shape.slice(-2);
+  const [M, K] = transposeA ? [ca, ra] : [ra, ca];
+  const N = transposeB ? rb : cb;
+  if ((transposeB ? cb : rb) !== K) throw new Error(`matMul: inner dimensions ${K} and ${transposeB ? cb : rb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${transposeA}, transposeB=${transposeB}) must match`);
+  const batchDims = batchA >= batchB ? dimsA : dimsB;
+  const batch = Math.max(batchA, batchB);
+  const out = be.makeOutput([...batchDims, M, N], 'float32');
+  if (M * N === 0) return out;
+  if (K === 0) {
+    heapF32(be, out).fill(0);
+    return out;
+  }
+  blas.sgemm(be.wasm.HEAPU8, transposeA, transposeB, M, N, K, heapOffset(be, a), heapOffset(be, b), heapOffset(be, out), batch,
+    batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, M * N);
+  return out;
 }
 
 /** a (..., M, K) · b (..., K, N), batch dims equal or one side unbatched: one dense product per entry. */

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { setBackend } from '../../../lib/backend';
+import { useNativeBlas } from '../../../lib/backend/wasm_matmul';
+import { nativeBlas, nativeBlasReason } from '../../../lib/backend/wasm_blas';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD, rmsNorm } from '../../../lib/nn/rms_norm';
 import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD, crossEntropy } from '../../../lib/nn/cross_entropy';
 import { FUSED_ROPE, applyRotaryPosEmb, ropeCosSin, ropeInvFreq } from '../../../lib/nn/rope';
@@ -124,7 +126,7 @@ test('wasm GatherV2 along axis 0 and UnsortedSegmentSum equal the cpu backend; o
   await setBackend('wasm');
 });
 
-test('wasm BatchMatMul (one dense product per batch entry, JS transposes) equals the cpu backend for equal, broadcast and transposed batches', async () => {
+test('wasm BatchMatMul (OpenBLAS where it loads, else one XNNPACK product per batch entry) equals the cpu backend for equal, broadcast and transposed batches', async () => {
   const cases: Array<[number[], number[], boolean, boolean]> = [
     [[2, 3, 4, 5], [2, 3, 5, 6], false, false], [[2, 3, 4, 5], [2, 3, 6, 5], false, true], [[2, 3, 5, 4], [2, 3, 5, 6], true, false],
     [[2, 3, 5, 4], [2, 3, 6, 5], true, true], [[4, 5], [2, 3, 5, 6], false, false], [[2, 3, 4, 5], [5, 6], false, false],
@@ -132,18 +134,38 @@ test('wasm BatchMatMul (one dense product per batch entry, JS transposes) equals
     [[16, 33, 17], [16, 17, 35], false, false], [[37, 19], [37, 23], true, false],
   ];
   const results: Record<string, Array<{ shape: number[]; data: number[] }>> = {};
-  for (const backend of ['cpu', 'wasm']) {
-    await setBackend(backend);
+  for (const [backend, blas] of [['cpu', false], ['wasm', true], ['wasm-xnnpack', false]] as const) {
+    await setBackend(backend.replace('-xnnpack', ''));
+    const was = useNativeBlas(blas);
     const before = tf.memory().numTensors;
     results[backend] = cases.map(([sa, sb, ta, tb], i) => tf.tidy(() => {
       const o = tf.matMul(tf.randomNormal(sa, 0, 1, 'float32', i + 1), tf.randomNormal(sb, 0, 1, 'float32', i + 100), ta, tb);
       return { shape: o.shape, data: Array.from(o.dataSync()) };
     }));
     assert.equal(tf.memory().numTensors, before);
+    useNativeBlas(was);
   }
-  cases.forEach((c, i) => {
-    assert.deepEqual(results.wasm[i].shape, results.cpu[i].shape, JSON.stringify(c));
-    close(JSON.stringify(c), results.wasm[i].data, results.cpu[i].data, 1e-4);
-  });
+  for (const wasm of ['wasm', 'wasm-xnnpack']) {
+    cases.forEach((c, i) => {
+      assert.deepEqual(results[wasm][i].shape, results.cpu[i].shape, JSON.stringify(c));
+      close(`${wasm} ${JSON.stringify(c)}`, results[wasm][i].data, results.cpu[i].data, 1e-3); // summation orders differ
+    });
+  }
   await setBackend('wasm');
+});
+
+test('OpenBLAS loads through the addon where it is built, or says why not; its sgemm refuses offsets outside the heap', async () => {
+  await setBackend('wasm');
+  const blas = nativeBlas();
+  if (!blas) {
+    assert.match(nativeBlasReason()!, /QLORA_TS_BLAS=0|not built|cblas_sgemm|cannot open|No such file/);
+    return;
+  }
+  assert.match(blas.lib, /openblas/);
+  const heap = new Uint8Array(64);
+  assert.throws(() => blas.sgemm(heap, false, false, 4, 4, 4, 0, 0, 16, 1, 0, 0, 0), /outside the heap/);
+  const a = new Float32Array([1, 2, 3, 4]); // (2, 2)
+  heap.set(new Uint8Array(a.buffer), 0);
+  blas.sgemm(heap, false, true, 2, 2, 2, 0, 0, 16, 1, 0, 0, 0); // a · aᵀ
+  assert.deepEqual(Array.from(new Float32Array(heap.buffer, 16, 4)), [5, 11, 11, 25]);
 });
