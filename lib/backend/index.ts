@@ -54,7 +54,7 @@ function provide(name: BackendName, details: string[]): void {
           : `BatchMatMul with transposes re-registered (explicit transpose, ≈12× faster; batches as one dense product per entry; no OpenBLAS: ${nativeBlasReason()})`);
       }
       registerWasmKernels();
-      details.push('RMSNorm, row-gather and segment-sum kernels on the wasm heap');
+      details.push('RMSNorm, RoPE, cross-entropy, row-gather and segment-sum kernels on the wasm heap');
       return;
     case 'cpu':
       return;
