@@ -4,7 +4,11 @@
  * Trainer (full fine-tuning mode) on the generated dialogue corpus (data/dialogue-corpus/, text
  * different from the summarization set). It continues dialogues; it was never shown a summary.
  *
- *   node dist/scripts/embedded/make-base-model.js [--minutes M] [--out DIR] [--corpus DIR] [--batch B]
+ *   node dist/scripts/embedded/make-base-model.js [--minutes M | --steps S] [--out DIR] [--corpus DIR] [--batch B]
+ *     [--seq T] [--hidden H] [--layers L] [--heads N] [--kv-heads K] [--intermediate I] [--lr LR]
+ *
+ * Rows are T tokens of packed documents (default 256; the model's context is 512, and on a GPU
+ * --seq 512 teaches positions as far as the walkthrough's prompts and generations go).
  *
  * Deterministic for a given corpus and step count (seeded init, shuffling and dropout-free
  * training); the time budget only decides the step count, which the README records.
@@ -21,7 +25,7 @@ import { EMBEDDED_MODEL_DIR } from '../../lib/embedded';
 
 const root = path.resolve(EMBEDDED_MODEL_DIR, '..', '..');
 
-/** The shape of the embedded model: ~1.3 M parameters, trains at a few hundred tokens/s on 2 cores. */
+/** The default shape of the embedded model: ~1.3 M parameters, trains at a few hundred tokens/s on 2 cores. */
 export const BASE_CONFIG = {
   hiddenSize: 128,
   intermediateSize: 384,
@@ -34,7 +38,6 @@ export const BASE_CONFIG = {
   tieWordEmbeddings: false,
 };
 const VOCAB_SIZE = 2048;
-const SEQ_LEN = 256;
 
 function readCorpus(dir: string): string[] {
   const texts: string[] = [];
@@ -65,6 +68,23 @@ function pack(ids: number[][], seqLen: number): Array<{ input_ids: number[] }> {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const minutes = Number(args[args.indexOf('--minutes') + 1] ?? 0) || 30;
+  const flag = (name: string, fallback: number) => {
+    if (!args.includes(name)) return fallback;
+    const v = Number(args[args.indexOf(name) + 1]);
+    if (!(v > 0)) throw new Error(`${name} needs a positive number, got ${JSON.stringify(args[args.indexOf(name) + 1])}`);
+    return v;
+  };
+  const SEQ_LEN = flag('--seq', 256);
+  const lr = flag('--lr', 3e-3);
+  const shape = {
+    ...BASE_CONFIG,
+    hiddenSize: flag('--hidden', BASE_CONFIG.hiddenSize), numHiddenLayers: flag('--layers', BASE_CONFIG.numHiddenLayers),
+    numAttentionHeads: flag('--heads', BASE_CONFIG.numAttentionHeads), numKeyValueHeads: flag('--kv-heads', BASE_CONFIG.numKeyValueHeads),
+    intermediateSize: flag('--intermediate', BASE_CONFIG.intermediateSize),
+  };
+  const shapeFlags = (Object.entries({ '--seq': [SEQ_LEN, 256], '--lr': [lr, 3e-3], '--hidden': [shape.hiddenSize, BASE_CONFIG.hiddenSize], '--layers': [shape.numHiddenLayers, BASE_CONFIG.numHiddenLayers],
+    '--heads': [shape.numAttentionHeads, BASE_CONFIG.numAttentionHeads], '--kv-heads': [shape.numKeyValueHeads, BASE_CONFIG.numKeyValueHeads], '--intermediate': [shape.intermediateSize, BASE_CONFIG.intermediateSize] }) as Array<[string, number[]]>)
+    .filter(([, [v, d]]) => v !== d).map(([k, [v]]) => ` ${k} ${v}`).join('');
   const out = args.includes('--out') ? path.resolve(args[args.indexOf('--out') + 1]) : path.join(root, 'models', 'dialogue-base');
   const t0 = Date.now();
   await ensureBackend();
@@ -84,21 +104,21 @@ async function main(): Promise<void> {
   const rows = pack(ids, SEQ_LEN);
   console.log(`corpus: ${corpus.length} dialogues, ${ids.reduce((s, r) => s + r.length, 0)} tokens, ${rows.length} rows of ${SEQ_LEN}`);
 
-  const model = LlamaForCausalLM.fromConfig({ ...BASE_CONFIG, vocabSize: tokenizer.length /* len(tokenizer): BPE ids + specials; tokenizer.vocabSize excludes specials, as HF */, bosTokenId: bos, eosTokenId: eos }, { seed: 0 });
+  const model = LlamaForCausalLM.fromConfig({ ...shape, vocabSize: tokenizer.length /* len(tokenizer): BPE ids + specials; tokenizer.vocabSize excludes specials, as HF */, bosTokenId: bos, eosTokenId: eos }, { seed: 0 });
   const batch = args.includes('--batch') ? Number(args[args.indexOf('--batch') + 1]) : 4;
   const probe = Date.now();
   // Step count from the time budget: measure two steps first.
   const trainerArgs = (maxSteps: number) => new TrainingArguments({
-    outputDir: path.join(root, 'out', 'pretrain'), maxSteps, perDeviceTrainBatchSize: batch, learningRate: 3e-3,
+    outputDir: path.join(root, 'out', 'pretrain'), maxSteps, perDeviceTrainBatchSize: batch, learningRate: lr,
     lrSchedulerType: 'cosine', warmupSteps: Math.min(50, Math.floor(maxSteps / 10)), weightDecay: 0.01, maxGradNorm: 1.0,
     loggingSteps: 10, saveStrategy: 'no', seed: 42, reportTo: 'none', overwriteOutputDir: true,
   });
   // Packed rows are all SEQ_LEN long, so the pad token only satisfies the collator's contract.
   tokenizer.padToken = tokenizer.eosToken;
   const collator = DataCollatorForLanguageModeling({ tokenizer, mlm: false });
-  await new Trainer({ model: LlamaForCausalLM.fromConfig({ ...BASE_CONFIG, vocabSize: tokenizer.length }, { seed: 1 }), args: trainerArgs(2), trainDataset: rows.slice(0, 2 * batch), dataCollator: collator }).train();
+  await new Trainer({ model: LlamaForCausalLM.fromConfig({ ...shape, vocabSize: tokenizer.length }, { seed: 1 }), args: trainerArgs(2), trainDataset: rows.slice(0, 2 * batch), dataCollator: collator }).train();
   const stepSeconds = (Date.now() - probe) / 2000;
-  const maxSteps = Math.max(10, Math.floor((minutes * 60) / stepSeconds));
+  const maxSteps = args.includes('--steps') ? flag('--steps', 0) : Math.max(10, Math.floor((minutes * 60) / stepSeconds));
   console.log(`≈ ${stepSeconds.toFixed(2)} s/step → ${maxSteps} steps (${((maxSteps * batch) / rows.length).toFixed(2)} epochs)`);
 
   const trainer = new Trainer({
@@ -126,8 +146,8 @@ async function main(): Promise<void> {
     'a dialogue and writes narrative sentences; it cannot summarize until fine-tuned.',
     '',
     `- parameters: ${model.numParameters().toLocaleString('en-US')}; vocabulary ${tokenizer.length}; context ${BASE_CONFIG.maxPositionEmbeddings}`,
-    `- training: ${maxSteps} steps × ${batch} rows × ${SEQ_LEN} tokens, AdamW lr 3e-3 cosine, final loss ${finalLoss?.toFixed(3)}`,
-    `- made by: \`npm run build && ${process.env.QLORA_TS_BACKEND ? `QLORA_TS_BACKEND=${process.env.QLORA_TS_BACKEND} ` : ''}node dist/scripts/embedded/make-base-model.js --minutes ${minutes} --batch ${batch}\` in ${minutesTaken.toFixed(1)} minutes (${describeBackend()}${process.env.QLORA_TS_BACKEND === 'cuda' ? ', on the GPU machine' : ', on a 2-core machine'})`,
+    `- training: ${maxSteps} steps × ${batch} rows × ${SEQ_LEN} tokens, AdamW lr ${lr} cosine, final loss ${finalLoss?.toFixed(3)}`,
+    `- made by: \`npm run build && ${process.env.QLORA_TS_BACKEND ? `QLORA_TS_BACKEND=${process.env.QLORA_TS_BACKEND} ` : ''}node dist/scripts/embedded/make-base-model.js ${args.includes('--steps') ? `--steps ${maxSteps}` : `--minutes ${minutes}`} --batch ${batch}${shapeFlags}\` in ${minutesTaken.toFixed(1)} minutes (${describeBackend()}${process.env.QLORA_TS_BACKEND === 'cuda' ? ', on the GPU machine' : ', on a 2-core machine'})`,
     '',
   ].join('\n'));
   console.log(`saved ${out} in ${minutesTaken.toFixed(1)} min`, result ?? '');
