@@ -25,5 +25,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 echo "setup: building"
 npx tsc -p tsconfig.json
-node scripts/build-interrupt.js
-node scripts/build-blas.js
+node scripts/build-addon.js

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 
 /**
  * OpenBLAS's sgemm for the wasm backend's matmuls, through build/Release/qlora_blas.node
- * (lib/backend/native/blas.cc, built at install by scripts/build-blas.js). WebAssembly SIMD is
+ * (lib/backend/native/blas.cc, built at install by scripts/build-addon.js blas). WebAssembly SIMD is
  * 128 bits wide without fused multiply-add; OpenBLAS's AVX2/FMA kernels multiply the training
  * step's shapes ≈ 2× faster per core than XNNPACK does in wasm. The product runs in place on the
  * wasm heap: no copies. Off with QLORA_TS_BLAS=0; QLORA_TS_BLAS_LIB names the library;
@@ -49,7 +49,7 @@ export function nativeBlasReason(): string | undefined {
 function load(): { blas?: NativeBlas; reason?: string } {
   if (process.env.QLORA_TS_BLAS === '0') return { reason: 'QLORA_TS_BLAS=0' };
   const file = blasAddonPath();
-  if (!fs.existsSync(file)) return { reason: `${file} is not built (node scripts/build-blas.js)` };
+  if (!fs.existsSync(file)) return { reason: `${file} is not built (node scripts/build-addon.js blas)` };
   try {
     const addon = require(file) as Addon;
     const lib = addon.load(process.env.QLORA_TS_BLAS_LIB ? [process.env.QLORA_TS_BLAS_LIB] : ['libopenblas.so.0', 'libopenblas.so', 'libopenblas.dylib']);

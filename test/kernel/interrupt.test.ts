@@ -2,7 +2,7 @@
  * Interrupts, by both paths (interrupt_request on control, and SIGINT to the process), of a
  * synchronous infinite loop and of a pending await: each ends with KeyboardInterrupt, the kernel
  * goes idle, and what earlier cells declared is still there. Both ways of breaking a synchronous
- * loop are tested: the kernel's SIGINT addon (built by scripts/build-interrupt.js, which setup
+ * loop are tested: the kernel's SIGINT addon (built by scripts/build-addon.js interrupt, which setup
  * runs) and Node's breakOnSigint (QLORA_TS_INTERRUPT=breakOnSigint), its fallback.
  */
 import { after, before, describe, it } from 'node:test';
@@ -29,7 +29,7 @@ const cells = { 'a synchronous infinite loop': 'while (true) {}', 'a pending awa
 
 for (const mode of ['addon', 'breakOnSigint'] as const) describe(`interrupt (${mode})`, () => {
   before(async () => {
-    if (mode === 'addon') assert.ok(existsSync(addonPath()), `${addonPath()} is missing: run node scripts/build-interrupt.js`);
+    if (mode === 'addon') assert.ok(existsSync(addonPath()), `${addonPath()} is missing: run node scripts/build-addon.js interrupt`);
     const saved = process.env.QLORA_TS_INTERRUPT;
     process.env.QLORA_TS_INTERRUPT = mode;
     k = await TestClient.start();
