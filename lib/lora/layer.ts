@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module';
 import { Linear, type LinearLike } from '../nn/linear';
+import { mixSeed } from '../nn/seed';
 import type { InitLoraWeights } from './config';
 
 /** PEFT's ModuleDict of adapters: one module per adapter name (`lora_A.default.weight`); qlora-ts has one, 'default'. */
@@ -11,16 +12,6 @@ export class ModuleDict<T extends Module = Linear> extends Module {
   override namedChildren(): Array<[string, Module]> {
     return [['default', this.default_]];
   }
-}
-
-/**
- * A nonzero seed mixed from integers (tfjs draws from Math.random when a seed is 0, so 0 must
- * never reach it).
- */
-export function mixSeed(...parts: number[]): number {
-  let h = 0x9e3779b9;
-  for (const p of parts) h = Math.imul(h ^ (p | 0), 0x85ebca6b) ^ (h >>> 13);
-  return (h >>> 0) || 1;
 }
 
 export interface LoraLinearOptions {

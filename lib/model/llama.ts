@@ -16,6 +16,7 @@ import { applyRotaryPosEmb, ropeCosSin, ropeInvFreq } from '../nn/rope';
 import { buildAttentionMask, scaledDotProductAttention } from '../nn/attention';
 import { causalLmLoss } from '../nn/cross_entropy';
 import { swiglu } from '../nn/swiglu';
+import { mixSeed } from '../nn/seed';
 import { AutoConfig, LlamaConfig, generationConfigFromJSON, generationConfigToJSON, readJson, writeJsonAtomic, type GenerationConfig, type LlamaConfigFields } from './config';
 import { Checkpoint } from './checkpoint';
 import { saveSafetensors, tensorToRaw, type RawTensor, type SafetensorsDtype } from './safetensors';
@@ -409,7 +410,7 @@ class RandomInit implements ModelBuilder {
   constructor(private readonly config: LlamaConfig, private readonly seed: number) {}
 
   private normal(shape: number[]): tf.Tensor {
-    const t = tf.randomNormal(shape, 0, this.config.initializerRange, 'float32', this.seed * 100003 + this.n++);
+    const t = tf.randomNormal(shape, 0, this.config.initializerRange, 'float32', mixSeed(this.seed, this.n++));
     this.made.push(t);
     return t;
   }

@@ -57,6 +57,19 @@ test('fromConfig builds the HF module tree; numParameters and getMemoryFootprint
   [untied, tied, withPad].forEach((x) => x.dispose());
 });
 
+test('fromConfig draws the same weights for the same seed, seed 0 included, and other weights for another seed', async () => {
+  await ensureBackend();
+  const embedding = (seed: number) => {
+    const model = LlamaForCausalLM.fromConfig(TINY, { seed });
+    const values = model.model.embed_tokens.weight.dataSync().slice();
+    model.dispose();
+    return values;
+  };
+  assert.deepEqual(embedding(0), embedding(0));
+  assert.deepEqual(embedding(7), embedding(7));
+  assert.notDeepEqual(embedding(0), embedding(7));
+});
+
 test('gradients reach every parameter through tf.variableGrads; labels -100 are ignored; no leaks', async () => {
   await ensureBackend();
   const model = LlamaForCausalLM.fromConfig({ ...TINY, tieWordEmbeddings: true }, { seed: 5 });
