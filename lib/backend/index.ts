@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { BackendError, show } from '../errors';
 import { patchWasmBatchMatMul } from './wasm_matmul';
 import { registerWasmKernels } from './wasm_kernels';
+import { registerWasmFusedKernels } from './wasm_fused';
 import { nativeBlas, nativeBlasReason } from './wasm_blas';
 import { initThreadedWasm } from './wasm_threads';
 
@@ -55,6 +56,7 @@ function provide(name: BackendName, details: string[]): void {
       }
       registerWasmKernels();
       details.push('RMSNorm, RoPE, cross-entropy, row-gather and segment-sum kernels on the wasm heap');
+      if (registerWasmFusedKernels()) details.push('native fused attention and SwiGLU (sgemm inside), native RMSNorm, RoPE and cross-entropy');
       return;
     case 'cpu':
       return;

@@ -17,9 +17,28 @@ export interface NativeBlas {
   /** For `batch` entries: C (M, N) = op(A) · op(B), row-major; byte offsets into `heap`, strides in floats. */
   sgemm(heap: Uint8Array, transA: boolean, transB: boolean, M: number, N: number, K: number,
     aByte: number, bByte: number, cByte: number, batch: number, aStride: number, bStride: number, cStride: number): void;
+  /** The addon's fused kernels (native/fused.cc), on the same heap; byte offsets, then sizes. */
+  fused: NativeFused;
 }
 
-interface Addon {
+/** Kernels of native/fused.cc; the contracts are those of the FUSED_* kernel names in lib/nn. */
+export interface NativeFused {
+  attention(heap: Uint8Array, q: number, k: number, v: number, mask: number, out: number, probs: number,
+    B: number, H: number, Hkv: number, T: number, S: number, D: number, maskBatch: number, scale: number): void;
+  attentionGrad(heap: Uint8Array, dout: number, q: number, k: number, v: number, probs: number, dq: number, dk: number, dv: number,
+    B: number, H: number, Hkv: number, T: number, S: number, D: number, scale: number): void;
+  swiglu(heap: Uint8Array, g: number, u: number, y: number, n: number): void;
+  swigluGrad(heap: Uint8Array, g: number, u: number, dy: number, dg: number, du: number, n: number): void;
+  rmsNorm(heap: Uint8Array, x: number, weight: number, y: number, rstd: number, N: number, D: number, eps: number): void;
+  rmsNormGrad(heap: Uint8Array, dy: number, x: number, weight: number, rstd: number, dx: number, N: number, D: number): void;
+  /** sign 1: the rotation; −1: its transpose (the gradient). */
+  rope(heap: Uint8Array, x: number, cos: number, sin: number, y: number, B: number, H: number, T: number, D: number, sign: number): void;
+  crossEntropy(heap: Uint8Array, logits: number, ids: number, keep: number, loss: number, lse: number, N: number, V: number): void;
+  /** `scale` = dy · invDenom. */
+  crossEntropyGrad(heap: Uint8Array, logits: number, ids: number, keep: number, lse: number, dlogits: number, N: number, V: number, scale: number): void;
+}
+
+interface Addon extends NativeFused {
   load(candidates: string[]): string;
   threads(n: number): number;
   sgemm(heap: Uint8Array, ta: number, tb: number, M: number, N: number, K: number, a: number, b: number, c: number, batch: number, sa: number, sb: number, sc: number): void;
@@ -59,6 +78,7 @@ function load(): { blas?: NativeBlas; reason?: string } {
         lib,
         threads,
         sgemm: (heap, ta, tb, M, N, K, a, b, c, batch, sa, sb, sc) => addon.sgemm(heap, ta ? 1 : 0, tb ? 1 : 0, M, N, K, a, b, c, batch, sa, sb, sc),
+        fused: addon,
       },
     };
   } catch (e) {

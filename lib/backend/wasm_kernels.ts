@@ -11,7 +11,8 @@ import { heapF32, heapI32, type WasmBackendLike } from './wasm_heap';
  * cross-entropy around XNNPACK's vectorised softmax (no Exp kernel, no one-hot), and two tfjs
  * kernels that are slow or missing on wasm. JS loops with exponentials were measured slower than
  * the composite forms (JS Math.exp costs ≈ 10 ns an element, tfjs's Sigmoid and Softmax run
- * vectorised), so SwiGLU and softmax attention keep their composite form on wasm. Each kernel
+ * vectorised), so SwiGLU and attention are fused only natively (wasm_fused.ts, which also replaces
+ * the RMSNorm, RoPE and cross-entropy loops below where the CPU addon loads). Each kernel
  * follows the contract stated beside its name in lib/nn (the cuda backend implements the same).
  *
  * Memory: every output is made before the heap is read, because an allocation may grow (and so

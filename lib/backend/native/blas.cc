@@ -2,19 +2,23 @@
 // (the wasm backend's heap), so tfjs's wasm BatchMatMul can run on native AVX2/FMA kernels
 // (lib/backend/wasm_blas.ts). OpenBLAS is opened at load time with dlopen: no BLAS headers or
 // link-time dependency; without it `load` says why and the wasm backend keeps XNNPACK.
-#include <node_api.h>
+// fused.cc adds the library's fused kernels that call the same sgemm (blas.h).
+#include "blas.h"
 #include <dlfcn.h>
 #include <cstdint>
 #include <string>
 
+namespace qlora {
+SgemmFn sgemm = nullptr;
+}  // namespace qlora
+
 namespace {
 
-// CBLAS enums (cblas.h): row-major 101; no transpose 111, transpose 112.
-using SgemmFn = void (*)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+using qlora::sgemm;
+using qlora::SgemmFn;
 using SetThreadsFn = void (*)(int);
 using GetThreadsFn = int (*)();
 
-SgemmFn sgemm = nullptr;
 SetThreadsFn setThreads = nullptr;
 GetThreadsFn getThreads = nullptr;
 std::string loadedFrom;
@@ -122,5 +126,6 @@ NAPI_MODULE_INIT() {
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v);
     napi_set_named_property(env, exports, f.name, v);
   }
+  qlora::RegisterFusedKernels(env, exports);
   return exports;
 }

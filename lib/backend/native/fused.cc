@@ -1,0 +1,353 @@
+// The library's fused CPU kernels for the wasm backend (lib/backend/wasm_fused.ts), in place on
+// the wasm heap like blas.cc's sgemm: attention forward and backward (GQA, additive mask; the
+// products through OpenBLAS's sgemm, scale + mask + softmax and the softmax gradient as loops
+// between them) and SwiGLU forward and backward, each one call instead of the 8–30 small tfjs
+// kernels of its composite form; and native forms of the RMSNorm, RoPE and cross-entropy kernels
+// that wasm_kernels.ts otherwise runs as JS loops. Loops are plain C++ that -O3 vectorises for the
+// baseline x86-64 target; the exponential is a polynomial (below) so that it vectorises too.
+#include "blas.h"
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using qlora::kNoTrans;
+using qlora::kRowMajor;
+using qlora::kTrans;
+
+// e^x for float32 within ≈ 2 ulp; 0 below −87.3 (where e^x leaves the normal range), e^88.3 above
+// 88.3. Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7 polynomial, 2^n through
+// the exponent bits. Rounding to n uses the 1.5·2²³ trick, so no rounding instruction is needed.
+inline float Exp(float x) {
+  const bool under = x < -87.3f;
+  x = std::min(std::max(x, -87.3f), 88.3f);
+  const float t = x * 1.44269504088896341f + 12582912.0f;
+  const float n = t - 12582912.0f;
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits;
+  std::memcpy(&bits, &t, 4);
+  const int32_t scale = (bits - 0x4B400000 + 127) << 23;  // n + 127 in the exponent field
+  float s;
+  std::memcpy(&s, &scale, 4);
+  return under ? 0.0f : p * s;
+}
+
+napi_value Throw(napi_env env, const std::string &message) {
+  napi_throw_error(env, nullptr, message.c_str());
+  return nullptr;
+}
+
+// A call's arguments: the heap (a Uint8Array) then `count` numbers.
+struct Args {
+  uint8_t *heap = nullptr;
+  size_t bytes = 0;
+  double v[20] = {};
+  bool ok = false;
+};
+
+Args Parse(napi_env env, napi_callback_info info, size_t count, const char *name) {
+  Args a;
+  size_t argc = 21;
+  napi_value argv[21];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (!qlora::sgemm) {
+    Throw(env, std::string(name) + ": load() was not called");
+    return a;
+  }
+  if (argc != count + 1) {
+    Throw(env, std::string(name) + ": expected " + std::to_string(count + 1) + " arguments");
+    return a;
+  }
+  napi_typedarray_type type;
+  size_t length = 0, byteOffset = 0;
+  void *data = nullptr;
+  napi_value buffer;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &byteOffset) != napi_ok || type != napi_uint8_array) {
+    Throw(env, std::string(name) + ": the heap must be a Uint8Array");
+    return a;
+  }
+  for (size_t i = 0; i < count; i++) {
+    if (napi_get_value_double(env, argv[i + 1], &a.v[i]) != napi_ok) {
+      Throw(env, std::string(name) + ": argument " + std::to_string(i + 1) + " must be a number");
+      return a;
+    }
+  }
+  a.heap = static_cast<uint8_t *>(data);
+  a.bytes = length;
+  a.ok = true;
+  return a;
+}
+
+// The float32 array of `elements` at byte offset `at`, or nullptr when it does not lie inside the heap.
+float *At(const Args &a, double at, double elements) {
+  if (at < 0 || elements < 0 || std::fmod(at, 4.0) != 0 || at + 4.0 * elements > double(a.bytes)) return nullptr;
+  return reinterpret_cast<float *>(a.heap + size_t(at));
+}
+
+// attention(heap, q, k, v, mask, out, probs, B, H, Hkv, T, S, D, maskBatch, scale) — byte offsets, then sizes:
+// q (B, H, T, D), k and v (B, Hkv, S, D), mask (maskBatch ∈ {1, B}, T, S) additive → out (B, H, T, D) and
+// probs (B, H, T, S) = softmax(q kᵀ · scale + mask). The g = H / Hkv query heads of a key/value head are
+// consecutive, so each group is one (g·T, D) matrix and needs one product per side.
+napi_value Attention(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 14, "attention");
+  if (!a.ok) return nullptr;
+  const int B = int(a.v[6]), H = int(a.v[7]), Hkv = int(a.v[8]), T = int(a.v[9]), S = int(a.v[10]), D = int(a.v[11]), MB = int(a.v[12]);
+  const float scale = float(a.v[13]);
+  if (B <= 0 || H <= 0 || Hkv <= 0 || H % Hkv != 0 || T <= 0 || S <= 0 || D <= 0 || (MB != 1 && MB != B)) return Throw(env, "attention: bad sizes");
+  const double q = double(B) * H * T * D, kv = double(B) * Hkv * S * D;
+  float *Q = At(a, a.v[0], q), *K = At(a, a.v[1], kv), *V = At(a, a.v[2], kv), *M = At(a, a.v[3], double(MB) * T * S);
+  float *O = At(a, a.v[4], q), *P = At(a, a.v[5], double(B) * H * T * S);
+  if (!Q || !K || !V || !M || !O || !P) return Throw(env, "attention: an operand lies outside the heap");
+  const int g = H / Hkv, rows = g * T;
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < Hkv; h++) {
+      const size_t grp = size_t(b * H + h * g);
+      const float *Qg = Q + grp * T * D, *Kh = K + size_t(b * Hkv + h) * S * D, *Vh = V + size_t(b * Hkv + h) * S * D;
+      float *Pg = P + grp * T * S;
+      qlora::sgemm(kRowMajor, kNoTrans, kTrans, rows, S, D, scale, Qg, D, Kh, D, 0.0f, Pg, S);
+      for (int r = 0; r < rows; r++) {
+        float *p = Pg + size_t(r) * S;
+        const float *m = M + (size_t(MB == 1 ? 0 : b) * T + r % T) * S;
+        float mx = -INFINITY;
+        for (int s = 0; s < S; s++) {
+          p[s] += m[s];
+          mx = std::max(mx, p[s]);
+        }
+        float sum = 0;
+        for (int s = 0; s < S; s++) {
+          p[s] = Exp(p[s] - mx);
+          sum += p[s];
+        }
+        const float inv = 1.0f / sum;
+        for (int s = 0; s < S; s++) p[s] *= inv;
+      }
+      qlora::sgemm(kRowMajor, kNoTrans, kNoTrans, rows, D, S, 1.0f, Pg, S, Vh, D, 0.0f, O + grp * T * D, D);
+    }
+  }
+  return nullptr;
+}
+
+// attentionGrad(heap, dout, q, k, v, probs, dq, dk, dv, B, H, Hkv, T, S, D, scale): the gradients of
+// attention's inputs from dout (B, H, T, D) and the forward's probs. Per group, with dS = P ⊙ (dP − rowΣ dP⊙P):
+// dP = dO·Vᵀ, dV = Pᵀ·dO, dQ = scale·dS·K, dK = scale·dSᵀ·Q (dK and dV sum over the group's query heads).
+napi_value AttentionGrad(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 15, "attentionGrad");
+  if (!a.ok) return nullptr;
+  const int B = int(a.v[8]), H = int(a.v[9]), Hkv = int(a.v[10]), T = int(a.v[11]), S = int(a.v[12]), D = int(a.v[13]);
+  const float scale = float(a.v[14]);
+  if (B <= 0 || H <= 0 || Hkv <= 0 || H % Hkv != 0 || T <= 0 || S <= 0 || D <= 0) return Throw(env, "attentionGrad: bad sizes");
+  const double q = double(B) * H * T * D, kv = double(B) * Hkv * S * D;
+  float *dO = At(a, a.v[0], q), *Q = At(a, a.v[1], q), *K = At(a, a.v[2], kv), *V = At(a, a.v[3], kv), *P = At(a, a.v[4], double(B) * H * T * S);
+  float *dQ = At(a, a.v[5], q), *dK = At(a, a.v[6], kv), *dV = At(a, a.v[7], kv);
+  if (!dO || !Q || !K || !V || !P || !dQ || !dK || !dV) return Throw(env, "attentionGrad: an operand lies outside the heap");
+  const int g = H / Hkv, rows = g * T;
+  std::vector<float> dP(size_t(rows) * S);
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < Hkv; h++) {
+      const size_t grp = size_t(b * H + h * g), kvAt = size_t(b * Hkv + h) * S * D;
+      const float *dOg = dO + grp * T * D, *Qg = Q + grp * T * D, *Pg = P + grp * T * S;
+      qlora::sgemm(kRowMajor, kNoTrans, kTrans, rows, S, D, 1.0f, dOg, D, V + kvAt, D, 0.0f, dP.data(), S);
+      qlora::sgemm(kRowMajor, kTrans, kNoTrans, S, D, rows, 1.0f, Pg, S, dOg, D, 0.0f, dV + kvAt, D);
+      for (int r = 0; r < rows; r++) {
+        float *d = dP.data() + size_t(r) * S;
+        const float *p = Pg + size_t(r) * S;
+        float dot = 0;
+        for (int s = 0; s < S; s++) dot += d[s] * p[s];
+        for (int s = 0; s < S; s++) d[s] = p[s] * (d[s] - dot);
+      }
+      qlora::sgemm(kRowMajor, kNoTrans, kNoTrans, rows, D, S, scale, dP.data(), S, K + kvAt, D, 0.0f, dQ + grp * T * D, D);
+      qlora::sgemm(kRowMajor, kTrans, kNoTrans, S, D, rows, scale, dP.data(), S, Qg, D, 0.0f, dK + kvAt, D);
+    }
+  }
+  return nullptr;
+}
+
+// swiglu(heap, g, u, y, n): y = silu(g)·u = g·σ(g)·u over n floats.
+napi_value Swiglu(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 4, "swiglu");
+  if (!a.ok) return nullptr;
+  const double n = a.v[3];
+  const float *G = At(a, a.v[0], n), *U = At(a, a.v[1], n);
+  float *Y = At(a, a.v[2], n);
+  if (!G || !U || !Y || n < 0) return Throw(env, "swiglu: an operand lies outside the heap");
+  for (size_t i = 0, N = size_t(n); i < N; i++) Y[i] = G[i] / (1.0f + Exp(-G[i])) * U[i];
+  return nullptr;
+}
+
+// swigluGrad(heap, g, u, dy, dg, du, n): du = dy·g·σ(g), dg = dy·u·σ(g)·(1 + g·(1 − σ(g))).
+napi_value SwigluGrad(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 6, "swigluGrad");
+  if (!a.ok) return nullptr;
+  const double n = a.v[5];
+  const float *G = At(a, a.v[0], n), *U = At(a, a.v[1], n), *DY = At(a, a.v[2], n);
+  float *DG = At(a, a.v[3], n), *DU = At(a, a.v[4], n);
+  if (!G || !U || !DY || !DG || !DU || n < 0) return Throw(env, "swigluGrad: an operand lies outside the heap");
+  for (size_t i = 0, N = size_t(n); i < N; i++) {
+    const float s = 1.0f / (1.0f + Exp(-G[i]));
+    const float gs = G[i] * s;
+    DU[i] = DY[i] * gs;
+    DG[i] = DY[i] * U[i] * (s + gs * (1.0f - s));
+  }
+  return nullptr;
+}
+
+// rmsNorm(heap, x, weight, y, rstd, N, D, eps): per row of x (N, D), rstd = 1 / √(mean(x²) + eps) and
+// y = (x · rstd) · weight, rounded where the composite form of tf ops rounds.
+napi_value RmsNorm(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 7, "rmsNorm");
+  if (!a.ok) return nullptr;
+  const double N = a.v[4], D = a.v[5];
+  const float eps = float(a.v[6]);
+  const float *X = At(a, a.v[0], N * D), *W = At(a, a.v[1], D);
+  float *Y = At(a, a.v[2], N * D), *R = At(a, a.v[3], N);
+  if (!X || !W || !Y || !R || D <= 0) return Throw(env, "rmsNorm: an operand lies outside the heap");
+  const size_t d = size_t(D);
+  for (size_t n = 0; n < size_t(N); n++) {
+    const float *x = X + n * d;
+    float *y = Y + n * d;
+    float ss = 0;
+    for (size_t i = 0; i < d; i++) ss += x[i] * x[i];
+    const float r = 1.0f / std::sqrt(ss / float(D) + eps);
+    R[n] = r;
+    for (size_t i = 0; i < d; i++) y[i] = (x[i] * r) * W[i];
+  }
+  return nullptr;
+}
+
+// rmsNormGrad(heap, dy, x, weight, rstd, dx, N, D): dx = r·dy·w − x·r³/D · Σ dy·w·x per row.
+napi_value RmsNormGrad(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 7, "rmsNormGrad");
+  if (!a.ok) return nullptr;
+  const double N = a.v[5], D = a.v[6];
+  const float *DY = At(a, a.v[0], N * D), *X = At(a, a.v[1], N * D), *W = At(a, a.v[2], D), *R = At(a, a.v[3], N);
+  float *DX = At(a, a.v[4], N * D);
+  if (!DY || !X || !W || !R || !DX || D <= 0) return Throw(env, "rmsNormGrad: an operand lies outside the heap");
+  const size_t d = size_t(D);
+  for (size_t n = 0; n < size_t(N); n++) {
+    const float *dy = DY + n * d, *x = X + n * d;
+    float *dx = DX + n * d;
+    const float r = R[n];
+    double dot = 0;
+    for (size_t i = 0; i < d; i++) dot += double(dy[i] * W[i]) * x[i];
+    const float c = float(dot * r * r * r / D);
+    for (size_t i = 0; i < d; i++) dx[i] = r * dy[i] * W[i] - x[i] * c;
+  }
+  return nullptr;
+}
+
+// rope(heap, x, cos, sin, y, B, H, T, D, sign): the rotation of RoPE (sign 1) or its transpose (sign −1),
+// x and y (B, H, T, D), cos and sin (B, 1, T, D); with h = D/2 and i < h, forward
+// y[i] = x[i]·cos[i] − x[i+h]·sin[i], y[i+h] = x[i+h]·cos[i+h] + x[i]·sin[i+h]; backward
+// y[i] = x[i]·cos[i] + x[i+h]·sin[i+h], y[i+h] = x[i+h]·cos[i+h] − x[i]·sin[i].
+napi_value Rope(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 9, "rope");
+  if (!a.ok) return nullptr;
+  const int B = int(a.v[4]), H = int(a.v[5]), T = int(a.v[6]), D = int(a.v[7]);
+  const bool forward = a.v[8] > 0;
+  if (B <= 0 || H <= 0 || T <= 0 || D <= 0 || D % 2 != 0) return Throw(env, "rope: bad sizes");
+  const double n = double(B) * H * T * D, table = double(B) * T * D;
+  const float *X = At(a, a.v[0], n), *C = At(a, a.v[1], table), *S = At(a, a.v[2], table);
+  float *Y = At(a, a.v[3], n);
+  if (!X || !C || !S || !Y) return Throw(env, "rope: an operand lies outside the heap");
+  const int h = D / 2;
+  for (int b = 0; b < B; b++) {
+    for (int head = 0; head < H; head++) {
+      for (int t = 0; t < T; t++) {
+        const float *x = X + (size_t(b * H + head) * T + t) * D;
+        float *y = Y + (size_t(b * H + head) * T + t) * D;
+        const float *c = C + (size_t(b) * T + t) * D, *s = S + (size_t(b) * T + t) * D;
+        if (forward) {
+          for (int i = 0; i < h; i++) {
+            y[i] = x[i] * c[i] - x[i + h] * s[i];
+            y[i + h] = x[i + h] * c[i + h] + x[i] * s[i + h];
+          }
+        } else {
+          for (int i = 0; i < h; i++) {
+            y[i] = x[i] * c[i] + x[i + h] * s[i + h];
+            y[i + h] = x[i + h] * c[i + h] - x[i] * s[i];
+          }
+        }
+      }
+    }
+  }
+  return nullptr;
+}
+
+// crossEntropy(heap, logits, ids, keep, loss, lse, N, V): per row of logits (N, V) with int32 target ids (N)
+// and weights keep (N): lse = logsumexp(row), loss = keep · (lse − row[id]).
+napi_value CrossEntropy(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 7, "crossEntropy");
+  if (!a.ok) return nullptr;
+  const double N = a.v[5], V = a.v[6];
+  const float *X = At(a, a.v[0], N * V), *K = At(a, a.v[2], N);
+  const int32_t *I = reinterpret_cast<const int32_t *>(At(a, a.v[1], N));
+  float *L = At(a, a.v[3], N), *LSE = At(a, a.v[4], N);
+  if (!X || !I || !K || !L || !LSE || V <= 0) return Throw(env, "crossEntropy: an operand lies outside the heap");
+  const size_t v = size_t(V);
+  std::vector<float> e(v);
+  for (size_t n = 0; n < size_t(N); n++) {
+    const float *x = X + n * v;
+    float mx = x[0];
+    for (size_t i = 1; i < v; i++) mx = std::max(mx, x[i]);
+    for (size_t i = 0; i < v; i++) e[i] = Exp(x[i] - mx);
+    double sum = 0;
+    for (size_t i = 0; i < v; i++) sum += e[i];
+    const float lse = mx + float(std::log(sum));
+    LSE[n] = lse;
+    const int32_t id = I[n];
+    L[n] = K[n] == 0 || id < 0 || size_t(id) >= v ? 0.0f : K[n] * (lse - x[id]);
+  }
+  return nullptr;
+}
+
+// crossEntropyGrad(heap, logits, ids, keep, lse, dlogits, N, V, dy · invDenom):
+// dlogits = (softmax(row) − onehot(id)) · keep · dy · invDenom, the softmax as e^(x − lse).
+napi_value CrossEntropyGrad(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 8, "crossEntropyGrad");
+  if (!a.ok) return nullptr;
+  const double N = a.v[5], V = a.v[6];
+  const float scale = float(a.v[7]);
+  const float *X = At(a, a.v[0], N * V), *K = At(a, a.v[2], N), *LSE = At(a, a.v[3], N);
+  const int32_t *I = reinterpret_cast<const int32_t *>(At(a, a.v[1], N));
+  float *DX = At(a, a.v[4], N * V);
+  if (!X || !I || !K || !LSE || !DX || V <= 0) return Throw(env, "crossEntropyGrad: an operand lies outside the heap");
+  const size_t v = size_t(V);
+  for (size_t n = 0; n < size_t(N); n++) {
+    const float *x = X + n * v;
+    float *dx = DX + n * v;
+    const float k = K[n] * scale, lse = LSE[n];
+    for (size_t i = 0; i < v; i++) dx[i] = Exp(x[i] - lse) * k;
+    const int32_t id = I[n];
+    if (id >= 0 && size_t(id) < v) dx[id] -= k;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+namespace qlora {
+
+void RegisterFusedKernels(napi_env env, napi_value exports) {
+  const struct { const char *name; napi_callback fn; } fns[] = {
+      {"attention", Attention}, {"attentionGrad", AttentionGrad}, {"swiglu", Swiglu}, {"swigluGrad", SwigluGrad},
+      {"rmsNorm", RmsNorm}, {"rmsNormGrad", RmsNormGrad}, {"rope", Rope},
+      {"crossEntropy", CrossEntropy}, {"crossEntropyGrad", CrossEntropyGrad}};
+  for (const auto &f : fns) {
+    napi_value v;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v);
+    napi_set_named_property(env, exports, f.name, v);
+  }
+}
+
+}  // namespace qlora

@@ -1,0 +1,159 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from '../nn/attention';
+import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD } from '../nn/cross_entropy';
+import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../nn/rms_norm';
+import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
+import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../nn/swiglu';
+import { nativeBlas, type NativeFused } from './wasm_blas';
+import { heapF32, heapOffset, type WasmBackendLike } from './wasm_heap';
+import { registerWasmKernels } from './wasm_kernels';
+
+/**
+ * Native fused kernels for the wasm backend: attention (scale + mask + softmax between two sgemm
+ * per group of query heads, and its backward as four sgemm around the softmax gradient) and
+ * SwiGLU, each one call of the CPU addon (native/fused.cc) in place on the wasm heap. A training
+ * step's composite attention is ≈ 10 tfjs kernels forward and ≈ 25 backward, SwiGLU 3 and ≈ 8;
+ * each small tfjs kernel costs 10–50 µs of engine and tape bookkeeping beyond its arithmetic,
+ * which is where the step lost to PyTorch. The same addon also runs RMSNorm, RoPE and
+ * cross-entropy (3–10× faster than wasm_kernels.ts's JS loops, which it replaces under the same
+ * kernel names). Registered only where the addon and OpenBLAS load; elsewhere the public ops
+ * (lib/nn) keep their composite forms and the JS kernels.
+ *
+ * Every output is made before the heap is handed to the addon (an allocation may replace the
+ * heap's buffer).
+ */
+
+type Inputs = Record<string, tf.TensorInfo>;
+type Kernel = (inputs: Inputs, be: WasmBackendLike, attrs: Record<string, number>) => tf.TensorInfo | tf.TensorInfo[];
+
+const out = (be: WasmBackendLike, shape: number[]) => be.makeOutput(shape, 'float32');
+const f32 = (name: string, ...ts: tf.TensorInfo[]) => {
+  for (const t of ts) if (t.dtype !== 'float32') throw new Error(`${name} on wasm: inputs must be float32, got ${t.dtype}`);
+};
+
+function kernels(fused: NativeFused): Array<[string, Kernel]> {
+  /** {q (B, H, T, D), k, v (B, Hkv, S, D), mask (B or 1, 1, T, S)} attr scale → [out (B, H, T, D), probs (B, H, T, S)]. */
+  const attention: Kernel = ({ q, k, v, mask }, be, { scale }) => {
+    f32(FUSED_ATTENTION, q, k, v, mask);
+    const [B, H, T, D] = q.shape;
+    const [, Hkv, S] = k.shape;
+    const o = out(be, [B, H, T, D]);
+    const probs = out(be, [B, H, T, S]);
+    const at = (t: tf.TensorInfo) => heapOffset(be, t);
+    fused.attention(be.wasm.HEAPU8, at(q), at(k), at(v), at(mask), at(o), at(probs), B, H, Hkv, T, S, D, mask.shape[0], scale);
+    return [o, probs];
+  };
+  /** {dout, q, k, v, probs} attr scale → [dq, dk, dv]. */
+  const attentionGrad: Kernel = ({ dout, q, k, v, probs }, be, { scale }) => {
+    f32(FUSED_ATTENTION_GRAD, dout, q, k, v, probs);
+    const [B, H, T, D] = q.shape;
+    const [, Hkv, S] = k.shape;
+    const [dq, dk, dv] = [q.shape, k.shape, v.shape].map((s) => out(be, s));
+    const at = (t: tf.TensorInfo) => heapOffset(be, t);
+    fused.attentionGrad(be.wasm.HEAPU8, at(dout), at(q), at(k), at(v), at(probs), at(dq), at(dk), at(dv), B, H, Hkv, T, S, D, scale);
+    return [dq, dk, dv];
+  };
+  /** {g, u} → silu(g)·u. */
+  const swiglu: Kernel = ({ g, u }, be) => {
+    f32(FUSED_SWIGLU, g, u);
+    const y = out(be, g.shape);
+    fused.swiglu(be.wasm.HEAPU8, heapOffset(be, g), heapOffset(be, u), heapOffset(be, y), tf.util.sizeFromShape(g.shape));
+    return y;
+  };
+  /** {g, u, dy} → [dg, du]. */
+  const swigluGrad: Kernel = ({ g, u, dy }, be) => {
+    f32(FUSED_SWIGLU_GRAD, g, u, dy);
+    const dg = out(be, g.shape);
+    const du = out(be, u.shape);
+    const at = (t: tf.TensorInfo) => heapOffset(be, t);
+    fused.swigluGrad(be.wasm.HEAPU8, at(g), at(u), at(dy), at(dg), at(du), tf.util.sizeFromShape(g.shape));
+    return [dg, du];
+  };
+  /** {x (…, D), weight (D)} attr eps → [y, rstd (rows)]. */
+  const rmsNorm: Kernel = ({ x, weight }, be, { eps }) => {
+    f32(FUSED_RMS_NORM, x, weight);
+    const D = weight.shape[0];
+    const N = tf.util.sizeFromShape(x.shape) / D;
+    const y = out(be, x.shape);
+    const rstd = out(be, [N]);
+    fused.rmsNorm(be.wasm.HEAPU8, heapOffset(be, x), heapOffset(be, weight), heapOffset(be, y), heapOffset(be, rstd), N, D, eps);
+    return [y, rstd];
+  };
+  /** {x, weight, rstd, dy} → dx. */
+  const rmsNormGrad: Kernel = ({ dy, x, weight, rstd }, be) => {
+    f32(FUSED_RMS_NORM_GRAD, dy, x, weight, rstd);
+    const D = weight.shape[0];
+    const dx = out(be, x.shape);
+    const at = (t: tf.TensorInfo) => heapOffset(be, t);
+    fused.rmsNormGrad(be.wasm.HEAPU8, at(dy), at(x), at(weight), at(rstd), at(dx), tf.util.sizeFromShape(x.shape) / D, D);
+    return dx;
+  };
+  /** {x (B, H, T, D), cos, sin (B, 1, T, D)} → the rotation; its gradient {dy, cos, sin} → the transpose. */
+  const rotary = (name: string, x: tf.TensorInfo, cos: tf.TensorInfo, sin: tf.TensorInfo, be: WasmBackendLike, sign: number) => {
+    f32(name, x, cos, sin);
+    const [B, H, T, D] = x.shape;
+    const y = out(be, x.shape);
+    fused.rope(be.wasm.HEAPU8, heapOffset(be, x), heapOffset(be, cos), heapOffset(be, sin), heapOffset(be, y), B, H, T, D, sign);
+    return y;
+  };
+  const rope: Kernel = ({ x, cos, sin }, be) => rotary(FUSED_ROPE, x, cos, sin, be, 1);
+  const ropeGrad: Kernel = ({ dy, cos, sin }, be) => rotary(FUSED_ROPE_GRAD, dy, cos, sin, be, -1);
+  /** {logits (N, V), ids int32 (N), keep (N)} → [row loss (N), logsumexp (N)]. */
+  const crossEntropy: Kernel = ({ logits, ids, keep }, be) => {
+    f32(FUSED_CROSS_ENTROPY, logits, keep);
+    const [N, V] = logits.shape;
+    const loss = out(be, [N]);
+    const lse = out(be, [N]);
+    const at = (t: tf.TensorInfo) => heapOffset(be, t);
+    fused.crossEntropy(be.wasm.HEAPU8, at(logits), at(ids), at(keep), at(loss), at(lse), N, V);
+    return [loss, lse];
+  };
+  /** {logits, ids, keep, lse, dy} attr invDenom → dlogits (N, V). */
+  const crossEntropyGrad: Kernel = ({ logits, ids, keep, lse, dy }, be, { invDenom }) => {
+    f32(FUSED_CROSS_ENTROPY_GRAD, logits, keep, lse, dy);
+    const [N, V] = logits.shape;
+    const dx = out(be, [N, V]);
+    const at = (t: tf.TensorInfo) => heapOffset(be, t);
+    fused.crossEntropyGrad(be.wasm.HEAPU8, at(logits), at(ids), at(keep), at(lse), at(dx), N, V, heapF32(be, dy)[0] * invDenom);
+    return dx;
+  };
+  return [
+    [FUSED_ATTENTION, attention], [FUSED_ATTENTION_GRAD, attentionGrad], [FUSED_SWIGLU, swiglu], [FUSED_SWIGLU_GRAD, swigluGrad],
+    [FUSED_RMS_NORM, rmsNorm], [FUSED_RMS_NORM_GRAD, rmsNormGrad], [FUSED_ROPE, rope], [FUSED_ROPE_GRAD, ropeGrad],
+    [FUSED_CROSS_ENTROPY, crossEntropy], [FUSED_CROSS_ENTROPY_GRAD, crossEntropyGrad],
+  ];
+}
+
+let registered: string[] = [];
+
+/**
+ * Registers the native fused kernels for 'wasm' when the addon and OpenBLAS load (idempotent);
+ * returns whether they are registered. QLORA_TS_FUSED=0 leaves them out (for comparisons).
+ */
+export function registerWasmFusedKernels(): boolean {
+  if (registered.length > 0) return true;
+  const fused = nativeBlas()?.fused;
+  if (process.env.QLORA_TS_FUSED === '0' || typeof fused?.crossEntropyGrad !== 'function') return false; // off, or an addon built before fused.cc
+  for (const [name, k] of kernels(fused)) {
+    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm'); // wasm_kernels.ts's JS form
+    registered.push(name);
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: ({ inputs, backend, attrs }) => k(inputs as Inputs, backend as WasmBackendLike, attrs as unknown as Record<string, number>),
+    });
+  }
+  return true;
+}
+
+/**
+ * Removes them again, putting back wasm_kernels.ts's JS kernels (tests compare the forms on one
+ * backend); returns whether they were registered.
+ */
+export function unregisterWasmFusedKernels(): boolean {
+  if (registered.length === 0) return false;
+  for (const name of registered) tf.unregisterKernel(name, 'wasm');
+  registered = [];
+  registerWasmKernels();
+  return true;
+}

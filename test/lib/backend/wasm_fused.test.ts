@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { setBackend } from '../../../lib/backend';
+import { nativeBlas } from '../../../lib/backend/wasm_blas';
+import { registerWasmFusedKernels, unregisterWasmFusedKernels } from '../../../lib/backend/wasm_fused';
+import { FUSED_ATTENTION, MASK_VALUE, buildAttentionMask, scaledDotProductAttention } from '../../../lib/nn/attention';
+import { FUSED_SWIGLU, swiglu } from '../../../lib/nn/swiglu';
+import { rmsNorm } from '../../../lib/nn/rms_norm';
+import { applyRotaryPosEmb, ropeCosSin, ropeInvFreq } from '../../../lib/nn/rope';
+import { crossEntropy } from '../../../lib/nn/cross_entropy';
+
+/**
+ * The native fused kernels of the wasm backend (lib/backend/wasm_fused.ts, native/fused.cc) against
+ * the composite forms of the same public ops on the same backend (values and gradients), and the
+ * JS kernels they replace against them. Where the addon is not built (or OpenBLAS is missing) the
+ * public ops must still run: composite forms and JS kernels.
+ */
+
+function close(name: string, got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-5): void {
+  assert.equal(got.length, want.length, `${name}: length`);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) {
+    assert.ok(Number.isFinite(got[i]), `${name}[${i}] is ${got[i]}`);
+    worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1e-3 + Math.abs(want[i])));
+  }
+  assert.ok(worst <= tol, `${name}: worst relative difference ${worst}`);
+}
+
+/** f's value and the gradients of all its inputs against dy, with the fused kernels registered or not. */
+function valueAndGrads(fusedOn: boolean, f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): Float32Array[] {
+  if (fusedOn) registerWasmFusedKernels();
+  else unregisterWasmFusedKernels();
+  return tf.tidy(() => [f(...xs), ...tf.grads(f)(xs, dy)].map((t) => t.dataSync() as Float32Array));
+}
+
+const native = () => typeof nativeBlas()?.fused?.attention === 'function';
+
+test('native fused attention on wasm equals the composite: GQA, causal + padding mask, a fully padded row, keys longer than queries', async () => {
+  await setBackend('wasm');
+  if (!native()) {
+    // no addon here: the public op runs the composite form
+    assert.equal(tf.getKernel(FUSED_ATTENTION, 'wasm'), undefined);
+  }
+  const cases: Array<{ B: number; H: number; Hkv: number; T: number; S: number; D: number; pad: number[][] }> = [
+    { B: 2, H: 4, Hkv: 2, T: 6, S: 6, D: 8, pad: [[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1]] },
+    { B: 1, H: 3, Hkv: 3, T: 3, S: 7, D: 4, pad: [[1, 1, 1, 1, 1, 1, 1]] }, // a cache of 4 past positions
+    { B: 2, H: 2, Hkv: 1, T: 4, S: 4, D: 16, pad: [[1, 1, 1, 1], [0, 0, 0, 0]] }, // the second row all padding
+  ];
+  for (const [i, { B, H, Hkv, T, S, D, pad }] of cases.entries()) {
+    const q = tf.randomNormal([B, H, T, D], 0, 1.5, 'float32', 10 + i);
+    const k = tf.randomNormal([B, Hkv, S, D], 0, 1.5, 'float32', 20 + i);
+    const v = tf.randomNormal([B, Hkv, S, D], 0, 1, 'float32', 30 + i);
+    const dy = tf.randomNormal([B, H, T, D], 0, 1, 'float32', 40 + i);
+    const mask = buildAttentionMask(pad, T);
+    const before = tf.memory().numTensors;
+    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => scaledDotProductAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, mask);
+    const want = valueAndGrads(false, f, [q, k, v], dy);
+    const got = valueAndGrads(true, f, [q, k, v], dy);
+    ['out', 'dq', 'dk', 'dv'].forEach((name, j) => close(`case ${i} ${name}`, got[j], want[j], 3e-4)); // products summed in other orders
+    assert.equal(tf.memory().numTensors, before);
+    tf.dispose([q, k, v, dy, mask]);
+  }
+  // a mask shared by the batch (B = 1 in the mask; the composite form takes it repeated)
+  const q = tf.randomNormal([2, 2, 5, 4], 0, 1, 'float32', 1), k = tf.randomNormal([2, 2, 5, 4], 0, 1, 'float32', 2);
+  const mask = tf.tensor4d(Array.from({ length: 25 }, (_, j) => (j % 5 > Math.floor(j / 5) ? MASK_VALUE : 0)), [1, 1, 5, 5]);
+  const tiled = tf.tile(mask, [2, 1, 1, 1]);
+  const f = (m: tf.Tensor4D) => (a: tf.Tensor, b: tf.Tensor) => scaledDotProductAttention(a as tf.Tensor4D, b as tf.Tensor4D, b as tf.Tensor4D, m);
+  const want = valueAndGrads(false, f(tiled), [q, k], q);
+  const got = valueAndGrads(true, f(native() ? mask : tiled), [q, k], q);
+  ['out', 'dq', 'dk'].forEach((name, j) => close(`shared mask ${name}`, got[j], want[j], 3e-4));
+  tf.dispose([q, k, mask, tiled]);
+});
+
+test('native fused SwiGLU on wasm equals silu(g)·u and its gradients, large and tiny gates included', async () => {
+  await setBackend('wasm');
+  if (!native()) assert.equal(tf.getKernel(FUSED_SWIGLU, 'wasm'), undefined);
+  const g = tf.concat([tf.randomNormal([3, 37], 0, 3, 'float32', 5), tf.tensor2d([[-120, -90, -30, -1e-3, 0, 1e-3, 30, 90, 120, ...Array(28).fill(0.5)]])]);
+  const u = tf.randomNormal([4, 37], 0, 1, 'float32', 6), dy = tf.randomNormal([4, 37], 0, 1, 'float32', 7);
+  const before = tf.memory().numTensors;
+  const want = valueAndGrads(false, swiglu, [g, u], dy);
+  const got = valueAndGrads(true, swiglu, [g, u], dy);
+  ['y', 'dg', 'du'].forEach((name, j) => close(name, got[j], want[j], 2e-5));
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([g, u, dy]);
+});
+
+test('native RMSNorm, RoPE and cross-entropy kernels on wasm equal the JS kernels they replace', async () => {
+  await setBackend('wasm');
+  const x = tf.randomNormal([3, 5, 16], 0, 2, 'float32', 1), w = tf.randomNormal([16], 1, 0.3, 'float32', 2), dy = tf.randomNormal([3, 5, 16], 0, 1, 'float32', 3);
+  const q = tf.randomNormal([2, 3, 5, 8], 0, 1, 'float32', 4), dq = tf.randomNormal([2, 3, 5, 8], 0, 1, 'float32', 5);
+  const [cos, sin] = ropeCosSin(ropeInvFreq({ headDim: 8, theta: 10000 }), [[0, 1, 2, 3, 4], [9, 3, 0, 11, 2]]);
+  const logits = tf.concat([tf.randomNormal([5, 11], 0, 4, 'float32', 6), tf.tensor2d([[300, -300, 0, 0, 0, 0, 0, 0, 0, 0, 0]])]);
+  const targets = [3, -100, 10, 7, 0, 1];
+  const before = tf.memory().numTensors;
+  const ops: Array<[string, (a: tf.Tensor) => tf.Tensor, tf.Tensor, tf.Tensor]> = [
+    ['rmsNorm', (a) => rmsNorm(a, w, 1e-5), x, dy],
+    ['rope', (a) => applyRotaryPosEmb(a as tf.Tensor4D, cos, sin), q, dq],
+    ['crossEntropy', (a) => crossEntropy(a as tf.Tensor2D, targets), logits, tf.scalar(0.7)],
+  ];
+  for (const [name, f, input, d] of ops) {
+    const js = valueAndGrads(false, f, [input], d);
+    const nat = valueAndGrads(true, f, [input], d);
+    close(`${name} value`, nat[0], js[0], 2e-5);
+    close(`${name} gradient`, nat[1], js[1], 1e-4);
+  }
+  tf.dispose(ops[2][3]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([x, w, dy, q, dq, cos, sin, logits]);
+});
+
+test('the native kernels refuse operands outside the heap instead of reading past it', async () => {
+  await setBackend('wasm');
+  const fused = nativeBlas()?.fused;
+  if (typeof fused?.attention !== 'function') return; // not built here: nothing native to misuse
+  const heap = new Uint8Array(256);
+  assert.throws(() => fused.swiglu(heap, 0, 128, 192, 32), /swiglu: an operand lies outside the heap/);
+  assert.throws(() => fused.attention(heap, 0, 0, 0, 0, 0, 0, 1, 2, 1, 8, 8, 8, 1, 1), /attention: an operand lies outside the heap/);
+  assert.throws(() => fused.attention(heap, 0, 0, 0, 0, 0, 0, 1, 3, 2, 1, 1, 1, 1, 1), /attention: bad sizes/);
+  assert.throws(() => fused.rmsNorm(heap, 0, 0, 0, 0, 100, 2, 1e-6), /rmsNorm: an operand lies outside the heap/);
+  const g = new Float32Array([0, 1, -1, 2]);
+  heap.set(new Uint8Array(g.buffer), 0);
+  heap.set(new Uint8Array(new Float32Array([1, 1, 1, 1]).buffer), 16);
+  fused.swiglu(heap, 0, 16, 32, 4);
+  close('silu', new Float32Array(heap.buffer, 32, 4), Array.from(g, (x) => x / (1 + Math.exp(-x))), 1e-6);
+});
