@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module';
-import { Linear, type LinearLike } from '../nn/linear';
+import { frozenLinear, Linear, type FrozenLinear, type LinearLike } from '../nn/linear';
 import { mixSeed } from '../nn/seed';
 import type { InitLoraWeights } from './config';
 
@@ -92,12 +92,45 @@ export class LoraLinear extends Module implements LinearLike {
 
   forward(x: tf.Tensor): tf.Tensor {
     if (this.disabled) return this.base_layer.forward(x);
+    const base = frozenLinear(this.base_layer);
+    const dropout = this.training && this.loraDropout > 0;
+    if (base && !dropout && !this.loraA.bias && !this.loraB.bias) return this.fusedForward(x, base);
     return tf.tidy(() => {
       const y = this.base_layer.forward(x);
       const dropped = this.training && this.loraDropout > 0 ? tf.dropout(x, this.loraDropout, undefined, mixSeed(this.seed, 3, this.dropoutCalls++)) : x;
       const delta = this.loraB.forward(this.loraA.forward(dropped)); // (..., out)
       return tf.add(y, tf.mul(delta, this.scaling));
     });
+  }
+
+  /**
+   * The same y = base(x) + (x·Aᵀ)·Bᵀ · scaling as one custom-gradient op over a frozen base
+   * (no dropout): the tape records one node instead of about twenty (reshapes, matmuls, the scaling
+   * and the sum, each with copies of its inputs kept), and only x is kept for the backward pass,
+   * which gives dx = base′(dy) + s·(dy·B)·A, dA = s·(dy·B)ᵀ·x and dB = s·dyᵀ·(x·Aᵀ).
+   */
+  private fusedForward(x: tf.Tensor, base: FrozenLinear): tf.Tensor {
+    const s = this.scaling;
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [xIn, a, b, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+      const x2 = tf.reshape(xIn, [-1, this.inFeatures]) as tf.Tensor2D; // (N, in)
+      save([x2]);
+      const xa = tf.matMul(x2, a, false, true); // (N, r)
+      const y = tf.add(base.matmul2d(x2), tf.mul(tf.matMul(xa, b, false, true), s)); // (N, out)
+      return {
+        value: tf.reshape(y, [...xIn.shape.slice(0, -1), this.outFeatures]),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+          const xs = saved[0] as tf.Tensor2D; // (N, in)
+          const dy2 = tf.reshape(dy, [-1, this.outFeatures]) as tf.Tensor2D; // (N, out)
+          const g = tf.mul(tf.matMul(dy2, b), s) as tf.Tensor2D; // (N, r): s · dy·B
+          const dx = tf.add(base.inputGradient(dy2), tf.matMul(g, a)); // (N, in)
+          const dA = tf.matMul(g, xs, true, false); // (r, in)
+          const dB = tf.mul(tf.matMul(dy2, tf.matMul(xs, a, false, true), true, false), s); // (out, r)
+          return [tf.reshape(dx, xIn.shape), dA, dB];
+        }),
+      };
+    });
+    return f(x, this.loraA.weight, this.loraB.weight);
   }
 
   /** scaling · B·A, the (out, in) weight update that merging adds. Caller disposes. */

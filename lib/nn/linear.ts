@@ -12,6 +12,24 @@ export interface LinearLike extends Module {
   forward(x: tf.Tensor): tf.Tensor;
 }
 
+/**
+ * A linear layer whose parameters may not train gives its products directly, without the tape:
+ * `matmul2d` x (N, in) → (N, out) and `inputGradient` dy (N, out) → dy · W (N, in). LoRA's fused
+ * forward (lib/lora/layer.ts) runs its frozen base layer through them inside one custom-gradient op.
+ */
+export interface FrozenLinear {
+  /** True while no parameter of the layer trains. */
+  isFrozen(): boolean;
+  matmul2d(x: tf.Tensor2D): tf.Tensor2D;
+  inputGradient(dy: tf.Tensor2D): tf.Tensor2D;
+}
+
+/** The layer as a FrozenLinear when it offers that and nothing of it trains now. */
+export function frozenLinear(m: LinearLike): FrozenLinear | undefined {
+  const f = m as Partial<FrozenLinear>;
+  return typeof f.isFrozen === 'function' && typeof f.matmul2d === 'function' && typeof f.inputGradient === 'function' && f.isFrozen() ? (f as FrozenLinear) : undefined;
+}
+
 export function isLinearLike(m: unknown): m is LinearLike {
   if (!(m instanceof Module)) return false;
   const l = m as unknown as Partial<Record<'inFeatures' | 'outFeatures' | 'forward', unknown>>;
@@ -19,7 +37,7 @@ export function isLinearLike(m: unknown): m is LinearLike {
 }
 
 /** y = x Wᵀ (+ b), weight stored as torch does: (outFeatures, inFeatures). */
-export class Linear extends Module implements LinearLike {
+export class Linear extends Module implements LinearLike, FrozenLinear {
   weight: tf.Variable; // (out, in)
   bias: tf.Variable | undefined; // (out)
 
@@ -32,6 +50,20 @@ export class Linear extends Module implements LinearLike {
     }
     this.weight = tf.variable(w, trainable);
     this.bias = options.bias ? tf.variable(options.bias, trainable) : undefined;
+  }
+
+  isFrozen(): boolean {
+    return !this.weight.trainable && !this.bias?.trainable;
+  }
+
+  /** x (N, in) · Wᵀ (+ b) → (N, out). */
+  matmul2d(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => (this.bias ? tf.add(tf.matMul(x, this.weight, false, true), this.bias) : tf.matMul(x, this.weight, false, true)) as tf.Tensor2D);
+  }
+
+  /** dy (N, out) · W → (N, in). */
+  inputGradient(dy: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(dy, this.weight);
   }
 
   forward(x: tf.Tensor): tf.Tensor {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module';
-import type { LinearLike } from '../nn/linear';
+import type { FrozenLinear, LinearLike } from '../nn/linear';
 import { ArgumentError } from '../errors';
 import { displaySymbol, type MimeBundle } from '../display';
 import { bytesToWords, dequantize4bitOp, hasMatmul4bit, matmul4bitOp, wordsToBytes, type Dequantize4bitAttrs, type Dequantize4bitInputs } from './dequantize_op';
@@ -34,7 +34,7 @@ export interface Packed4bitTensors {
  * per int32 (1/8 of its float32 size, plus one absmax per block), and is dequantized on the fly in
  * forward and backward. The weight gets no gradient; the gradient to the input flows (dx = dy · W).
  */
-export class Linear4bit extends Module implements LinearLike {
+export class Linear4bit extends Module implements LinearLike, FrozenLinear {
   /** (ceil(out·in / 8)) int32: bitsandbytes' packed bytes, 4 per word. Frozen parameter. */
   weight: tf.Variable;
   /** (nBlocks) float32 absmax, or (ceil(nBlocks / 4)) int32 of packed uint8 codes when double-quantized. */
@@ -129,17 +129,40 @@ export class Linear4bit extends Module implements LinearLike {
     return dequantize4bitOp(this.inputs(), this.attrs(transpose)) as tf.Tensor2D;
   }
 
+  /** The weight never trains; a bias may. */
+  isFrozen(): boolean {
+    return !this.bias?.trainable;
+  }
+
+  /** x (N, in) · Wᵀ (+ bias) → (N, out), W dequantized on the fly. No gradient. */
+  matmul2d(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const y = this.product(x, false); // (N, out)
+      return (this.bias ? tf.add(y, this.bias) : y) as tf.Tensor2D;
+    });
+  }
+
+  /** dy (N, out) · W → (N, in). */
+  inputGradient(dy: tf.Tensor2D): tf.Tensor2D {
+    return this.product(dy, true);
+  }
+
+  /**
+   * x (N, in) · Wᵀ, or with gradInput dy (N, out) · W. bf16 compute on a backend with the fused
+   * kernel (cuda) dequantizes to bf16 inside the GEMM; elsewhere a float32 dequantize + matMul.
+   */
+  private product(x: tf.Tensor2D, gradInput: boolean): tf.Tensor2D {
+    if (this.computeDtype === 'bfloat16' && hasMatmul4bit()) return matmul4bitOp(x, this.inputs(), this.attrs(false), gradInput);
+    return tf.tidy(() => tf.matMul(x, this.dequantize(!gradInput))); // (N, in) · (in, out) or (N, out) · (out, in)
+  }
+
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const x2 = tf.reshape(x, [-1, this.inFeatures]); // (N, in)
-      // bf16 compute on a backend with the fused kernel (cuda): dequantize to bf16 inside the GEMM.
-      const fused = this.computeDtype === 'bfloat16' && hasMatmul4bit();
       const matmul = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-        value: fused ? matmul4bitOp(args[0] as tf.Tensor, this.inputs(), this.attrs(false), false)
-          : tf.tidy(() => tf.matMul(args[0] as tf.Tensor, this.dequantize(true))), // (N, in) · (in, out)
-        gradFunc: (dy: tf.Tensor) => (fused ? matmul4bitOp(dy, this.inputs(), this.attrs(false), true)
-          : tf.tidy(() => tf.matMul(dy, this.dequantize(false)))), // (N, out) · (out, in)
+        value: this.product(args[0] as tf.Tensor2D, false), // (N, out)
+        gradFunc: (dy: tf.Tensor) => this.product(dy as tf.Tensor2D, true), // (N, in)
       }));
       let y = matmul(x2) as tf.Tensor; // (N, out)
       if (this.bias) y = tf.add(y, this.bias);
