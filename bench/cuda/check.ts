@@ -13,6 +13,7 @@ import { registerCudaBackend, CudaBackend } from '../../lib/backend/cuda';
 import { dequantize4bitOp, matmul4bitOp } from '../../lib/quant/dequantize_op';
 import { deviceRandom } from '../../lib/backend/cuda/random';
 import { crossEntropy } from '../../lib/nn/cross_entropy';
+import { linearCrossEntropy } from '../../lib/nn/lm_head_loss';
 import { swiglu } from '../../lib/nn/swiglu';
 import { rmsNorm } from '../../lib/nn/rms_norm';
 import { AdamW } from '../../lib/train/optim/adamw';
@@ -224,6 +225,52 @@ async function main(): Promise<void> {
       report(`fused cross-entropy loss (${N},${V})`, Math.abs(got - loss) / Math.abs(loss), 1e-5);
       report(`fused cross-entropy grad (${N},${V}) abs`, gErr, 1e-6);
       tf.dispose([x, value, ...Object.values(grads)]);
+    }
+    // lm_head + cross-entropy over token chunks (2,100 rows at vocab 65,536: two chunks, the second
+    // partial), loss and d(loss)/d(hidden) vs float64, fp32 GEMMs; the weight is frozen (a plain tensor).
+    {
+      const [N, H, V] = [2100, 32, 65536];
+      const backend = tf.backend() as unknown as { allowTf32: boolean };
+      const tf32 = backend.allowTf32;
+      backend.allowTf32 = false;
+      const hidden = tf.randomNormal([N, H], 0, 1, 'float32', 90);
+      const weight = tf.randomNormal([V, H], 0, 0.5, 'float32', 91);
+      const targets = Array.from({ length: N }, (_, i) => (i % 7 === 2 ? -100 : (i * 7919) % V));
+      const hv = tf.variable(hidden, true, 'lmHeadHidden');
+      const { value, grads } = tf.variableGrads(() => linearCrossEntropy(hv as unknown as tf.Tensor2D, weight as tf.Tensor2D, targets), [hv]);
+      backend.allowTf32 = tf32;
+      const [hs, ws] = [hidden.dataSync(), weight.dataSync()];
+      const got = value.dataSync()[0];
+      const g = grads.lmHeadHidden.dataSync();
+      const kept = targets.filter((t) => t !== -100).length;
+      const logits = new Float64Array(V);
+      const dh = new Float64Array(H);
+      let loss = 0, num = 0, den = 0;
+      for (let r = 0; r < N; r++) {
+        let m = -Infinity;
+        for (let c = 0; c < V; c++) {
+          let s = 0;
+          for (let k = 0; k < H; k++) s += hs[r * H + k] * ws[c * H + k];
+          logits[c] = s;
+          m = Math.max(m, s);
+        }
+        let sum = 0;
+        for (let c = 0; c < V; c++) sum += Math.exp(logits[c] - m);
+        const lse = m + Math.log(sum);
+        const t = targets[r];
+        dh.fill(0);
+        if (t !== -100) {
+          loss += (lse - logits[t]) / kept;
+          for (let c = 0; c < V; c++) {
+            const gc = (Math.exp(logits[c] - lse) - (c === t ? 1 : 0)) / kept;
+            for (let k = 0; k < H; k++) dh[k] += gc * ws[c * H + k];
+          }
+        }
+        for (let k = 0; k < H; k++) { num += (g[r * H + k] - dh[k]) ** 2; den += dh[k] ** 2; }
+      }
+      report(`fused lm_head loss (${N},${H})x(${V},${H})`, Math.abs(got - loss) / Math.abs(loss), 1e-5);
+      report(`fused lm_head d hidden rel L2`, Math.sqrt(num / den), 1e-4);
+      tf.dispose([hidden, weight, hv, value, ...Object.values(grads)]);
     }
     // 4-bit weight × activations on bf16 tensor cores vs float64 (weights from the CPU dequantize kernel).
     for (const nested of [false, true]) {

@@ -15,6 +15,7 @@ import { RMSNorm } from '../nn/rms_norm';
 import { applyRotaryPosEmb, ropeCosSin, ropeInvFreq } from '../nn/rope';
 import { buildAttentionMask, scaledDotProductAttention } from '../nn/attention';
 import { causalLmLoss } from '../nn/cross_entropy';
+import { causalLmLinearLoss } from '../nn/lm_head_loss';
 import { swiglu } from '../nn/swiglu';
 import { mixSeed } from '../nn/seed';
 import { AutoConfig, LlamaConfig, generationConfigFromJSON, generationConfigToJSON, readJson, writeJsonAtomic, type GenerationConfig, type LlamaConfigFields } from './config';
@@ -56,6 +57,12 @@ export interface ForwardArgs {
   positionIds?: IdRows;
   pastKeyValues?: KVCache;
   useCache?: boolean;
+  /**
+   * Default true. False with `labels`: no logits are returned, and the loss comes straight from the
+   * last hidden states and lm_head's weight (`causalLmLinearLoss`), which the cuda backend computes
+   * over token chunks without ever holding the (B, T, V) logits or their gradient. Trainers set it.
+   */
+  returnLogits?: boolean;
 }
 
 export interface CausalLMOutput {
@@ -64,6 +71,9 @@ export interface CausalLMOutput {
   /** A new cache (the caller disposes it and the one passed in) when useCache. */
   pastKeyValues?: KVCache;
 }
+
+/** What forward returns when called with `returnLogits: false`: no logits when labels were given. */
+export type CausalLMLossOutput = Omit<CausalLMOutput, 'logits'> & { logits?: tf.Tensor3D };
 
 // ---------------------------------------------------------------------------------------------
 // Attention: q/k/v projections, RoPE on q and k, grouped-query attention, output projection
@@ -284,7 +294,10 @@ export class LlamaForCausalLM extends Module {
     return this.checkpointing;
   }
 
-  forward(args: ForwardArgs): CausalLMOutput {
+  /** With `returnLogits: false` and labels: the loss and no logits (see ForwardArgs.returnLogits). */
+  forward(args: ForwardArgs & { returnLogits: false }): CausalLMLossOutput;
+  forward(args: ForwardArgs): CausalLMOutput;
+  forward(args: ForwardArgs): CausalLMLossOutput {
     const ids = toRows(args.inputIds, 'input_ids');
     const B = ids.length;
     const T = ids[0].length;
@@ -315,7 +328,11 @@ export class LlamaForCausalLM extends Module {
         if (args.useCache) cache.push({ key: r.key, value: r.value });
       });
       h = this.model.norm.forward(h) as tf.Tensor3D;
-      const logits = this.lm_head.forward(h) as tf.Tensor3D; // (B, T, V)
+      const head = this.lm_head;
+      if (labels && args.returnLogits === false && head instanceof Linear && !head.bias) {
+        return { logits: undefined, loss: causalLmLinearLoss(h, head.weight as tf.Tensor2D, labels), cache: args.useCache ? cache : undefined };
+      }
+      const logits = head.forward(h) as tf.Tensor3D; // (B, T, V)
       const loss = labels ? causalLmLoss(logits, labels) : undefined;
       return { logits, loss, cache: args.useCache ? cache : undefined };
     });

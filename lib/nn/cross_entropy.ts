@@ -79,7 +79,12 @@ export function causalLmLoss(logits: tf.Tensor3D, labels: number[][], ignoreInde
   if (labels.length !== B || labels.some((row) => row.length !== T)) {
     throw new ArgumentError(`causalLmLoss: \`labels\` must be ${B} rows of ${T}, like \`input_ids\``);
   }
+  return tf.tidy(() => crossEntropy(tf.reshape(logits, [B * T, V]) as tf.Tensor2D, shiftLabels(labels, T, ignoreIndex), ignoreIndex));
+}
+
+/** Row-major targets (B·T) for a causal LM: position t predicts labels[t + 1]; the last position is ignored. */
+export function shiftLabels(labels: number[][], T: number, ignoreIndex = IGNORE_INDEX): number[] {
   const shifted: number[] = [];
   for (const row of labels) for (let t = 0; t < T; t++) shifted.push(t + 1 < T ? row[t + 1] : ignoreIndex);
-  return tf.tidy(() => crossEntropy(tf.reshape(logits, [B * T, V]) as tf.Tensor2D, shifted, ignoreIndex));
+  return shifted;
 }

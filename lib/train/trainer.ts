@@ -19,7 +19,7 @@ export type TrainerDataset = ReadonlyArray<Record<string, unknown>> | { length: 
 
 /** What the Trainer needs of a model: LlamaForCausalLM, or a PeftModel around one. */
 export type TrainableModel = SaveableModel & {
-  forward(args: { inputIds: number[][]; attentionMask?: number[][]; labels?: number[][] }): { logits: tf.Tensor; loss?: tf.Scalar };
+  forward(args: { inputIds: number[][]; attentionMask?: number[][]; labels?: number[][]; returnLogits?: boolean }): { logits?: tf.Tensor; loss?: tf.Scalar };
 };
 
 export interface TrainerOptions {
@@ -267,7 +267,7 @@ export class Trainer {
       let result: ReturnType<typeof tf.variableGrads>;
       try {
         result = tf.variableGrads(() => {
-          const out = this.model.forward({ inputIds: b.input_ids, attentionMask: b.attention_mask, labels: b.labels });
+          const out = this.model.forward({ inputIds: b.input_ids, attentionMask: b.attention_mask, labels: b.labels, returnLogits: false });
           if (!out.loss) throw new TrainingError('Trainer: the model returned no loss for a batch with labels');
           return tf.mul(out.loss, counts[k] / total) as tf.Scalar;
         }, params);
@@ -306,7 +306,7 @@ export class Trainer {
       const idx = Array.from({ length: Math.min(bs, evalDataset.length - i) }, (_, k) => i + k);
       const b = this.dataCollator(idx.map((j) => rowAt(evalDataset, j)));
       const loss = tf.tidy(() => {
-        const out = this.model.forward({ inputIds: b.input_ids, attentionMask: b.attention_mask, labels: b.labels });
+        const out = this.model.forward({ inputIds: b.input_ids, attentionMask: b.attention_mask, labels: b.labels, returnLogits: false });
         return out.loss!.dataSync()[0];
       });
       sum += loss * idx.length;

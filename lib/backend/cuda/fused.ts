@@ -5,6 +5,12 @@ import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../../nn/swiglu';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../../nn/rms_norm';
 import type { Fn } from './kernels';
 import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from '../../nn/attention';
+import { FUSED_LM_HEAD_LOSS } from '../../nn/lm_head_loss';
+
+/** Rows of logits per chunk of the fused lm_head loss: at most 2²⁷ floats (512 MiB). */
+export function lmHeadChunkRows(n: number, vocab: number): number {
+  return Math.max(1, Math.min(n, Math.floor(2 ** 27 / vocab)));
+}
 
 /**
  * Fused kernels that the library calls by name when the current backend registers them (the
@@ -15,7 +21,10 @@ import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from '../../nn/attention';
  * - AdamW: one kernel per parameter instead of about ten elementwise ones;
  * - SwiGLU silu(g)·u and RMSNorm (frozen weight): one kernel forward, one backward;
  * - attention (GQA, additive causal/padding mask): batched GEMMs around one fused
- *   scale + mask + softmax kernel forward and one softmax-gradient kernel backward.
+ *   scale + mask + softmax kernel forward and one softmax-gradient kernel backward;
+ * - lm_head + cross-entropy over token chunks: per chunk a GEMM to (rows, V) logits, the
+ *   cross-entropy kernel, its gradient written over the logits in place and a GEMM back to
+ *   (rows, h): the loss and d(loss)/d(hidden) without whole (N, V) logits.
  */
 const kernels: Record<string, Fn> = {
   // {q (B, H, T, D), k, v (B, Hkv, S, D), mask (B or 1, 1, T, S)} attr scale → [out (B, H, T, D), probs (B, H, T, S)].
@@ -96,6 +105,34 @@ const kernels: Record<string, Fn> = {
     backend.addon.ceBackward(backend.devicePtr(logits), backend.indexPtr(ids), backend.devicePtr(keep), backend.devicePtr(lse), backend.devicePtr(dy),
       attrs.invDenom as number, backend.devicePtr(dx), N, V);
     return dx;
+  },
+  // {hidden (N, h), weight (V, h), ids, keep} attrs invDenom, withGrad → [row loss (N), dhidden (N, h) or (1)].
+  [FUSED_LM_HEAD_LOSS]: ({ inputs, backend, attrs }) => {
+    const { hidden, weight, ids, keep } = inputs;
+    const [N, H] = hidden.shape;
+    const V = weight.shape[0];
+    const withGrad = Boolean(attrs.withGrad);
+    const mode = backend.matmulMode();
+    const loss = backend.makeDeviceOutput([N]);
+    const dh = backend.makeDeviceOutput(withGrad ? [N, H] : [1]);
+    const lse = backend.makeDeviceOutput([N]);
+    const one = backend.uploadTemp(new Float32Array([1])); // the cross-entropy gradient's dy
+    const rows = lmHeadChunkRows(N, V);
+    const chunk = backend.makeDeviceOutput([rows, V]); // logits, then their gradient, of one chunk
+    const [h, w, c] = [backend.devicePtr(hidden), backend.devicePtr(weight), backend.devicePtr(chunk)];
+    const [idp, kp, lp, sp] = [backend.indexPtr(ids), backend.devicePtr(keep), backend.devicePtr(loss), backend.devicePtr(lse)];
+    for (let r0 = 0; r0 < N; r0 += rows) {
+      const n = Math.min(rows, N - r0);
+      backend.addon.matmul(h + r0 * H * 4, w, c, 1, n, V, H, 0, 1, 0, 0, 0, mode); // (n, h) · (V, h)ᵀ
+      backend.addon.ceForward(c, idp + r0 * 4, kp + r0 * 4, lp + r0 * 4, sp + r0 * 4, n, V);
+      if (!withGrad) continue;
+      backend.addon.ceBackward(c, idp + r0 * 4, kp + r0 * 4, sp + r0 * 4, one.ptr, attrs.invDenom as number, c, n, V); // in place
+      backend.addon.matmul(c, w, backend.devicePtr(dh) + r0 * H * 4, 1, n, H, V, 0, 0, 0, 0, 0, mode); // (n, V) · (V, h)
+    }
+    backend.addon.free(one.ptr, one.bytes);
+    backend.disposeData(chunk.dataId);
+    backend.disposeData(lse.dataId);
+    return [loss, dh];
   },
   [FUSED_ADAMW]: ({ inputs, backend, attrs }) => {
     const { p, g, m, v } = inputs;
