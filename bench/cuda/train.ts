@@ -4,7 +4,10 @@
  * is an NF4 Linear4bit (random 4-bit codes, absmax per 64-block), embeddings / lm_head / norms
  * float32 as bitsandbytes leaves them. One process per configuration so each peak is its own.
  *
- *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt] [--steps 3] [--gen 128] [--profile] [--json FILE]
+ *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt] [--steps 3] [--gen 128] [--profile] [--logits] [--json FILE]
+ *
+ * The loss comes straight from the last hidden states (`returnLogits: false`, the fused chunked
+ * lm_head + cross-entropy) unless --logits asks for the (B, T, V) logits path.
  *
  * Prints one JSON line: tokens/s of a training step (forward + backward + AdamW, mean of the timed
  * steps after one warm-up), the allocator's peak bytes over those steps (weights, adapters,
@@ -122,7 +125,7 @@ async function main(): Promise<void> {
   if (!onCuda && flag('shape') !== 'tiny') throw new Error(`bench/cuda/train needs QLORA_TS_BACKEND=cuda (got '${tf.getBackend()}'); only --shape tiny runs elsewhere`);
   tf.enableProdMode();
   const backend = tf.backend() as CudaBackend;
-  const stats = () => (onCuda ? backend.addon.memoryStats() : { allocated: tf.memory().numBytes, peak: 0, scratch: 0, deviceUsed: undefined });
+  const stats = () => (onCuda ? backend.addon.memoryStats() : { allocated: tf.memory().numBytes, peak: 0, scratch: 0, waits: 0, deviceUsed: undefined });
   const sync = () => { if (onCuda) backend.addon.sync(); };
   const shape = flag('shape') ?? '1b';
   if (!SHAPES[shape]) throw new Error(`bench/cuda/train: --shape must be one of ${Object.keys(SHAPES).join(', ')}, got '${shape}'`);
@@ -146,7 +149,7 @@ async function main(): Promise<void> {
   // Token ids: a fixed pseudo-random sequence (labels = inputs, shifted inside the loss).
   const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7919 + t * 104729 + 17) % cfg.vocabSize));
   const step = (): number => {
-    const { value, grads } = tf.variableGrads(() => (base.forward({ inputIds: ids, labels: ids }).loss as tf.Scalar), params);
+    const { value, grads } = tf.variableGrads(() => (base.forward({ inputIds: ids, labels: ids, returnLogits: flag('logits') === 'true' }).loss as tf.Scalar), params);
     opt.step(params.map((p) => grads[p.name]), 1e-4);
     tf.dispose(Object.values(grads));
     const loss = value.dataSync()[0]; // waits for the step
@@ -157,6 +160,7 @@ async function main(): Promise<void> {
   const firstLoss = step();
   const warmS = (performance.now() - t0) / 1000;
   if (onCuda) backend.addon.resetPeak();
+  const waitsBefore = stats().waits;
   const times: number[] = [];
   let loss = firstLoss;
   for (let i = 0; i < steps; i++) {
@@ -169,13 +173,14 @@ async function main(): Promise<void> {
   const tokens = B * T;
   const flops = stepFlops(cfg, tokens, T, ckpt);
   const result: Record<string, unknown> = {
-    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', ckpt, backend: describeBackend(),
+    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', ckpt, logits: flag('logits') === 'true', backend: describeBackend(),
     trainable: params.reduce((n, p) => n + p.size, 0), buildS: +buildS.toFixed(2), firstStepS: +warmS.toFixed(2),
     stepS: times.map((t) => +t.toFixed(3)), tokensPerS: Math.round(tokens / stepS),
     peakGiB: +((mem.peak + mem.scratch) / 2 ** 30).toFixed(2), weightsGiB: +(weightsBytes / 2 ** 30).toFixed(2),
     deviceUsedGiB: mem.deviceUsed ? +(mem.deviceUsed / 2 ** 30).toFixed(2) : undefined,
     mfu: +((flops.model / stepS) / PEAK_BF16_FLOPS).toFixed(4), hfu: +((flops.hardware / stepS) / PEAK_BF16_FLOPS).toFixed(4),
     loss: [+firstLoss.toFixed(4), +loss.toFixed(4)], numTensors: tf.memory().numTensors,
+    hostWaitsPerStep: (mem.waits - waitsBefore) / steps, // the loss read is one
   };
 
   if (flag('profile') === 'true') {
@@ -188,6 +193,9 @@ async function main(): Promise<void> {
       byName.set(k.name, e);
     }
     result.profile = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 16).map(([name, e]) => `${name} ${e.ms.toFixed(1)} ms / ${e.n}`);
+    // tfjs kernel calls per step, most frequent first (Identity: copies of tensors kept for backward).
+    result.kernelCalls = info.kernels.length;
+    result.profileCalls = [...byName.entries()].sort((a, b) => b[1].n - a[1].n).slice(0, 8).map(([name, e]) => `${name} ${e.n}`);
   }
 
   if (gen > 0) {

@@ -7,7 +7,8 @@ export interface CudaAddon {
   alloc(bytes: number): number;
   free(ptr: number, bytes: number): void;
   emptyCache(): void;
-  memoryStats(): { allocated: number; cached: number; peak: number; scratch: number; deviceUsed?: number };
+  /** Bytes, and `waits`: how many times the host has waited for the GPU (downloads, uploads over 1 MiB, sync()). */
+  memoryStats(): { allocated: number; cached: number; peak: number; scratch: number; waits: number; deviceUsed?: number };
   resetPeak(): void;
   upload(ptr: number, values: Float32Array | Int32Array | Uint8Array): void;
   download(ptr: number, into: Float32Array | Int32Array): void;

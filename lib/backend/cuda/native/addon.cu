@@ -43,6 +43,7 @@ static bool gReady = false;
 static std::string gReason;
 static Cublas gBlas;
 static cudaStream_t gStream = nullptr;
+static double gWaits = 0;  // times the host waited for the stream: downloads, large uploads, staging ring wraps, sync()
 
 static bool ensureInit(napi_env env) {
   if (gReady) return true;
@@ -99,6 +100,7 @@ static napi_value MemoryStats(napi_env env, napi_callback_info) {
   napi_set_named_property(env, o, "cached", num(env, (double)gCached));
   napi_set_named_property(env, o, "peak", num(env, (double)gPeak));
   napi_set_named_property(env, o, "scratch", num(env, (double)gScratchTotal()));
+  napi_set_named_property(env, o, "waits", num(env, gWaits));
   size_t freeB = 0, totalB = 0;
   if (gReady && cudaMemGetInfo(&freeB, &totalB) == cudaSuccess) napi_set_named_property(env, o, "deviceUsed", num(env, (double)(totalB - freeB)));
   return o;
@@ -127,14 +129,36 @@ static napi_value Info(napi_env env, napi_callback_info) {
 }
 
 // ---------------------------------------------------------------- copies
+// Uploads up to 1 MiB (scalars, token ids, masks, RoPE tables) go through a pinned staging ring
+// and do not drain the stream: the host bytes are copied into the ring at once, so the caller's
+// array may change afterwards. Draining the stream on each of them let the GPU idle while
+// JavaScript queued the next kernels. The ring waits for the stream only when it wraps.
+static char* gPinned = nullptr;
+static size_t gPinnedOff = 0;
+static const size_t kPinnedBytes = 32u << 20, kPinnedMaxCopy = 1u << 20;
+static bool stagedUpload(void* dst, const void* src, size_t bytes) {
+  if (bytes > kPinnedMaxCopy) return false;
+  if (!gPinned && cudaHostAlloc((void**)&gPinned, kPinnedBytes, cudaHostAllocDefault) != cudaSuccess) { gPinned = nullptr; return false; }
+  if (gPinnedOff + bytes > kPinnedBytes) {  // every copy staged so far must be done before the ring is reused
+    if (cudaStreamSynchronize(gStream) != cudaSuccess) return false;
+    gWaits++;
+    gPinnedOff = 0;
+  }
+  std::memcpy(gPinned + gPinnedOff, src, bytes);
+  if (cudaMemcpyAsync(dst, gPinned + gPinnedOff, bytes, cudaMemcpyHostToDevice, gStream) != cudaSuccess) return false;
+  gPinnedOff += (bytes + 255) & ~(size_t)255;
+  return true;
+}
 static napi_value Upload(napi_env env, napi_callback_info info) {  // (ptr, typedArray)
   if (!ensureInit(env)) return nullptr;
   auto a = args(env, info, 2);
   napi_typedarray_type t; size_t len; void* data; napi_value ab; size_t off;
   napi_get_typedarray_info(env, a[1], &t, &len, &data, &ab, &off);
   size_t bytes = len * (t == napi_float64_array ? 8 : (t == napi_uint8_array || t == napi_int8_array ? 1 : 4));
+  if (stagedUpload(argPtr(env, a[0]), data, bytes)) return nullptr;
   CUDA_OR_THROW(cudaMemcpyAsync(argPtr(env, a[0]), data, bytes, cudaMemcpyHostToDevice, gStream));
   CUDA_OR_THROW(cudaStreamSynchronize(gStream));
+  gWaits++;
   return nullptr;
 }
 static napi_value Download(napi_env env, napi_callback_info info) {  // (ptr, typedArray)
@@ -145,9 +169,10 @@ static napi_value Download(napi_env env, napi_callback_info info) {  // (ptr, ty
   size_t bytes = len * (t == napi_float64_array ? 8 : (t == napi_uint8_array || t == napi_int8_array ? 1 : 4));
   CUDA_OR_THROW(cudaMemcpyAsync(data, argPtr(env, a[0]), bytes, cudaMemcpyDeviceToHost, gStream));
   CUDA_OR_THROW(cudaStreamSynchronize(gStream));
+  gWaits++;
   return nullptr;
 }
-static napi_value Sync(napi_env env, napi_callback_info) { CUDA_OR_THROW(cudaStreamSynchronize(gStream)); return nullptr; }
+static napi_value Sync(napi_env env, napi_callback_info) { CUDA_OR_THROW(cudaStreamSynchronize(gStream)); gWaits++; return nullptr; }
 
 // ---------------------------------------------------------------- kernels
 enum UnaryOp { U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_SIGMOID, U_TANH, U_RELU, U_ABS, U_SQUARE, U_RECIPROCAL, U_SIN, U_COS, U_SILU, U_ERF, U_LOG1P, U_EXPM1, U_SIGN };
