@@ -5,13 +5,17 @@
  * executions. A third row is qlora-ts with its SIGINT addon off (QLORA_TS_INTERRUPT=breakOnSigint,
  * the fallback when the addon is not built). Starts and round trips alternate between the
  * kernels (blocks of 20 cells), so a change in the machine's load hits all of them alike.
- * Cells are sent as a notebook sends them (store_history true).
+ * Cells are sent as a notebook sends them (store_history true). A fourth row is the floor: a
+ * process that answers with the same five signed messages and executes nothing
+ * (bench/kernel/echo-kernel.ts). The client is the test client in its lean mode (no schema
+ * validation, nothing kept), so its own work stays small and is the same for every row.
  *
  *   node dist/bench/kernel/kernel.bench.js [--cells 200] [--starts 5] [--memory 10000]
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { TestClient } from '../../test/kernel/client.js';
 
 /** `heap`: a user expression that collects garbage and returns the live heap in bytes. */
@@ -21,6 +25,8 @@ const KERNELS: Kernel[] = [
   { name: 'qlora-ts', cell: '1 + 1', heap: '(globalThis.gc(), process.memoryUsage().heapUsed)', memory: true },
   { name: 'ipykernel 6.17 (Debian)', argv: ['/usr/bin/python3', '-m', 'ipykernel_launcher', '-f', '{connection_file}'], cell: '1 + 1', memory: true },
   { name: 'qlora-ts, breakOnSigint (no addon)', env: { QLORA_TS_INTERRUPT: 'breakOnSigint' }, cell: '1 + 1', memory: false },
+  // The machine's floor: the same five signed messages per cell from a process that executes nothing.
+  { name: 'floor: echo kernel (wire protocol only)', argv: [process.execPath, join(__dirname, 'echo-kernel.js'), '{connection_file}'], cell: '1 + 1', memory: false },
 ];
 async function liveHeapMiB(k: TestClient, expr: string | undefined): Promise<number> {
   if (!expr) return NaN;
@@ -58,7 +64,7 @@ async function start(spec: Kernel): Promise<TestClient> {
   const saved = { ...process.env };
   Object.assign(process.env, spec.env ?? {});
   try {
-    return await TestClient.start({ argv: spec.argv });
+    return await TestClient.start({ argv: spec.argv, lean: true });
   } finally {
     for (const key of Object.keys(spec.env ?? {})) {
       if (saved[key] === undefined) delete process.env[key]; else process.env[key] = saved[key];
@@ -136,9 +142,10 @@ async function main(): Promise<void> {
   }
   console.log(`bare interpreter start (spawn to exit, median of ${starts}): node -e 0 ${bareStart([process.execPath, '-e', '0'], starts).toFixed(0)} ms, ` +
     `python3 -c pass ${bareStart(['/usr/bin/python3', '-c', 'pass'], starts).toFixed(0)} ms`);
-  const [ours, peer, fallback] = results;
+  const [ours, peer, fallback, floor] = results;
   console.log(`ratios qlora-ts / ipykernel: start ${(ours.start / peer.start).toFixed(2)}, median ${(ours.median / peer.median).toFixed(2)}, ` +
     `p99 ${(ours.p99 / peer.p99).toFixed(2)}; addon / breakOnSigint: median ${(ours.median / fallback.median).toFixed(2)}, p99 ${(ours.p99 / fallback.p99).toFixed(2)}`);
+  console.log(`above the floor (qlora-ts − echo kernel): median ${(ours.median - floor.median).toFixed(2)} ms, p99 ${(ours.p99 - floor.p99).toFixed(2)} ms`);
   const heapGrowth = ours.heap.at(-1)! - ours.heap[1];
   console.log(`goals: median ≤ 1 ms ${ours.median <= 1 ? 'met' : 'NOT met'} (${ours.median.toFixed(2)}), ` +
     `p99 ≤ 3 ms ${ours.p99 <= 3 ? 'met' : 'NOT met'} (${ours.p99.toFixed(2)}), start ≤ 400 ms ${ours.start <= 400 ? 'met' : 'NOT met'} (${ours.start.toFixed(0)}), ` +
