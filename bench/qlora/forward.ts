@@ -5,10 +5,9 @@
  * (QLORA_TS_BACKEND=cpu for the cpu backend; wasm by default.)
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../lib/backend';
+import { randomCheckpoint } from '../common/checkpoint';
 import { AutoModelForCausalLM, LlamaForCausalLM } from '../../lib/model/llama';
 import { Linear } from '../../lib/nn/linear';
 import { BitsAndBytesConfig } from '../../lib/quant/bnb_config';
@@ -38,10 +37,7 @@ async function forwardMs(model: LlamaForCausalLM, ids: number[][]): Promise<numb
 
 async function main(): Promise<void> {
   const backend = await ensureBackend();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-bench-'));
-  const src = LlamaForCausalLM.fromConfig(CONFIG, { seed: 0 });
-  await src.savePretrained(dir, { dtype: 'F32' });
-  src.dispose();
+  const dir = await randomCheckpoint(CONFIG);
   const variants: Array<[string, BitsAndBytesConfig | undefined]> = [
     ['fp32', undefined],
     ['NF4', new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4' })],

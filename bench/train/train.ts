@@ -11,7 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../lib/backend';
-import { AutoModelForCausalLM, LlamaForCausalLM } from '../../lib/model/llama';
+import { randomCheckpoint } from '../common/checkpoint';
+import { AutoModelForCausalLM } from '../../lib/model/llama';
 import { BitsAndBytesConfig } from '../../lib/quant/bnb_config';
 import { prepareModelForKbitTraining } from '../../lib/quant/prepare';
 import { LoraConfig } from '../../lib/lora/config';
@@ -49,10 +50,7 @@ async function load(dir: string, quant: boolean, checkpointing: boolean) {
 
 async function main(): Promise<void> {
   const backend = await ensureBackend();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qlora-bench-'));
-  const src = LlamaForCausalLM.fromConfig(CONFIG, { seed: 0 });
-  await src.savePretrained(dir, { dtype: 'F32' });
-  src.dispose();
+  const dir = await randomCheckpoint(CONFIG);
   const labels = ['LoRA, fp32 base', 'LoRA, fp32 base, checkpointing', 'QLoRA, NF4 base', 'QLoRA, NF4 base, checkpointing'];
   const variants: Array<Awaited<ReturnType<typeof load>>> = [];
   for (const [quant, ckpt] of [[false, false], [false, true], [true, false], [true, true]]) variants.push(await load(dir, quant, ckpt));

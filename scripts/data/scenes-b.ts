@@ -1,7 +1,7 @@
 /**
  * Scenes for the DialogSum-style set, part two (plans, people, school and leisure).
  */
-import { a, cap, type Ctx } from './world';
+import { a, cap } from './world';
 import type { Scene } from './scenes-a';
 
 const weekend: Scene = {

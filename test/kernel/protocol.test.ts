@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestClient, outputs, streamText, type Exchange } from './client.js';
+import { TestClient, outputs, type Exchange } from './client.js';
 
 let k: TestClient;
 before(async () => { k = await TestClient.start(); });
