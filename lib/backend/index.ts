@@ -51,7 +51,7 @@ function provide(name: BackendName, details: string[]): void {
       if (patchWasmBatchMatMul()) {
         const blas = nativeBlas();
         details.push(blas
-          ? `BatchMatMul with transposes re-registered: OpenBLAS sgemm on the wasm heap (${blas.lib}, ${blas.threads || '?'} thread${blas.threads === 1 ? '' : 's'})`
+          ? `BatchMatMul with transposes re-registered: OpenBLAS sgemm on the wasm heap (${blas.lib}${blas.core ? `, ${blas.core} kernels` : ''}, ${blas.threads || '?'} thread${blas.threads === 1 ? '' : 's'})`
           : `BatchMatMul with transposes re-registered (explicit transpose, ≈12× faster; batches as one dense product per entry; no OpenBLAS: ${nativeBlasReason()})`);
       }
       registerWasmKernels();

@@ -8,12 +8,17 @@ import * as path from 'node:path';
  * step's shapes ≈ 2× faster per core than XNNPACK does in wasm. The product runs in place on the
  * wasm heap: no copies. Off with QLORA_TS_BLAS=0; QLORA_TS_BLAS_LIB names the library;
  * QLORA_TS_BLAS_THREADS sets OpenBLAS's threads (default 1, like the wasm backend's default).
+ * QLORA_TS_BLAS_CORETYPE picks OpenBLAS's kernels (default `auto`: its AVX-512 SkylakeX kernels
+ * where the CPU has AVX-512, which OpenBLAS 0.3.21 does not choose on AMD CPUs by itself;
+ * an OpenBLAS core name; or empty for OpenBLAS's own choice); OPENBLAS_CORETYPE, when set, wins.
  */
 export interface NativeBlas {
   /** The library that provided cblas_sgemm. */
   lib: string;
   /** OpenBLAS's thread count (0 when the library does not say). */
   threads: number;
+  /** OpenBLAS's kernel family ("Haswell", "SkylakeX", …; empty when the library does not say). */
+  core: string;
   /** For `batch` entries: C (M, N) = op(A) · op(B), row-major; byte offsets into `heap`, strides in floats. */
   sgemm(heap: Uint8Array, transA: boolean, transB: boolean, M: number, N: number, K: number,
     aByte: number, bByte: number, cByte: number, batch: number, aStride: number, bStride: number, cStride: number): void;
@@ -39,8 +44,9 @@ export interface NativeFused {
 }
 
 interface Addon extends NativeFused {
-  load(candidates: string[]): string;
+  load(candidates: string[], coretype: string): string;
   threads(n: number): number;
+  core?(): string;
   sgemm(heap: Uint8Array, ta: number, tb: number, M: number, N: number, K: number, a: number, b: number, c: number, batch: number, sa: number, sb: number, sc: number): void;
 }
 
@@ -71,12 +77,14 @@ function load(): { blas?: NativeBlas; reason?: string } {
   if (!fs.existsSync(file)) return { reason: `${file} is not built (node scripts/build-addon.js blas)` };
   try {
     const addon = require(file) as Addon;
-    const lib = addon.load(process.env.QLORA_TS_BLAS_LIB ? [process.env.QLORA_TS_BLAS_LIB] : ['libopenblas.so.0', 'libopenblas.so', 'libopenblas.dylib']);
+    const lib = addon.load(process.env.QLORA_TS_BLAS_LIB ? [process.env.QLORA_TS_BLAS_LIB] : ['libopenblas.so.0', 'libopenblas.so', 'libopenblas.dylib'],
+      process.env.QLORA_TS_BLAS_CORETYPE ?? 'auto');
     const threads = addon.threads(Number(process.env.QLORA_TS_BLAS_THREADS || 1));
     return {
       blas: {
         lib,
         threads,
+        core: addon.core?.() ?? '',
         sgemm: (heap, ta, tb, M, N, K, a, b, c, batch, sa, sb, sc) => addon.sgemm(heap, ta ? 1 : 0, tb ? 1 : 0, M, N, K, a, b, c, batch, sa, sb, sc),
         fused: addon,
       },

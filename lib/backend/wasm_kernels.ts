@@ -139,9 +139,10 @@ const rope: Kernel = ({ x, cos, sin }, be) => rotary(x, cos, sin, be, 1);
 const ropeGrad: Kernel = ({ dy, cos, sin }, be) => rotary(dy, cos, sin, be, -1);
 
 /**
- * Registers the kernels for 'wasm' (idempotent): RMSNorm, cross-entropy, RoPE, and two tfjs
- * kernels where the wasm one is slow or missing: GatherV2 along axis 0 (row copies; the wasm kernel copies element by element)
- * and UnsortedSegmentSum (absent from tfjs-backend-wasm; the embedding gradient needs it).
+ * Registers the kernels for 'wasm' (idempotent): RMSNorm, cross-entropy, RoPE, and three tfjs
+ * kernels where the wasm one is slow or missing: GatherV2 along axis 0 (row copies; the wasm kernel copies element by element),
+ * UnsortedSegmentSum (absent from tfjs-backend-wasm; the embedding gradient needs it) and
+ * Identity (shares data instead of copying it).
  */
 export function registerWasmKernels(): void {
   const kernels: Array<[string, Kernel]> = [
@@ -159,6 +160,31 @@ export function registerWasmKernels(): void {
     });
   }
   patchGather();
+  patchIdentity();
+}
+
+let identityPatched = false;
+
+/**
+ * Identity (tf.clone, and the engine's copy of every tensor it keeps for a backward pass) shares
+ * the input's data by reference count, as the cpu backend does and as wasm's Reshape already
+ * does; tfjs-wasm's own kernel copies the data. Tensors are immutable and every kernel writes
+ * only its fresh outputs, so sharing is safe; the copies were ≈ 65 MiB (every saved activation)
+ * and a third of the non-matmul time of a training step of the bench's tiny Llama.
+ */
+function patchIdentity(): void {
+  if (identityPatched) return;
+  const original = tf.getKernel('Identity', 'wasm');
+  if (!original) return;
+  const shared: tf.KernelFunc = (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string') return original.kernelFunc(args);
+    (args.backend as WasmBackendLike & { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: shared, setupFunc: original.setupFunc });
+  identityPatched = true;
 }
 
 /** x (N, …), segmentIds int32 (N) → (numSegments, …): rows of x summed into their segment; ids outside [0, numSegments) are dropped, as tfjs does. */

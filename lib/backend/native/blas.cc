@@ -6,6 +6,7 @@
 #include "blas.h"
 #include <dlfcn.h>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 namespace qlora {
@@ -18,9 +19,11 @@ using qlora::sgemm;
 using qlora::SgemmFn;
 using SetThreadsFn = void (*)(int);
 using GetThreadsFn = int (*)();
+using CorenameFn = char *(*)();
 
 SetThreadsFn setThreads = nullptr;
 GetThreadsFn getThreads = nullptr;
+CorenameFn getCorename = nullptr;
 std::string loadedFrom;
 
 napi_value Throw(napi_env env, const std::string &message) {
@@ -28,13 +31,40 @@ napi_value Throw(napi_env env, const std::string &message) {
   return nullptr;
 }
 
-// load(candidates: string[]) → the library that provided cblas_sgemm.
+// The OpenBLAS core type to ask for under `coretype` "auto": OpenBLAS 0.3.21's DYNAMIC_ARCH picks
+// its AVX2 "Haswell" kernels on AMD CPUs with AVX-512 (Zen 4/5), whose SkylakeX AVX-512 kernels
+// multiply the training step's shapes ≈ 1.7× faster on a Zen 5 core (docs/BENCHMARKS.md, issue 3).
+// Only where the CPU and the OS support AVX-512 F/CD/BW/DQ/VL, as SkylakeX
+// needs (GCC's __builtin_cpu_supports checks both); "" otherwise.
+std::string AutoCoretype() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+    return "SKYLAKEX";
+  }
+#endif
+  return "";
+}
+
+// load(candidates: string[], coretype?: string) → the library that provided cblas_sgemm. With a
+// coretype ("auto" or an OpenBLAS core name) and no OPENBLAS_CORETYPE in the environment, OpenBLAS
+// is asked for that core while it loads (the variable is removed again afterwards).
 napi_value Load(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   uint32_t n = 0;
   if (argc < 1 || napi_get_array_length(env, argv[0], &n) != napi_ok) return Throw(env, "load: expected an array of library names");
+  std::string coretype;
+  if (argc >= 2) {
+    char buf[64];
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, argv[1], buf, sizeof buf, &len) == napi_ok) coretype = buf;
+  }
+  if (coretype == "auto") coretype = AutoCoretype();
+  const bool setCore = !coretype.empty() && !getenv("OPENBLAS_CORETYPE");
+  if (setCore) setenv("OPENBLAS_CORETYPE", coretype.c_str(), 0);
   std::string tried;
   for (uint32_t i = 0; i < n && !sgemm; i++) {
     napi_value item;
@@ -56,11 +86,21 @@ napi_value Load(napi_env env, napi_callback_info info) {
     sgemm = fn;
     setThreads = reinterpret_cast<SetThreadsFn>(dlsym(h, "openblas_set_num_threads"));
     getThreads = reinterpret_cast<GetThreadsFn>(dlsym(h, "openblas_get_num_threads"));
+    getCorename = reinterpret_cast<CorenameFn>(dlsym(h, "openblas_get_corename"));
     loadedFrom = name;
   }
+  if (setCore) unsetenv("OPENBLAS_CORETYPE");
   if (!sgemm) return Throw(env, "no BLAS with cblas_sgemm could be opened (" + tried + ")");
   napi_value out;
   napi_create_string_utf8(env, loadedFrom.c_str(), loadedFrom.size(), &out);
+  return out;
+}
+
+// core() → OpenBLAS's kernel family in use ("Haswell", "SkylakeX", …), "" when the library does not say.
+napi_value Core(napi_env env, napi_callback_info) {
+  const char *name = getCorename ? getCorename() : "";
+  napi_value out;
+  napi_create_string_utf8(env, name ? name : "", NAPI_AUTO_LENGTH, &out);
   return out;
 }
 
@@ -120,7 +160,7 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
 }  // namespace
 
 NAPI_MODULE_INIT() {
-  const struct { const char *name; napi_callback fn; } fns[] = {{"load", Load}, {"threads", Threads}, {"sgemm", Sgemm}};
+  const struct { const char *name; napi_callback fn; } fns[] = {{"load", Load}, {"threads", Threads}, {"core", Core}, {"sgemm", Sgemm}};
   for (const auto &f : fns) {
     napi_value v;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v);

@@ -162,10 +162,28 @@ test('OpenBLAS loads through the addon where it is built, or says why not; its s
     return;
   }
   assert.match(blas.lib, /openblas/);
+  assert.equal(typeof blas.core, 'string'); // e.g. Haswell, SkylakeX
   const heap = new Uint8Array(64);
   assert.throws(() => blas.sgemm(heap, false, false, 4, 4, 4, 0, 0, 16, 1, 0, 0, 0), /outside the heap/);
   const a = new Float32Array([1, 2, 3, 4]); // (2, 2)
   heap.set(new Uint8Array(a.buffer), 0);
   blas.sgemm(heap, false, true, 2, 2, 2, 0, 0, 16, 1, 0, 0, 0); // a · aᵀ
   assert.deepEqual(Array.from(new Float32Array(heap.buffer, 16, 4)), [5, 11, 11, 25]);
+});
+
+test('wasm Identity (tf.clone, tensors kept for backward) shares the data: disposing either side keeps the other intact', async () => {
+  await setBackend('wasm');
+  const before = tf.memory();
+  const x = tf.tensor2d([[1, 2], [3, 4]]);
+  const y = tf.clone(x);
+  assert.equal(y.dataId, x.dataId); // one buffer for both
+  x.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4]);
+  const z = tf.clone(y);
+  y.dispose();
+  const w = tf.add(z, 1);
+  assert.deepEqual(Array.from(w.dataSync()), [2, 3, 4, 5]);
+  tf.dispose([z, w]);
+  assert.equal(tf.memory().numTensors, before.numTensors);
+  assert.equal(tf.memory().numBytes, before.numBytes);
 });
