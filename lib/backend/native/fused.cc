@@ -43,6 +43,84 @@ inline float Exp(float x) {
   return under ? 0.0f : p * s;
 }
 
+// Row loops are compiled twice where GCC can dispatch at load time: for x86-64-v3 (AVX2 + FMA,
+// ≈ 3× the exponential throughput of the baseline's SSE2) and for the baseline, which any x86-64
+// runs. Elsewhere (other compilers, arm64) once, for the baseline.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+// Σ x and max x over n floats in 8 interleaved lanes, so that the loops vectorise (a single float
+// accumulator fixes the order of the additions and keeps them scalar).
+inline float SumOf(const float *x, int n) {
+  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) lane[j] += x[i + j];
+  float sum = 0;
+  for (; i < n; i++) sum += x[i];
+  for (int j = 0; j < 8; j++) sum += lane[j];
+  return sum;
+}
+
+inline float DotOf(const float *x, const float *y, int n) {
+  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) lane[j] += x[i + j] * y[i + j];
+  float sum = 0;
+  for (; i < n; i++) sum += x[i] * y[i];
+  for (int j = 0; j < 8; j++) sum += lane[j];
+  return sum;
+}
+
+inline float MaxOf(const float *x, int n) {
+  float lane[8];
+  for (int j = 0; j < 8; j++) lane[j] = -INFINITY;
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) lane[j] = lane[j] > x[i + j] ? lane[j] : x[i + j];
+  float mx = -INFINITY;
+  for (; i < n; i++) mx = mx > x[i] ? mx : x[i];
+  for (int j = 0; j < 8; j++) mx = mx > lane[j] ? mx : lane[j];
+  return mx;
+}
+
+// p = softmax(p + m) over one row of S scores.
+VECTOR_CLONES void MaskedSoftmaxRow(float *p, const float *m, int S) {
+  for (int s = 0; s < S; s++) p[s] += m[s];
+  const float mx = MaxOf(p, S);
+  for (int s = 0; s < S; s++) p[s] = Exp(p[s] - mx);
+  const float inv = 1.0f / SumOf(p, S);
+  for (int s = 0; s < S; s++) p[s] *= inv;
+}
+
+// d = p ⊙ (d − Σ d⊙p) over one row: the softmax gradient.
+VECTOR_CLONES void SoftmaxGradRow(float *d, const float *p, int S) {
+  const float dot = DotOf(d, p, S);
+  for (int s = 0; s < S; s++) d[s] = p[s] * (d[s] - dot);
+}
+
+VECTOR_CLONES void SwigluLoop(const float *G, const float *U, float *Y, size_t n) {
+  for (size_t i = 0; i < n; i++) Y[i] = G[i] / (1.0f + Exp(-G[i])) * U[i];
+}
+
+VECTOR_CLONES void SwigluGradLoop(const float *G, const float *U, const float *DY, float *DG, float *DU, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const float s = 1.0f / (1.0f + Exp(-G[i]));
+    const float gs = G[i] * s;
+    DU[i] = DY[i] * gs;
+    DG[i] = DY[i] * U[i] * (s + gs * (1.0f - s));
+  }
+}
+
+// e = exp(x − shift) · scale over one row.
+VECTOR_CLONES void ExpRow(const float *x, float shift, float scale, float *e, int n) {
+  for (int i = 0; i < n; i++) e[i] = Exp(x[i] - shift) * scale;
+}
+
 napi_value Throw(napi_env env, const std::string &message) {
   napi_throw_error(env, nullptr, message.c_str());
   return nullptr;
@@ -117,20 +195,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
       float *Pg = P + grp * T * S;
       qlora::sgemm(kRowMajor, kNoTrans, kTrans, rows, S, D, scale, Qg, D, Kh, D, 0.0f, Pg, S);
       for (int r = 0; r < rows; r++) {
-        float *p = Pg + size_t(r) * S;
-        const float *m = M + (size_t(MB == 1 ? 0 : b) * T + r % T) * S;
-        float mx = -INFINITY;
-        for (int s = 0; s < S; s++) {
-          p[s] += m[s];
-          mx = std::max(mx, p[s]);
-        }
-        float sum = 0;
-        for (int s = 0; s < S; s++) {
-          p[s] = Exp(p[s] - mx);
-          sum += p[s];
-        }
-        const float inv = 1.0f / sum;
-        for (int s = 0; s < S; s++) p[s] *= inv;
+        MaskedSoftmaxRow(Pg + size_t(r) * S, M + (size_t(MB == 1 ? 0 : b) * T + r % T) * S, S);
       }
       qlora::sgemm(kRowMajor, kNoTrans, kNoTrans, rows, D, S, 1.0f, Pg, S, Vh, D, 0.0f, O + grp * T * D, D);
     }
@@ -159,13 +224,7 @@ napi_value AttentionGrad(napi_env env, napi_callback_info info) {
       const float *dOg = dO + grp * T * D, *Qg = Q + grp * T * D, *Pg = P + grp * T * S;
       qlora::sgemm(kRowMajor, kNoTrans, kTrans, rows, S, D, 1.0f, dOg, D, V + kvAt, D, 0.0f, dP.data(), S);
       qlora::sgemm(kRowMajor, kTrans, kNoTrans, S, D, rows, 1.0f, Pg, S, dOg, D, 0.0f, dV + kvAt, D);
-      for (int r = 0; r < rows; r++) {
-        float *d = dP.data() + size_t(r) * S;
-        const float *p = Pg + size_t(r) * S;
-        float dot = 0;
-        for (int s = 0; s < S; s++) dot += d[s] * p[s];
-        for (int s = 0; s < S; s++) d[s] = p[s] * (d[s] - dot);
-      }
+      for (int r = 0; r < rows; r++) SoftmaxGradRow(dP.data() + size_t(r) * S, Pg + size_t(r) * S, S);
       qlora::sgemm(kRowMajor, kNoTrans, kNoTrans, rows, D, S, scale, dP.data(), S, K + kvAt, D, 0.0f, dQ + grp * T * D, D);
       qlora::sgemm(kRowMajor, kTrans, kNoTrans, S, D, rows, scale, dP.data(), S, Qg, D, 0.0f, dK + kvAt, D);
     }
@@ -181,7 +240,7 @@ napi_value Swiglu(napi_env env, napi_callback_info info) {
   const float *G = At(a, a.v[0], n), *U = At(a, a.v[1], n);
   float *Y = At(a, a.v[2], n);
   if (!G || !U || !Y || n < 0) return Throw(env, "swiglu: an operand lies outside the heap");
-  for (size_t i = 0, N = size_t(n); i < N; i++) Y[i] = G[i] / (1.0f + Exp(-G[i])) * U[i];
+  SwigluLoop(G, U, Y, size_t(n));
   return nullptr;
 }
 
@@ -193,12 +252,7 @@ napi_value SwigluGrad(napi_env env, napi_callback_info info) {
   const float *G = At(a, a.v[0], n), *U = At(a, a.v[1], n), *DY = At(a, a.v[2], n);
   float *DG = At(a, a.v[3], n), *DU = At(a, a.v[4], n);
   if (!G || !U || !DY || !DG || !DU || n < 0) return Throw(env, "swigluGrad: an operand lies outside the heap");
-  for (size_t i = 0, N = size_t(n); i < N; i++) {
-    const float s = 1.0f / (1.0f + Exp(-G[i]));
-    const float gs = G[i] * s;
-    DU[i] = DY[i] * gs;
-    DG[i] = DY[i] * U[i] * (s + gs * (1.0f - s));
-  }
+  SwigluGradLoop(G, U, DY, DG, DU, size_t(n));
   return nullptr;
 }
 
@@ -298,12 +352,9 @@ napi_value CrossEntropy(napi_env env, napi_callback_info info) {
   std::vector<float> e(v);
   for (size_t n = 0; n < size_t(N); n++) {
     const float *x = X + n * v;
-    float mx = x[0];
-    for (size_t i = 1; i < v; i++) mx = std::max(mx, x[i]);
-    for (size_t i = 0; i < v; i++) e[i] = Exp(x[i] - mx);
-    double sum = 0;
-    for (size_t i = 0; i < v; i++) sum += e[i];
-    const float lse = mx + float(std::log(sum));
+    const float mx = MaxOf(x, int(v));
+    ExpRow(x, mx, 1.0f, e.data(), int(v));
+    const float lse = mx + std::log(SumOf(e.data(), int(v)));
     LSE[n] = lse;
     const int32_t id = I[n];
     L[n] = K[n] == 0 || id < 0 || size_t(id) >= v ? 0.0f : K[n] * (lse - x[id]);
@@ -327,7 +378,7 @@ napi_value CrossEntropyGrad(napi_env env, napi_callback_info info) {
     const float *x = X + n * v;
     float *dx = DX + n * v;
     const float k = K[n] * scale, lse = LSE[n];
-    for (size_t i = 0; i < v; i++) dx[i] = Exp(x[i] - lse) * k;
+    ExpRow(x, lse, k, dx, int(v));
     const int32_t id = I[n];
     if (id >= 0 && size_t(id) < v) dx[id] -= k;
   }
