@@ -36,6 +36,7 @@ export interface NativeFused {
   swigluGrad(heap: Uint8Array, g: number, u: number, dy: number, dg: number, du: number, n: number): void;
   rmsNorm(heap: Uint8Array, x: number, weight: number, y: number, rstd: number, N: number, D: number, eps: number): void;
   rmsNormGrad(heap: Uint8Array, dy: number, x: number, weight: number, rstd: number, dx: number, N: number, D: number): void;
+  rmsNormWeightGrad(heap: Uint8Array, x: number, rstd: number, dy: number, dweight: number, N: number, D: number): void;
   /** sign 1: the rotation; −1: its transpose (the gradient). */
   rope(heap: Uint8Array, x: number, cos: number, sin: number, y: number, B: number, H: number, T: number, D: number, sign: number): void;
   crossEntropy(heap: Uint8Array, logits: number, ids: number, keep: number, loss: number, lse: number, N: number, V: number): void;

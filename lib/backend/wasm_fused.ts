@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from '../nn/attention';
 import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD } from '../nn/cross_entropy';
-import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../nn/rms_norm';
+import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD, FUSED_RMS_NORM_WEIGHT_GRAD } from '../nn/rms_norm';
 import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
 import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../nn/swiglu';
 import { nativeBlas, type NativeFused } from './wasm_blas';
@@ -88,6 +88,14 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     fused.rmsNormGrad(be.wasm.HEAPU8, at(dy), at(x), at(weight), at(rstd), at(dx), tf.util.sizeFromShape(x.shape) / D, D);
     return dx;
   };
+  /** {x (…, D), rstd (rows), dy} → dweight (D). */
+  const rmsNormWeightGrad: Kernel = ({ x, rstd, dy }, be) => {
+    f32(FUSED_RMS_NORM_WEIGHT_GRAD, x, rstd, dy);
+    const D = x.shape[x.shape.length - 1];
+    const dw = out(be, [D]);
+    fused.rmsNormWeightGrad(be.wasm.HEAPU8, heapOffset(be, x), heapOffset(be, rstd), heapOffset(be, dy), heapOffset(be, dw), tf.util.sizeFromShape(x.shape) / D, D);
+    return dw;
+  };
   /** {x (B, H, T, D), cos, sin (B, 1, T, D)} → the rotation; its gradient {dy, cos, sin} → the transpose. */
   const rotary = (name: string, x: tf.TensorInfo, cos: tf.TensorInfo, sin: tf.TensorInfo, be: WasmBackendLike, sign: number) => {
     f32(name, x, cos, sin);
@@ -119,7 +127,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
   };
   return [
     [FUSED_ATTENTION, attention], [FUSED_ATTENTION_GRAD, attentionGrad], [FUSED_SWIGLU, swiglu], [FUSED_SWIGLU_GRAD, swigluGrad],
-    [FUSED_RMS_NORM, rmsNorm], [FUSED_RMS_NORM_GRAD, rmsNormGrad], [FUSED_ROPE, rope], [FUSED_ROPE_GRAD, ropeGrad],
+    [FUSED_RMS_NORM, rmsNorm], [FUSED_RMS_NORM_GRAD, rmsNormGrad], [FUSED_RMS_NORM_WEIGHT_GRAD, rmsNormWeightGrad], [FUSED_ROPE, rope], [FUSED_ROPE_GRAD, ropeGrad],
     [FUSED_CROSS_ENTROPY, crossEntropy], [FUSED_CROSS_ENTROPY_GRAD, crossEntropyGrad],
   ];
 }
@@ -133,7 +141,7 @@ let registered: string[] = [];
 export function registerWasmFusedKernels(): boolean {
   if (registered.length > 0) return true;
   const fused = nativeBlas()?.fused;
-  if (process.env.QLORA_TS_FUSED === '0' || typeof fused?.crossEntropyGrad !== 'function') return false; // off, or an addon built before fused.cc
+  if (process.env.QLORA_TS_FUSED === '0' || typeof fused?.rmsNormWeightGrad !== 'function') return false; // off, or an addon built before fused.cc
   for (const [name, k] of kernels(fused)) {
     if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm'); // wasm_kernels.ts's JS form
     registered.push(name);

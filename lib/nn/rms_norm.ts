@@ -9,6 +9,8 @@ import { pyFloat } from './repr';
  */
 export const FUSED_RMS_NORM = 'QloraRmsNorm';
 export const FUSED_RMS_NORM_GRAD = 'QloraRmsNormGrad';
+/** Optional (wasm registers it): {x, rstd, dy} → dweight (D) = Σ over rows of dy·x·rstd; tf ops where absent. */
+export const FUSED_RMS_NORM_WEIGHT_GRAD = 'QloraRmsNormWeightGrad';
 
 /**
  * RMSNorm as Llama computes it: x · rsqrt(mean(x², -1) + eps) · weight, in float32.
@@ -45,6 +47,9 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor
       return {
         value: forward(xt, save),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          if (tf.getKernel(FUSED_RMS_NORM_WEIGHT_GRAD, backend)) {
+            return [dx(dy, saved), tf.engine().runKernel(FUSED_RMS_NORM_WEIGHT_GRAD, { x: saved[0], rstd: saved[1], dy }, {}) as tf.Tensor];
+          }
           const rstd = tf.reshape(saved[1], [...saved[0].shape.slice(0, -1), 1]);
           const lead = Array.from({ length: saved[0].rank - 1 }, (_, i) => i);
           return [dx(dy, saved), tf.sum(tf.mul(dy, tf.mul(saved[0], rstd)), lead)];

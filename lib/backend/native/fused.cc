@@ -121,6 +121,11 @@ VECTOR_CLONES void ExpRow(const float *x, float shift, float scale, float *e, in
   for (int i = 0; i < n; i++) e[i] = Exp(x[i] - shift) * scale;
 }
 
+// acc += x ⊙ y · scale over one row.
+VECTOR_CLONES void AxpyProductRow(const float *x, const float *y, float scale, float *acc, size_t n) {
+  for (size_t i = 0; i < n; i++) acc[i] += x[i] * y[i] * scale;
+}
+
 napi_value Throw(napi_env env, const std::string &message) {
   napi_throw_error(env, nullptr, message.c_str());
   return nullptr;
@@ -300,6 +305,20 @@ napi_value RmsNormGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// rmsNormWeightGrad(heap, x, rstd, dy, dweight, N, D): dweight = Σ over the N rows of dy·x·rstd.
+napi_value RmsNormWeightGrad(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 6, "rmsNormWeightGrad");
+  if (!a.ok) return nullptr;
+  const double N = a.v[4], D = a.v[5];
+  const float *X = At(a, a.v[0], N * D), *R = At(a, a.v[1], N), *DY = At(a, a.v[2], N * D);
+  float *DW = At(a, a.v[3], D);
+  if (!X || !R || !DY || !DW || D <= 0) return Throw(env, "rmsNormWeightGrad: an operand lies outside the heap");
+  const size_t d = size_t(D);
+  std::fill(DW, DW + d, 0.0f);
+  for (size_t n = 0; n < size_t(N); n++) AxpyProductRow(DY + n * d, X + n * d, R[n], DW, d);
+  return nullptr;
+}
+
 // rope(heap, x, cos, sin, y, B, H, T, D, sign): the rotation of RoPE (sign 1) or its transpose (sign −1),
 // x and y (B, H, T, D), cos and sin (B, 1, T, D); with h = D/2 and i < h, forward
 // y[i] = x[i]·cos[i] − x[i+h]·sin[i], y[i+h] = x[i+h]·cos[i+h] + x[i]·sin[i+h]; backward
@@ -392,7 +411,7 @@ namespace qlora {
 void RegisterFusedKernels(napi_env env, napi_value exports) {
   const struct { const char *name; napi_callback fn; } fns[] = {
       {"attention", Attention}, {"attentionGrad", AttentionGrad}, {"swiglu", Swiglu}, {"swigluGrad", SwigluGrad},
-      {"rmsNorm", RmsNorm}, {"rmsNormGrad", RmsNormGrad}, {"rope", Rope},
+      {"rmsNorm", RmsNorm}, {"rmsNormGrad", RmsNormGrad}, {"rmsNormWeightGrad", RmsNormWeightGrad}, {"rope", Rope},
       {"crossEntropy", CrossEntropy}, {"crossEntropyGrad", CrossEntropyGrad}};
   for (const auto &f : fns) {
     napi_value v;

@@ -85,7 +85,7 @@ test('native fused SwiGLU on wasm equals silu(g)·u and its gradients, large and
   tf.dispose([g, u, dy]);
 });
 
-test('native RMSNorm, RoPE and cross-entropy kernels on wasm equal the JS kernels they replace', async () => {
+test('native RMSNorm (weight gradient included), RoPE and cross-entropy kernels on wasm equal the JS kernels and tf ops they replace', async () => {
   await setBackend('wasm');
   const x = tf.randomNormal([3, 5, 16], 0, 2, 'float32', 1), w = tf.randomNormal([16], 1, 0.3, 'float32', 2), dy = tf.randomNormal([3, 5, 16], 0, 1, 'float32', 3);
   const q = tf.randomNormal([2, 3, 5, 8], 0, 1, 'float32', 4), dq = tf.randomNormal([2, 3, 5, 8], 0, 1, 'float32', 5);
@@ -104,6 +104,11 @@ test('native RMSNorm, RoPE and cross-entropy kernels on wasm equal the JS kernel
     close(`${name} value`, nat[0], js[0], 2e-5);
     close(`${name} gradient`, nat[1], js[1], 1e-4);
   }
+  // the weight's gradient too (native: one kernel; without it: tf ops)
+  const norm = (a: tf.Tensor, ww: tf.Tensor) => rmsNorm(a, ww, 1e-5);
+  const js = valueAndGrads(false, norm, [x, w], dy);
+  const nat = valueAndGrads(true, norm, [x, w], dy);
+  close('rmsNorm dweight', nat[2], js[2], 1e-4);
   tf.dispose(ops[2][3]);
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, w, dy, q, dq, cos, sin, logits]);
