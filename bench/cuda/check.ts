@@ -14,6 +14,7 @@ import { dequantize4bitOp, matmul4bitOp } from '../../lib/quant/dequantize_op';
 import { deviceRandom } from '../../lib/backend/cuda/random';
 import { crossEntropy } from '../../lib/nn/cross_entropy';
 import { linearCrossEntropy } from '../../lib/nn/lm_head_loss';
+import { applyRotaryPosEmb, ropeCosSin, ropeHeads, ropeInvFreq } from '../../lib/nn/rope';
 import { swiglu } from '../../lib/nn/swiglu';
 import { rmsNorm } from '../../lib/nn/rms_norm';
 import { AdamW } from '../../lib/train/optim/adamw';
@@ -225,6 +226,33 @@ async function main(): Promise<void> {
       report(`fused cross-entropy loss (${N},${V})`, Math.abs(got - loss) / Math.abs(loss), 1e-5);
       report(`fused cross-entropy grad (${N},${V}) abs`, gErr, 1e-6);
       tf.dispose([x, value, ...Object.values(grads)]);
+    }
+    // RoPE: the head-splitting kernel (x (B, T, H·D) → (B, H, T, D)) and the plain one, output and
+    // input gradient of Σ out·c vs float64.
+    {
+      const [B, T, H, D] = [2, 9, 3, 16];
+      const positions = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => 3 * b + t * 7));
+      const [cos, sin] = ropeCosSin(ropeInvFreq({ headDim: D, theta: 500000 }), positions);
+      const y = tf.randomNormal([B, T, H * D], 0, 1, 'float32', 95);
+      const c = tf.randomNormal([B, H, T, D], 0, 1, 'float32', 96);
+      const [ys, cs, cosv, sinv] = [y.dataSync(), c.dataSync(), cos.dataSync(), sin.dataSync()];
+      const half = D / 2;
+      const out = new Float64Array(B * H * T * D), dy = new Float64Array(B * T * H * D);
+      for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) {
+        const p = d < half ? d + half : d - half, sign = d < half ? -1 : 1;
+        const src = ((b * T + t) * H + h) * D, cb = (b * T + t) * D, o = ((b * H + h) * T + t) * D;
+        out[o + d] = ys[src + d] * cosv[cb + d] + sign * ys[src + p] * sinv[cb + d];
+        dy[src + d] = cs[o + d] * cosv[cb + d] - sign * cs[o + p] * sinv[cb + p];
+      }
+      for (const [label, f] of [['heads', (t: tf.Tensor) => ropeHeads(t as tf.Tensor3D, H, cos, sin)],
+        ['plain', (t: tf.Tensor) => applyRotaryPosEmb(tf.transpose(tf.reshape(t, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D, cos, sin)]] as const) {
+        const got = f(y);
+        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), c)))(y);
+        report(`fused RoPE ${label} (${B},${T},${H}x${D})`, maxRelErr(got.dataSync(), Float32Array.from(out)), 1e-6);
+        report(`fused RoPE ${label} gradient`, maxRelErr(g.dataSync(), Float32Array.from(dy)), 1e-6);
+        tf.dispose([got, g]);
+      }
+      tf.dispose([cos, sin, y, c]);
     }
     // lm_head + cross-entropy over token chunks (2,100 rows at vocab 65,536: two chunks, the second
     // partial), loss and d(loss)/d(hidden) vs float64, fp32 GEMMs; the weight is frozen (a plain tensor).

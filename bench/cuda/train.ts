@@ -148,10 +148,13 @@ async function main(): Promise<void> {
 
   // Token ids: a fixed pseudo-random sequence (labels = inputs, shifted inside the loss).
   const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7919 + t * 104729 + 17) % cfg.vocabSize));
+  const hostS: number[] = [];
   const step = (): number => {
+    const stepStart = performance.now();
     const { value, grads } = tf.variableGrads(() => (base.forward({ inputIds: ids, labels: ids, returnLogits: flag('logits') === 'true' }).loss as tf.Scalar), params);
     opt.step(params.map((p) => grads[p.name]), 1e-4);
     tf.dispose(Object.values(grads));
+    hostS.push((performance.now() - stepStart) / 1000); // JavaScript's time to queue the step
     const loss = value.dataSync()[0]; // waits for the step
     value.dispose();
     return loss;
@@ -181,6 +184,8 @@ async function main(): Promise<void> {
     mfu: +((flops.model / stepS) / PEAK_BF16_FLOPS).toFixed(4), hfu: +((flops.hardware / stepS) / PEAK_BF16_FLOPS).toFixed(4),
     loss: [+firstLoss.toFixed(4), +loss.toFixed(4)], numTensors: tf.memory().numTensors,
     hostWaitsPerStep: (mem.waits - waitsBefore) / steps, // the loss read is one
+    // Time JavaScript took to queue each timed step (tfjs bookkeeping + launches): near stepS means host-bound.
+    hostS: hostS.slice(1, 1 + steps).map((t) => +t.toFixed(3)),
   };
 
   if (flag('profile') === 'true') {

@@ -12,7 +12,7 @@ import { displaySymbol, type MimeBundle } from '../display';
 import { Linear, type LinearLike, type LinearQuantizer } from '../nn/linear';
 import { Embedding } from '../nn/embedding';
 import { RMSNorm } from '../nn/rms_norm';
-import { applyRotaryPosEmb, ropeCosSin, ropeInvFreq } from '../nn/rope';
+import { ropeCosSin, ropeHeads, ropeInvFreq } from '../nn/rope';
 import { buildAttentionMask, scaledDotProductAttention } from '../nn/attention';
 import { causalLmLoss } from '../nn/cross_entropy';
 import { causalLmLinearLoss } from '../nn/lm_head_loss';
@@ -98,8 +98,8 @@ export class LlamaAttention extends Module {
     const [B, T] = x.shape;
     const { numAttentionHeads: nH, numKeyValueHeads: nKv, headDim: d } = this.config;
     const heads = (y: tf.Tensor, n: number) => tf.transpose(tf.reshape(y, [B, T, n, d]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, n, T, d)
-    const q = applyRotaryPosEmb(heads(this.q_proj.forward(x), nH), cos, sin); // (B, nH, T, d)
-    let k = applyRotaryPosEmb(heads(this.k_proj.forward(x), nKv), cos, sin); // (B, nKv, T, d)
+    const q = ropeHeads(this.q_proj.forward(x) as tf.Tensor3D, nH, cos, sin); // (B, nH, T, d)
+    let k = ropeHeads(this.k_proj.forward(x) as tf.Tensor3D, nKv, cos, sin); // (B, nKv, T, d)
     let v = heads(this.v_proj.forward(x), nKv); // (B, nKv, T, d)
     if (past) {
       k = tf.concat([past.key, k], 2) as tf.Tensor4D; // (B, nKv, S, d)

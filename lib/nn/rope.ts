@@ -8,6 +8,12 @@ import { ArgumentError, show } from '../errors';
  */
 export const FUSED_ROPE = 'QloraRope';
 export const FUSED_ROPE_GRAD = 'QloraRopeGrad';
+/**
+ * The same with the head split folded in (the cuda backend registers them): {x (B, T, H·D), cos,
+ * sin} attr heads → (B, H, T, D); gradient {dy (B, H, T, D), cos, sin} attr heads → (B, T, H·D).
+ */
+export const FUSED_ROPE_HEADS = 'QloraRopeHeads';
+export const FUSED_ROPE_HEADS_GRAD = 'QloraRopeHeadsGrad';
 
 /** Rotary embedding parameters as config.json gives them (rope_theta, rope_scaling). */
 export interface RopeOptions {
@@ -104,4 +110,28 @@ export function applyRotaryPosEmb(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tens
     const rotated = tf.reshape(tf.matMul(tf.reshape(x, [B * H * T, D]), rotateHalfMatrix(D)), [B, H, T, D]); // (B, H, T, D)
     return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
   });
+}
+
+/**
+ * A projection's output y (B, T, nHeads·D) split into heads and rotated: (B, nHeads, T, D), what
+ * `applyRotaryPosEmb(transpose(reshape(y, [B, T, nHeads, D]), [0, 2, 1, 3]), cos, sin)` gives. One
+ * kernel each way where the backend has it (the head transpose happens in the same pass).
+ */
+export function ropeHeads(y: tf.Tensor3D, nHeads: number, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tensor4D {
+  const [B, T, HD] = y.shape;
+  if (HD % nHeads !== 0) throw new ArgumentError(`ropeHeads: last dimension ${HD} is not a multiple of ${nHeads} heads`);
+  const D = HD / nHeads;
+  const backend = tf.getBackend();
+  if (!tf.getKernel(FUSED_ROPE_HEADS, backend) || !tf.getKernel(FUSED_ROPE_HEADS_GRAD, backend) || cos.shape[0] !== B || cos.shape[2] !== T || cos.shape[3] !== D) {
+    return tf.tidy(() => applyRotaryPosEmb(tf.transpose(tf.reshape(y, [B, T, nHeads, D]), [0, 2, 1, 3]) as tf.Tensor4D, cos, sin));
+  }
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [yt, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([cos, sin]);
+    return {
+      value: tf.engine().runKernel(FUSED_ROPE_HEADS, { x: yt, cos, sin }, { heads: nHeads }) as tf.Tensor, // (B, H, T, D)
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(FUSED_ROPE_HEADS_GRAD, { dy, cos: saved[0], sin: saved[1] }, { heads: nHeads }) as tf.Tensor,
+    };
+  });
+  return f(y) as tf.Tensor4D;
 }

@@ -20,8 +20,11 @@ export interface CudaAddon {
   transpose(x: number, y: number, inShape: number[], perm: number[]): void;
   fill(y: number, n: number, value: number): void;
   copy(dst: number, src: number, bytes: number): void;
+  /** Row-major C = op(A)·op(B), batched; mode 0 fp32, 1 tf32, 2 bf16 operands (rounded on the fly), 3 bf16 with B already bf16. */
   matmul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number, transA: number, transB: number,
     strideA: number, strideB: number, strideC: number, mode: number): void;
+  /** n float32 values rounded to bfloat16 (2 bytes each) at y: a GEMM operand for matmul mode 3. */
+  toBf16(x: number, y: number, n: number): void;
   strided(x: number, y: number, outShape: number[], inStrides: number[], base: number): void;
   copy2d(dst: number, dpitchBytes: number, src: number, spitchBytes: number, widthBytes: number, height: number): void;
   gather(x: number, idx: number, y: number, outer: number, axisSize: number, nIdx: number, inner: number): void;
@@ -40,6 +43,8 @@ export interface CudaAddon {
     lr: number, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2s: number): void;
   /** 4-bit weight (rows, cols) dequantized to bf16 × activations rounded to bf16: y = x·Wᵀ, or x·W when gradInput. */
   matmul4(x: number, packed: number, code: number, scale: number, y: number, n: number, rows: number, cols: number, shift: number, gradInput: number): void;
+  /** Rotary embedding (grad 0) or its gradient (grad 1); each side (B, T, H, D) when its flag is 1, else (B, H, T, D); cos/sin (B, T, D). */
+  rope(x: number, cos: number, sin: number, y: number, b: number, h: number, t: number, d: number, inBTHD: number, outBTHD: number, grad: number): void;
   swiglu(g: number, u: number, y: number, n: number): void;
   swigluGrad(g: number, u: number, dy: number, dg: number, du: number, n: number): void;
   rmsNorm(x: number, w: number, y: number, rstd: number, rows: number, d: number, eps: number): void;

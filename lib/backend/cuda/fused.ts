@@ -6,6 +6,20 @@ import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../../nn/rms_norm';
 import type { Fn } from './kernels';
 import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from '../../nn/attention';
 import { FUSED_LM_HEAD_LOSS } from '../../nn/lm_head_loss';
+import { FUSED_ROPE, FUSED_ROPE_GRAD, FUSED_ROPE_HEADS, FUSED_ROPE_HEADS_GRAD } from '../../nn/rope';
+import type { CudaBackend } from './backend';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+
+/**
+ * Rotary embedding through the addon's one-pass kernel: x in (B, T, H, D) when `inBTHD` (else
+ * (B, H, T, D)), output likewise by `outBTHD`; `grad` applies the transpose of the rotation.
+ */
+function rope(backend: CudaBackend, x: TensorInfo, cos: TensorInfo, sin: TensorInfo, dims: [number, number, number, number], inBTHD: boolean, outBTHD: boolean, grad: boolean): TensorInfo {
+  const [B, H, T, D] = dims;
+  const y = backend.makeDeviceOutput(outBTHD ? [B, T, H * D] : [B, H, T, D]);
+  backend.addon.rope(backend.devicePtr(x), backend.devicePtr(cos), backend.devicePtr(sin), backend.devicePtr(y), B, H, T, D, inBTHD ? 1 : 0, outBTHD ? 1 : 0, grad ? 1 : 0);
+  return y;
+}
 
 /** Rows of logits per chunk of the fused lm_head loss: at most 2²⁷ floats (512 MiB). */
 export function lmHeadChunkRows(n: number, vocab: number): number {
@@ -62,6 +76,16 @@ const kernels: Record<string, Fn> = {
     backend.disposeData(ds.dataId);
     return [dq, dk, dv];
   },
+  // {x (B, H, T, D), cos, sin (B, 1, T, D)} → (B, H, T, D); gradient {dy, cos, sin} → dx.
+  [FUSED_ROPE]: ({ inputs: { x, cos, sin }, backend }) => rope(backend, x, cos, sin, x.shape as [number, number, number, number], false, false, false),
+  [FUSED_ROPE_GRAD]: ({ inputs: { dy, cos, sin }, backend }) => rope(backend, dy, cos, sin, dy.shape as [number, number, number, number], false, false, true),
+  // {x (B, T, H·D), cos, sin} attr heads → (B, H, T, D); gradient {dy (B, H, T, D), cos, sin} → (B, T, H·D).
+  [FUSED_ROPE_HEADS]: ({ inputs: { x, cos, sin }, backend, attrs }) => {
+    const H = attrs.heads as number;
+    const [B, T, HD] = x.shape;
+    return rope(backend, x, cos, sin, [B, H, T, HD / H], true, false, false);
+  },
+  [FUSED_ROPE_HEADS_GRAD]: ({ inputs: { dy, cos, sin }, backend }) => rope(backend, dy, cos, sin, dy.shape as [number, number, number, number], false, true, true),
   [FUSED_SWIGLU]: ({ inputs, backend }) => {
     const { g, u } = inputs;
     const y = backend.makeDeviceOutput(g.shape);
@@ -112,14 +136,21 @@ const kernels: Record<string, Fn> = {
     const [N, H] = hidden.shape;
     const V = weight.shape[0];
     const withGrad = Boolean(attrs.withGrad);
-    const mode = backend.matmulMode();
     const loss = backend.makeDeviceOutput([N]);
     const dh = backend.makeDeviceOutput(withGrad ? [N, H] : [1]);
     const lse = backend.makeDeviceOutput([N]);
     const one = backend.uploadTemp(new Float32Array([1])); // the cross-entropy gradient's dy
     const rows = lmHeadChunkRows(N, V);
     const chunk = backend.makeDeviceOutput([rows, V]); // logits, then their gradient, of one chunk
-    const [h, w, c] = [backend.devicePtr(hidden), backend.devicePtr(weight), backend.devicePtr(chunk)];
+    const [h, c] = [backend.devicePtr(hidden), backend.devicePtr(chunk)];
+    // bf16 GEMMs round the weight once for all chunks (mode 3: B already bf16), not once per GEMM.
+    let w = backend.devicePtr(weight);
+    let mode = backend.matmulMode();
+    const w16 = mode === 2 ? { ptr: backend.addon.alloc(V * H * 2), bytes: V * H * 2 } : undefined;
+    if (w16) {
+      backend.addon.toBf16(w, w16.ptr, V * H);
+      [w, mode] = [w16.ptr, 3];
+    }
     const [idp, kp, lp, sp] = [backend.indexPtr(ids), backend.devicePtr(keep), backend.devicePtr(loss), backend.devicePtr(lse)];
     for (let r0 = 0; r0 < N; r0 += rows) {
       const n = Math.min(rows, N - r0);
@@ -130,6 +161,7 @@ const kernels: Record<string, Fn> = {
       backend.addon.matmul(c, w, backend.devicePtr(dh) + r0 * H * 4, 1, n, H, V, 0, 0, 0, 0, 0, mode); // (n, V) · (V, h)
     }
     backend.addon.free(one.ptr, one.bytes);
+    if (w16) backend.addon.free(w16.ptr, w16.bytes);
     backend.disposeData(chunk.dataId);
     backend.disposeData(lse.dataId);
     return [loss, dh];

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend, setBackend } from '../../../lib/backend';
 import { ArgumentError } from '../../../lib/errors';
 import { rmsNorm, RMSNorm } from '../../../lib/nn/rms_norm';
-import { applyRotaryPosEmb, ropeCosSin, ropeInvFreq } from '../../../lib/nn/rope';
+import { applyRotaryPosEmb, ropeCosSin, ropeHeads, ropeInvFreq } from '../../../lib/nn/rope';
 import { buildAttentionMask, scaledDotProductAttention, MASK_VALUE } from '../../../lib/nn/attention';
 import { causalLmLoss, crossEntropy } from '../../../lib/nn/cross_entropy';
 import { Embedding } from '../../../lib/nn/embedding';
@@ -53,6 +53,33 @@ test('RoPE: llama3 scaling keeps high frequencies, divides low ones by factor, b
   const a0 = 3 * inv[0], a1 = 3 * inv[1];
   close(y.slice(4), [1 * Math.cos(a0) - 3 * Math.sin(a0), 2 * Math.cos(a1) - 4 * Math.sin(a1), 3 * Math.cos(a0) + 1 * Math.sin(a0), 4 * Math.cos(a1) + 2 * Math.sin(a1)]);
   tf.dispose([cos, sin, x]);
+});
+
+test('ropeHeads splits a projection into heads and rotates them: value and gradient equal the float64 formula', async () => {
+  await ensureBackend();
+  const [B, T, H, D] = [2, 5, 3, 8];
+  const positions = [[0, 1, 2, 3, 4], [7, 8, 9, 10, 11]];
+  const [cos, sin] = ropeCosSin(ropeInvFreq({ headDim: D, theta: 10000 }), positions);
+  const y = tf.randomNormal([B, T, H * D], 0, 1, 'float32', 31);
+  const c = tf.randomNormal([B, H, T, D], 0, 1, 'float32', 32);
+  const [ys, cs, cv, sv] = [y.dataSync(), c.dataSync(), cos.dataSync(), sin.dataSync()];
+  const before = tf.memory().numTensors;
+  const out = ropeHeads(y as tf.Tensor3D, H, cos, sin);
+  const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ropeHeads(t as tf.Tensor3D, H, cos, sin), c)))(y);
+  assert.deepEqual(out.shape, [B, H, T, D]);
+  const [os, gs] = [out.dataSync(), g.dataSync()];
+  let err = 0;
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) {
+    const p = d < D / 2 ? d + D / 2 : d - D / 2, sign = d < D / 2 ? -1 : 1;
+    const src = ((b * T + t) * H + h) * D, cb = (b * T + t) * D, o = ((b * H + h) * T + t) * D;
+    err = Math.max(err, Math.abs(os[o + d] - (ys[src + d] * cv[cb + d] + sign * ys[src + p] * sv[cb + d])));
+    err = Math.max(err, Math.abs(gs[src + d] - (cs[o + d] * cv[cb + d] - sign * cs[o + p] * sv[cb + p])));
+  }
+  assert.ok(err < 1e-5, `max error ${err}`);
+  tf.dispose([out, g]);
+  assert.equal(tf.memory().numTensors, before, 'no tensors leak');
+  assert.throws(() => ropeHeads(y as tf.Tensor3D, 5, cos, sin), /24 is not a multiple of 5 heads/);
+  tf.dispose([cos, sin, y, c]);
 });
 
 test('grouped-query attention equals attention with repeated key/value heads; masks are causal and padding-aware', async () => {

@@ -534,7 +534,11 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   int batch = (int)argNumber(env, a[3]), m = (int)argNumber(env, a[4]), n = (int)argNumber(env, a[5]), k = (int)argNumber(env, a[6]);
   bool ta = argNumber(env, a[7]) != 0, tb = argNumber(env, a[8]) != 0;
   long long sA = (long long)argNumber(env, a[9]), sB = (long long)argNumber(env, a[10]), sC = (long long)argNumber(env, a[11]);
-  int mode = (int)argNumber(env, a[12]);  // 0 fp32, 1 tf32, 2 bf16 inputs with fp32 accumulate
+  // 0 fp32, 1 tf32, 2 bf16 inputs with fp32 accumulate, 3 the same with B already bf16 (toBf16).
+  int mode = (int)argNumber(env, a[12]);
+  // A skinny product (LoRA's rank-r side) is memory-bound: rounding a large fp32 operand to bf16
+  // first would cost more than the GEMM, so it runs on TF32 tensor cores from the fp32 inputs.
+  if (mode == 2 && (m <= 64 || n <= 64 || k <= 64)) mode = 1;
   int compute = mode == 1 ? CUBLAS_COMPUTE_32F_FAST_TF32_ : CUBLAS_COMPUTE_32F_;
   float alpha = 1.f, beta = 0.f;
   int lda = ta ? m : k, ldb = tb ? k : n;
@@ -548,6 +552,13 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
     kToBf16<<<gridFor(nB), 256, 0, gStream>>>((const float*)B, (__nv_bfloat16*)b16, nB);
     LAUNCH_CHECK();
     A = a16; B = b16; inType = CUDA_R_16BF_;
+  } else if (mode == 3) {
+    long long nA = (sA == 0 ? 1 : batch) * (long long)m * k;
+    void* a16 = scratch(0, (size_t)nA * 2);
+    if (!a16) return throwError(env, "cudaMalloc failed for the bf16 GEMM scratch");
+    kToBf16<<<gridFor(nA), 256, 0, gStream>>>((const float*)A, (__nv_bfloat16*)a16, nA);
+    LAUNCH_CHECK();
+    A = a16; inType = CUDA_R_16BF_;
   }
   cublasStatus_t st = gBlas.gemmStridedBatchedEx(gBlas.handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha,
                                                  B, inType, ldb, sB, A, inType, lda, sA, &beta,
@@ -682,6 +693,13 @@ __global__ void kDequant4Bf16(const unsigned* packed, const float* code, const f
 }
 // (x, packed, code, scale, y, N, rows, cols, shift, gradInput): gradInput 0: y (N, rows) = x (N, cols) · Wᵀ;
 // 1: y (N, cols) = x (N, rows) · W.
+static napi_value ToBf16(napi_env env, napi_callback_info info) {  // (x float32, y bf16, n)
+  auto a = args(env, info, 3);
+  long long n = (long long)argNumber(env, a[2]);
+  if (n == 0) return nullptr;
+  kToBf16<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (__nv_bfloat16*)argPtr(env, a[1]), n);
+  LAUNCH_CHECK(); return nullptr;
+}
 static napi_value Matmul4(napi_env env, napi_callback_info info) {
   if (!ensureInit(env)) return nullptr;
   auto a = args(env, info, 10);
@@ -720,6 +738,33 @@ __global__ void kSwigluGrad(const float* g, const float* u, const float* dy, flo
     dg[i] = d * u[i] * sg * (1.f + x * (1.f - sg));
     du[i] = d * x * sg;
   }
+}
+// Rotary embedding, forward y[d] = x[d]·cos[d] + sign[d]·x[p]·sin[d] (rotate_half: p the partner of d
+// across the half, sign −1 in the first half) or its gradient dx[d] = dy[d]·cos[d] − sign[d]·dy[p]·sin[p], one thread per
+// output element. Either side may be (B, T, H, D) (a projection's output, heads not yet split) or
+// (B, H, T, D), so the head transpose happens in the same pass. cos/sin are (B, T, D).
+__global__ void kRope(const float* x, const float* cs, const float* sn, float* y, long long n, int H, int T, int D,
+                      int inBTHD, int outBTHD, int grad) {
+  int half = D / 2;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    int d = (int)(i % D); long long r = i / D; long long b; int h, t;
+    if (outBTHD) { h = (int)(r % H); r /= H; t = (int)(r % T); b = r / T; }
+    else { t = (int)(r % T); r /= T; h = (int)(r % H); b = r / H; }
+    long long base = inBTHD ? ((b * T + t) * H + h) * D : ((b * H + h) * T + t) * D;
+    long long cb = (b * T + t) * D;
+    int p = d < half ? d + half : d - half;
+    float sign = d < half ? -1.f : 1.f;
+    y[i] = grad ? x[base + d] * cs[cb + d] - sign * x[base + p] * sn[cb + p] : x[base + d] * cs[cb + d] + sign * x[base + p] * sn[cb + d];
+  }
+}
+static napi_value Rope(napi_env env, napi_callback_info info) {  // (x, cos, sin, y, B, H, T, D, inBTHD, outBTHD, grad)
+  auto a = args(env, info, 11);
+  long long B = (long long)argNumber(env, a[4]); int H = (int)argNumber(env, a[5]), T = (int)argNumber(env, a[6]), D = (int)argNumber(env, a[7]);
+  long long n = B * H * T * D;
+  if (n == 0) return nullptr;
+  kRope<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (float*)argPtr(env, a[3]),
+                                          n, H, T, D, (int)argNumber(env, a[8]), (int)argNumber(env, a[9]), (int)argNumber(env, a[10]));
+  LAUNCH_CHECK(); return nullptr;
 }
 static napi_value Swiglu(napi_env env, napi_callback_info info) {  // (g, u, y, n)
   auto a = args(env, info, 4);
@@ -815,7 +860,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("info", Info); EXPORT("alloc", Alloc); EXPORT("free", Free); EXPORT("emptyCache", EmptyCache);
   EXPORT("memoryStats", MemoryStats); EXPORT("resetPeak", ResetPeak); EXPORT("upload", Upload); EXPORT("download", Download);
   EXPORT("sync", Sync); EXPORT("unary", Unary); EXPORT("binary", Binary); EXPORT("reduceRows", ReduceRows);
-  EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul);
+  EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul); EXPORT("toBf16", ToBf16); EXPORT("rope", Rope);
   EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
   EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4); EXPORT("intToFloat", IntToFloat);
   EXPORT("randomFill", RandomFill); EXPORT("ceForward", CeForward); EXPORT("ceBackward", CeBackward); EXPORT("adamwStep", AdamWStep); EXPORT("matmul4", Matmul4);
