@@ -32,6 +32,10 @@ export interface NativeFused {
     B: number, H: number, Hkv: number, T: number, S: number, D: number, maskBatch: number, scale: number): void;
   attentionGrad(heap: Uint8Array, dout: number, q: number, k: number, v: number, probs: number, dq: number, dk: number, dv: number,
     B: number, H: number, Hkv: number, T: number, S: number, D: number, scale: number): void;
+  ropeAttention(heap: Uint8Array, q: number, k: number, v: number, cos: number, sin: number, mask: number, out: number, qr: number, kr: number, vh: number, probs: number,
+    B: number, H: number, Hkv: number, T: number, D: number, maskBatch: number, scale: number): void;
+  ropeAttentionGrad(heap: Uint8Array, dout: number, qr: number, kr: number, vh: number, probs: number, cos: number, sin: number, dq: number, dk: number, dv: number,
+    B: number, H: number, Hkv: number, T: number, D: number, scale: number): void;
   swiglu(heap: Uint8Array, g: number, u: number, y: number, n: number): void;
   swigluGrad(heap: Uint8Array, g: number, u: number, dy: number, dg: number, du: number, n: number): void;
   rmsNorm(heap: Uint8Array, x: number, weight: number, y: number, rstd: number, N: number, D: number, eps: number): void;

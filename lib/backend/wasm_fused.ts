@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from '../nn/attention';
+import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD, FUSED_ROPE_ATTENTION, FUSED_ROPE_ATTENTION_GRAD } from '../nn/attention';
 import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD } from '../nn/cross_entropy';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD, FUSED_RMS_NORM_WEIGHT_GRAD } from '../nn/rms_norm';
 import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
@@ -51,6 +51,26 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     const [dq, dk, dv] = [q.shape, k.shape, v.shape].map((s) => out(be, s));
     const at = (t: tf.TensorInfo) => heapOffset(be, t);
     fused.attentionGrad(be.wasm.HEAPU8, at(dout), at(q), at(k), at(v), at(probs), at(dq), at(dk), at(dv), B, H, Hkv, T, S, D, scale);
+    return [dq, dk, dv];
+  };
+  /** {q (B, T, H·D), k, v (B, T, Hkv·D), cos, sin (B, 1, T, D), mask (B or 1, 1, T, T)} → [out (B, T, H·D), qr, kr, vh, probs]. */
+  const ropeAttention: Kernel = ({ q, k, v, cos, sin, mask }, be, { numHeads: H, numKvHeads: Hkv, scale }) => {
+    f32(FUSED_ROPE_ATTENTION, q, k, v, cos, sin, mask);
+    const [B, T, HD] = q.shape;
+    const D = HD / H;
+    const [o, qr, kr, vh, probs] = [q.shape, [B, H, T, D], [B, Hkv, T, D], [B, Hkv, T, D], [B, H, T, T]].map((s) => out(be, s));
+    const at = (t: tf.TensorInfo) => heapOffset(be, t);
+    fused.ropeAttention(be.wasm.HEAPU8, at(q), at(k), at(v), at(cos), at(sin), at(mask), at(o), at(qr), at(kr), at(vh), at(probs), B, H, Hkv, T, D, mask.shape[0], scale);
+    return [o, qr, kr, vh, probs];
+  };
+  /** {dout, qr, kr, vh, probs, cos, sin} → [dq (B, T, H·D), dk, dv (B, T, Hkv·D)]. */
+  const ropeAttentionGrad: Kernel = ({ dout, qr, kr, vh, probs, cos, sin }, be, { numHeads: H, numKvHeads: Hkv, scale }) => {
+    f32(FUSED_ROPE_ATTENTION_GRAD, dout, qr, kr, vh, probs, cos, sin);
+    const [B, T, HD] = dout.shape;
+    const D = HD / H;
+    const [dq, dk, dv] = [dout.shape, [B, T, Hkv * D], [B, T, Hkv * D]].map((s) => out(be, s));
+    const at = (t: tf.TensorInfo) => heapOffset(be, t);
+    fused.ropeAttentionGrad(be.wasm.HEAPU8, at(dout), at(qr), at(kr), at(vh), at(probs), at(cos), at(sin), at(dq), at(dk), at(dv), B, H, Hkv, T, D, scale);
     return [dq, dk, dv];
   };
   /** {g, u} → silu(g)·u. */
@@ -126,7 +146,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     return dx;
   };
   return [
-    [FUSED_ATTENTION, attention], [FUSED_ATTENTION_GRAD, attentionGrad], [FUSED_SWIGLU, swiglu], [FUSED_SWIGLU_GRAD, swigluGrad],
+    [FUSED_ATTENTION, attention], [FUSED_ATTENTION_GRAD, attentionGrad], [FUSED_ROPE_ATTENTION, ropeAttention], [FUSED_ROPE_ATTENTION_GRAD, ropeAttentionGrad], [FUSED_SWIGLU, swiglu], [FUSED_SWIGLU_GRAD, swigluGrad],
     [FUSED_RMS_NORM, rmsNorm], [FUSED_RMS_NORM_GRAD, rmsNormGrad], [FUSED_RMS_NORM_WEIGHT_GRAD, rmsNormWeightGrad], [FUSED_ROPE, rope], [FUSED_ROPE_GRAD, ropeGrad],
     [FUSED_CROSS_ENTROPY, crossEntropy], [FUSED_CROSS_ENTROPY_GRAD, crossEntropyGrad],
   ];
@@ -141,7 +161,7 @@ let registered: string[] = [];
 export function registerWasmFusedKernels(): boolean {
   if (registered.length > 0) return true;
   const fused = nativeBlas()?.fused;
-  if (process.env.QLORA_TS_FUSED === '0' || typeof fused?.rmsNormWeightGrad !== 'function') return false; // off, or an addon built before fused.cc
+  if (process.env.QLORA_TS_FUSED === '0' || typeof fused?.ropeAttentionGrad !== 'function') return false; // off, or an addon built before fused.cc
   for (const [name, k] of kernels(fused)) {
     if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm'); // wasm_kernels.ts's JS form
     registered.push(name);

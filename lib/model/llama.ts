@@ -13,7 +13,7 @@ import { Linear, type LinearLike, type LinearQuantizer } from '../nn/linear';
 import { Embedding } from '../nn/embedding';
 import { RMSNorm } from '../nn/rms_norm';
 import { ropeCosSin, ropeHeads, ropeInvFreq } from '../nn/rope';
-import { buildAttentionMask, scaledDotProductAttention } from '../nn/attention';
+import { buildAttentionMask, ropeAttention, scaledDotProductAttention } from '../nn/attention';
 import { causalLmLoss } from '../nn/cross_entropy';
 import { causalLmLinearLoss } from '../nn/lm_head_loss';
 import { swiglu } from '../nn/swiglu';
@@ -93,10 +93,18 @@ export class LlamaAttention extends Module {
     this.o_proj = make('o_proj', nH * d, h, bias);
   }
 
-  /** x (B, T, hidden) → (B, T, hidden), plus this layer's keys/values over past + new positions. */
-  forward(x: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, past?: { key: tf.Tensor4D; value: tf.Tensor4D }) {
+  /**
+   * x (B, T, hidden) → (B, T, hidden), plus this layer's keys/values over past + new positions
+   * (with `keepCache`). Without a past or a cache to keep, the part between the projections is one
+   * op, `ropeAttention` (fused kernels where the backend has them).
+   */
+  forward(x: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, past?: { key: tf.Tensor4D; value: tf.Tensor4D }, keepCache = true): { out: tf.Tensor3D; key?: tf.Tensor4D; value?: tf.Tensor4D } {
     const [B, T] = x.shape;
     const { numAttentionHeads: nH, numKeyValueHeads: nKv, headDim: d } = this.config;
+    if (!past && !keepCache) {
+      const merged = ropeAttention(this.q_proj.forward(x) as tf.Tensor3D, this.k_proj.forward(x) as tf.Tensor3D, this.v_proj.forward(x) as tf.Tensor3D, cos, sin, mask, nH, nKv); // (B, T, nH·d)
+      return { out: this.o_proj.forward(merged) as tf.Tensor3D };
+    }
     const heads = (y: tf.Tensor, n: number) => tf.transpose(tf.reshape(y, [B, T, n, d]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, n, T, d)
     const q = ropeHeads(this.q_proj.forward(x) as tf.Tensor3D, nH, cos, sin); // (B, nH, T, d)
     let k = ropeHeads(this.k_proj.forward(x) as tf.Tensor3D, nKv, cos, sin); // (B, nKv, T, d)
@@ -153,8 +161,8 @@ export class LlamaDecoderLayer extends Module {
     build.release();
   }
 
-  forward(h: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, past?: { key: tf.Tensor4D; value: tf.Tensor4D }) {
-    const a = this.self_attn.forward(this.input_layernorm.forward(h) as tf.Tensor3D, cos, sin, mask, past);
+  forward(h: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, past?: { key: tf.Tensor4D; value: tf.Tensor4D }, keepCache = true) {
+    const a = this.self_attn.forward(this.input_layernorm.forward(h) as tf.Tensor3D, cos, sin, mask, past, keepCache);
     const h2 = tf.add(h, a.out) as tf.Tensor3D;
     const out = tf.add(h2, this.mlp.forward(this.post_attention_layernorm.forward(h2) as tf.Tensor3D)) as tf.Tensor3D;
     return { out, key: a.key, value: a.value };
@@ -170,7 +178,7 @@ export class LlamaDecoderLayer extends Module {
     const params = this.trainableParameters();
     const rng = this.namedModules().map(([, m]) => m).filter(hasRngState);
     const before = rng.map(getRngState);
-    const run = (x: tf.Tensor, c: tf.Tensor, s: tf.Tensor, m: tf.Tensor) => this.forward(x as tf.Tensor3D, c as tf.Tensor4D, s as tf.Tensor4D, m as tf.Tensor4D).out;
+    const run = (x: tf.Tensor, c: tf.Tensor, s: tf.Tensor, m: tf.Tensor) => this.forward(x as tf.Tensor3D, c as tf.Tensor4D, s as tf.Tensor4D, m as tf.Tensor4D, undefined, false).out;
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [x, c, s, m] = args as tf.Tensor[];
       const save = args[args.length - 1] as tf.GradSaveFunc;
@@ -323,9 +331,9 @@ export class LlamaForCausalLM extends Module {
           h = layer.forwardCheckpointed(h, cos, sin, maskT);
           return;
         }
-        const r = layer.forward(h, cos, sin, maskT, past?.layers[i]);
+        const r = layer.forward(h, cos, sin, maskT, past?.layers[i], !!args.useCache);
         h = r.out;
-        if (args.useCache) cache.push({ key: r.key, value: r.value });
+        if (args.useCache) cache.push({ key: r.key!, value: r.value! });
       });
       h = this.model.norm.forward(h) as tf.Tensor3D;
       const head = this.lm_head;

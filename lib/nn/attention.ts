@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
+import { applyRotaryPosEmb } from './rope';
 
 /**
  * Names of the fused attention kernels a backend may register (the cuda backend does):
@@ -75,5 +76,58 @@ export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.
     const probs = tf.softmax(s5, -1);
     const out = tf.matMul(tf.reshape(probs, [B, Hkv, g * T, S]), v); // (B, nKv, g·T, D)
     return tf.reshape(out, [B, H, T, D]) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Names of the fused kernels of `ropeAttention` a backend may register (wasm does, through the CPU
+ * addon): {q (B, T, H·D), k, v (B, T, Hkv·D), cos, sin (B, 1, T, D), mask (B or 1, 1, T, T)} attrs
+ * numHeads, numKvHeads, scale → [out (B, T, H·D), qr (B, H, T, D), kr, vh (B, Hkv, T, D),
+ * probs (B, H, T, T)]; gradient {dout, qr, kr, vh, probs, cos, sin} (same attrs) → [dq, dk, dv] in
+ * the layouts of q, k, v. cos, sin and the mask are constants (no gradient).
+ */
+export const FUSED_ROPE_ATTENTION = 'QloraRopeAttention';
+export const FUSED_ROPE_ATTENTION_GRAD = 'QloraRopeAttentionGrad';
+
+/**
+ * Llama's attention between its projections, without a KV cache: the q/k/v projections' outputs
+ * q (B, T, nHeads·D), k and v (B, T, nKvHeads·D) → (B, T, nHeads·D), the input of o_proj: heads
+ * split, RoPE on q and k, scaledDotProductAttention, heads merged. One kernel each way where the
+ * backend registers them (no transposes, no separate RoPE kernels); elsewhere those ops in turn.
+ */
+export function ropeAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, numHeads: number, numKvHeads: number): tf.Tensor3D {
+  const [B, T, HD] = q.shape;
+  const D = HD / numHeads;
+  if (!Number.isInteger(D) || D % 2 !== 0) throw new ArgumentError(`ropeAttention: \`q\` has ${HD} features, not an even head dimension times ${numHeads} heads`);
+  if (k.shape[2] !== numKvHeads * D || v.shape[2] !== numKvHeads * D || k.shape[1] !== T || v.shape[1] !== T) {
+    throw new ArgumentError(`ropeAttention: \`k\` ${show(k.shape)} and \`v\` ${show(v.shape)} must be [${B}, ${T}, ${numKvHeads * D}]`);
+  }
+  if (numHeads % numKvHeads !== 0) throw new ArgumentError(`ropeAttention: ${numHeads} query heads are not a multiple of ${numKvHeads} key/value heads`);
+  if (mask.shape[2] !== T || mask.shape[3] !== T || (mask.shape[0] !== B && mask.shape[0] !== 1)) {
+    throw new ArgumentError(`ropeAttention: \`mask\` has shape ${show(mask.shape)}, expected [${B}, 1, ${T}, ${T}] (no cache)`);
+  }
+  const backend = tf.getBackend();
+  const attrs = { numHeads, numKvHeads, scale: 1 / Math.sqrt(D) };
+  if (tf.getKernel(FUSED_ROPE_ATTENTION, backend) && tf.getKernel(FUSED_ROPE_ATTENTION_GRAD, backend) && [q, k, v, cos, sin, mask].every((t) => t.dtype === 'float32')) {
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [qt, kt, vt, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const [out, qr, kr, vh, probs] = tf.engine().runKernel(FUSED_ROPE_ATTENTION, { q: qt, k: kt, v: vt, cos, sin, mask }, attrs) as tf.Tensor[];
+      save([qr, kr, vh, probs, cos, sin]);
+      return {
+        value: out, // (B, T, H·D)
+        gradFunc: (dout: tf.Tensor, saved: tf.Tensor[]) => {
+          const [qrs, krs, vhs, ps, cs, ss] = saved;
+          return tf.engine().runKernel(FUSED_ROPE_ATTENTION_GRAD, { dout, qr: qrs, kr: krs, vh: vhs, probs: ps, cos: cs, sin: ss }, attrs) as tf.Tensor[];
+        },
+      };
+    });
+    return f(q, k, v) as tf.Tensor3D;
+  }
+  return tf.tidy(() => {
+    const heads = (y: tf.Tensor, n: number) => tf.transpose(tf.reshape(y, [B, T, n, D]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, n, T, D)
+    const qh = applyRotaryPosEmb(heads(q, numHeads), cos, sin); // (B, H, T, D)
+    const kh = applyRotaryPosEmb(heads(k, numKvHeads), cos, sin); // (B, Hkv, T, D)
+    const att = scaledDotProductAttention(qh, kh, heads(v, numKvHeads), mask); // (B, H, T, D)
+    return tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B, T, HD]) as tf.Tensor3D; // (B, T, H·D)
   });
 }

@@ -126,6 +126,24 @@ VECTOR_CLONES void AxpyProductRow(const float *x, const float *y, float scale, f
   for (size_t i = 0; i < n; i++) acc[i] += x[i] * y[i] * scale;
 }
 
+// One row of RoPE: with h = D/2 and i < h, forward y[i] = x[i]·c[i] − x[i+h]·s[i] and
+// y[i+h] = x[i+h]·c[i+h] + x[i]·s[i+h]; backward (the transpose) y[i] = x[i]·c[i] + x[i+h]·s[i+h] and
+// y[i+h] = x[i+h]·c[i+h] − x[i]·s[i].
+inline void RotateRow(const float *x, const float *c, const float *s, float *y, int D, bool forward) {
+  const int h = D / 2;
+  if (forward) {
+    for (int i = 0; i < h; i++) {
+      y[i] = x[i] * c[i] - x[i + h] * s[i];
+      y[i + h] = x[i + h] * c[i + h] + x[i] * s[i + h];
+    }
+  } else {
+    for (int i = 0; i < h; i++) {
+      y[i] = x[i] * c[i] + x[i + h] * s[i + h];
+      y[i + h] = x[i + h] * c[i + h] - x[i] * s[i];
+    }
+  }
+}
+
 napi_value Throw(napi_env env, const std::string &message) {
   napi_throw_error(env, nullptr, message.c_str());
   return nullptr;
@@ -320,9 +338,7 @@ napi_value RmsNormWeightGrad(napi_env env, napi_callback_info info) {
 }
 
 // rope(heap, x, cos, sin, y, B, H, T, D, sign): the rotation of RoPE (sign 1) or its transpose (sign −1),
-// x and y (B, H, T, D), cos and sin (B, 1, T, D); with h = D/2 and i < h, forward
-// y[i] = x[i]·cos[i] − x[i+h]·sin[i], y[i+h] = x[i+h]·cos[i+h] + x[i]·sin[i+h]; backward
-// y[i] = x[i]·cos[i] + x[i+h]·sin[i+h], y[i+h] = x[i+h]·cos[i+h] − x[i]·sin[i].
+// x and y (B, H, T, D), cos and sin (B, 1, T, D); RotateRow has the formulas.
 napi_value Rope(napi_env env, napi_callback_info info) {
   const Args a = Parse(env, info, 9, "rope");
   if (!a.ok) return nullptr;
@@ -333,24 +349,95 @@ napi_value Rope(napi_env env, napi_callback_info info) {
   const float *X = At(a, a.v[0], n), *C = At(a, a.v[1], table), *S = At(a, a.v[2], table);
   float *Y = At(a, a.v[3], n);
   if (!X || !C || !S || !Y) return Throw(env, "rope: an operand lies outside the heap");
-  const int h = D / 2;
   for (int b = 0; b < B; b++) {
     for (int head = 0; head < H; head++) {
       for (int t = 0; t < T; t++) {
-        const float *x = X + (size_t(b * H + head) * T + t) * D;
-        float *y = Y + (size_t(b * H + head) * T + t) * D;
-        const float *c = C + (size_t(b) * T + t) * D, *s = S + (size_t(b) * T + t) * D;
-        if (forward) {
-          for (int i = 0; i < h; i++) {
-            y[i] = x[i] * c[i] - x[i + h] * s[i];
-            y[i + h] = x[i + h] * c[i + h] + x[i] * s[i + h];
-          }
-        } else {
-          for (int i = 0; i < h; i++) {
-            y[i] = x[i] * c[i] + x[i + h] * s[i + h];
-            y[i + h] = x[i + h] * c[i + h] - x[i] * s[i];
-          }
+        const size_t row = (size_t(b * H + head) * T + t) * D, table = (size_t(b) * T + t) * D;
+        RotateRow(X + row, C + table, S + table, Y + row, D, forward);
+      }
+    }
+  }
+  return nullptr;
+}
+
+// ropeAttention(heap, q, k, v, cos, sin, mask, out, qr, kr, vh, probs, B, H, Hkv, T, D, maskBatch, scale):
+// Llama's attention from the projections' outputs, without a cache: q (B, T, H·D), k and v (B, T, Hkv·D),
+// cos and sin (B, 1, T, D), mask (maskBatch, T, T) → out (B, T, H·D), the heads merged, as
+// attention(rope(q), rope(k), v) in (B, heads, T, D) layout would give after its transposes; the rotated
+// heads qr (B, H, T, D), kr (B, Hkv, T, D), the value heads vh and probs (B, H, T, T) are kept for backward.
+napi_value RopeAttention(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 18, "ropeAttention");
+  if (!a.ok) return nullptr;
+  const int B = int(a.v[11]), H = int(a.v[12]), Hkv = int(a.v[13]), T = int(a.v[14]), D = int(a.v[15]), MB = int(a.v[16]);
+  const float scale = float(a.v[17]);
+  if (B <= 0 || H <= 0 || Hkv <= 0 || H % Hkv != 0 || T <= 0 || D <= 0 || D % 2 != 0 || (MB != 1 && MB != B)) return Throw(env, "ropeAttention: bad sizes");
+  const double q = double(B) * H * T * D, kv = double(B) * Hkv * T * D, table = double(B) * T * D;
+  const float *Q = At(a, a.v[0], q), *K = At(a, a.v[1], kv), *V = At(a, a.v[2], kv), *C = At(a, a.v[3], table), *Sn = At(a, a.v[4], table);
+  const float *M = At(a, a.v[5], double(MB) * T * T);
+  float *O = At(a, a.v[6], q), *QR = At(a, a.v[7], q), *KR = At(a, a.v[8], kv), *VH = At(a, a.v[9], kv), *P = At(a, a.v[10], double(B) * H * T * T);
+  if (!Q || !K || !V || !C || !Sn || !M || !O || !QR || !KR || !VH || !P) return Throw(env, "ropeAttention: an operand lies outside the heap");
+  for (int b = 0; b < B; b++) {
+    for (int t = 0; t < T; t++) {
+      const size_t tab = (size_t(b) * T + t) * D;
+      for (int h = 0; h < H; h++) RotateRow(Q + (size_t(b * T + t) * H + h) * D, C + tab, Sn + tab, QR + (size_t(b * H + h) * T + t) * D, D, true);
+      for (int h = 0; h < Hkv; h++) {
+        const size_t from = (size_t(b * T + t) * Hkv + h) * D, to = (size_t(b * Hkv + h) * T + t) * D;
+        RotateRow(K + from, C + tab, Sn + tab, KR + to, D, true);
+        std::memcpy(VH + to, V + from, sizeof(float) * D);
+      }
+    }
+  }
+  const int g = H / Hkv, rows = g * T;
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < Hkv; h++) {
+      const size_t grp = size_t(b * H + h * g), kvAt = size_t(b * Hkv + h) * T * D;
+      float *Pg = P + grp * T * T;
+      qlora::sgemm(kRowMajor, kNoTrans, kTrans, rows, T, D, scale, QR + grp * T * D, D, KR + kvAt, D, 0.0f, Pg, T);
+      for (int r = 0; r < rows; r++) MaskedSoftmaxRow(Pg + size_t(r) * T, M + (size_t(MB == 1 ? 0 : b) * T + r % T) * T, T);
+      for (int i = 0; i < g; i++) {  // each head's output straight into its columns of (B, T, H·D)
+        const int head = h * g + i;
+        qlora::sgemm(kRowMajor, kNoTrans, kNoTrans, T, D, T, 1.0f, Pg + size_t(i) * T * T, T, VH + kvAt, D, 0.0f, O + size_t(b) * T * H * D + size_t(head) * D, H * D);
+      }
+    }
+  }
+  return nullptr;
+}
+
+// ropeAttentionGrad(heap, dout, qr, kr, vh, probs, cos, sin, dq, dk, dv, B, H, Hkv, T, D, scale): the gradients
+// of ropeAttention's q, k, v (in their (B, T, heads·D) layouts) from dout (B, T, H·D). As attentionGrad per
+// group, reading dout and writing dv through row strides, then RoPE's transpose on dq and dk.
+napi_value RopeAttentionGrad(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 16, "ropeAttentionGrad");
+  if (!a.ok) return nullptr;
+  const int B = int(a.v[10]), H = int(a.v[11]), Hkv = int(a.v[12]), T = int(a.v[13]), D = int(a.v[14]);
+  const float scale = float(a.v[15]);
+  if (B <= 0 || H <= 0 || Hkv <= 0 || H % Hkv != 0 || T <= 0 || D <= 0 || D % 2 != 0) return Throw(env, "ropeAttentionGrad: bad sizes");
+  const double q = double(B) * H * T * D, kv = double(B) * Hkv * T * D, table = double(B) * T * D;
+  const float *dO = At(a, a.v[0], q), *QR = At(a, a.v[1], q), *KR = At(a, a.v[2], kv), *VH = At(a, a.v[3], kv), *P = At(a, a.v[4], double(B) * H * T * T);
+  const float *C = At(a, a.v[5], table), *Sn = At(a, a.v[6], table);
+  float *dQ = At(a, a.v[7], q), *dK = At(a, a.v[8], kv), *dV = At(a, a.v[9], kv);
+  if (!dO || !QR || !KR || !VH || !P || !C || !Sn || !dQ || !dK || !dV) return Throw(env, "ropeAttentionGrad: an operand lies outside the heap");
+  const int g = H / Hkv, rows = g * T;
+  std::vector<float> dP(size_t(rows) * T), dQg(size_t(rows) * D), dKh(size_t(T) * D);
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < Hkv; h++) {
+      const size_t grp = size_t(b * H + h * g), kvAt = size_t(b * Hkv + h) * T * D;
+      const float *Pg = P + grp * T * T;
+      float *dVh = dV + size_t(b) * T * Hkv * D + size_t(h) * D;  // (T, D) with row stride Hkv·D
+      for (int i = 0; i < g; i++) {
+        const float *dOh = dO + size_t(b) * T * H * D + size_t(h * g + i) * D;  // (T, D) with row stride H·D
+        qlora::sgemm(kRowMajor, kNoTrans, kTrans, T, T, D, 1.0f, dOh, H * D, VH + kvAt, D, 0.0f, dP.data() + size_t(i) * T * T, T);
+        qlora::sgemm(kRowMajor, kTrans, kNoTrans, T, D, T, 1.0f, Pg + size_t(i) * T * T, T, dOh, H * D, i == 0 ? 0.0f : 1.0f, dVh, Hkv * D);
+      }
+      for (int r = 0; r < rows; r++) SoftmaxGradRow(dP.data() + size_t(r) * T, Pg + size_t(r) * T, T);
+      qlora::sgemm(kRowMajor, kNoTrans, kNoTrans, rows, D, T, scale, dP.data(), T, KR + kvAt, D, 0.0f, dQg.data(), D);
+      qlora::sgemm(kRowMajor, kTrans, kNoTrans, T, D, rows, scale, dP.data(), T, QR + grp * T * D, D, 0.0f, dKh.data(), D);
+      for (int t = 0; t < T; t++) {
+        const size_t tab = (size_t(b) * T + t) * D;
+        for (int i = 0; i < g; i++) {
+          RotateRow(dQg.data() + (size_t(i) * T + t) * D, C + tab, Sn + tab, dQ + (size_t(b * T + t) * H + h * g + i) * D, D, false);
         }
+        RotateRow(dKh.data() + size_t(t) * D, C + tab, Sn + tab, dK + (size_t(b * T + t) * Hkv + h) * D, D, false);
       }
     }
   }
@@ -411,7 +498,7 @@ namespace qlora {
 void RegisterFusedKernels(napi_env env, napi_value exports) {
   const struct { const char *name; napi_callback fn; } fns[] = {
       {"attention", Attention}, {"attentionGrad", AttentionGrad}, {"swiglu", Swiglu}, {"swigluGrad", SwigluGrad},
-      {"rmsNorm", RmsNorm}, {"rmsNormGrad", RmsNormGrad}, {"rmsNormWeightGrad", RmsNormWeightGrad}, {"rope", Rope},
+      {"ropeAttention", RopeAttention}, {"ropeAttentionGrad", RopeAttentionGrad}, {"rmsNorm", RmsNorm}, {"rmsNormGrad", RmsNormGrad}, {"rmsNormWeightGrad", RmsNormWeightGrad}, {"rope", Rope},
       {"crossEntropy", CrossEntropy}, {"crossEntropyGrad", CrossEntropyGrad}};
   for (const auto &f : fns) {
     napi_value v;

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setBackend } from '../../../lib/backend';
 import { nativeBlas } from '../../../lib/backend/wasm_blas';
 import { registerWasmFusedKernels, unregisterWasmFusedKernels } from '../../../lib/backend/wasm_fused';
-import { FUSED_ATTENTION, MASK_VALUE, buildAttentionMask, scaledDotProductAttention } from '../../../lib/nn/attention';
+import { FUSED_ATTENTION, FUSED_ROPE_ATTENTION, MASK_VALUE, buildAttentionMask, ropeAttention, scaledDotProductAttention } from '../../../lib/nn/attention';
 import { FUSED_SWIGLU, swiglu } from '../../../lib/nn/swiglu';
 import { rmsNorm } from '../../../lib/nn/rms_norm';
 import { applyRotaryPosEmb, ropeCosSin, ropeInvFreq } from '../../../lib/nn/rope';
@@ -70,6 +70,37 @@ test('native fused attention on wasm equals the composite: GQA, causal + padding
   const got = valueAndGrads(true, f(native() ? mask : tiled), [q, k], q);
   ['out', 'dq', 'dk'].forEach((name, j) => close(`shared mask ${name}`, got[j], want[j], 3e-4));
   tf.dispose([q, k, mask, tiled]);
+});
+
+test('native ropeAttention on wasm (projections in, merged heads out) equals split heads + RoPE + attention + merge, gradients of q, k, v', async () => {
+  await setBackend('wasm');
+  if (!native()) assert.equal(tf.getKernel(FUSED_ROPE_ATTENTION, 'wasm'), undefined);
+  const cases = [
+    { B: 2, H: 4, Hkv: 2, T: 6, D: 8, pad: [[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1]], positions: [[0, 1, 2, 3, 4, 5], [0, 0, 0, 1, 2, 3]] },
+    { B: 1, H: 3, Hkv: 3, T: 5, D: 4, pad: [[1, 1, 1, 1, 1]], positions: [[3, 4, 5, 6, 7]] },
+    { B: 2, H: 2, Hkv: 1, T: 4, D: 16, pad: [[1, 1, 1, 1], [0, 0, 0, 0]], positions: [[0, 1, 2, 3], [0, 1, 2, 3]] },
+  ];
+  for (const [i, { B, H, Hkv, T, D, pad, positions }] of cases.entries()) {
+    const q = tf.randomNormal([B, T, H * D], 0, 1.5, 'float32', 50 + i);
+    const k = tf.randomNormal([B, T, Hkv * D], 0, 1.5, 'float32', 60 + i);
+    const v = tf.randomNormal([B, T, Hkv * D], 0, 1, 'float32', 70 + i);
+    const dy = tf.randomNormal([B, T, H * D], 0, 1, 'float32', 80 + i);
+    const mask = buildAttentionMask(pad, T);
+    const [cos, sin] = ropeCosSin(ropeInvFreq({ headDim: D, theta: 10000 }), positions);
+    const before = tf.memory().numTensors;
+    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => ropeAttention(a as tf.Tensor3D, b as tf.Tensor3D, c as tf.Tensor3D, cos, sin, mask, H, Hkv);
+    const want = valueAndGrads(false, f, [q, k, v], dy);
+    const got = valueAndGrads(true, f, [q, k, v], dy);
+    ['out', 'dq', 'dk', 'dv'].forEach((name, j) => close(`case ${i} ${name}`, got[j], want[j], 3e-4));
+    assert.equal(tf.memory().numTensors, before);
+    tf.dispose([q, k, v, dy, mask, cos, sin]);
+  }
+  const x = tf.zeros([1, 4, 8]) as tf.Tensor3D;
+  const [cos, sin] = ropeCosSin(ropeInvFreq({ headDim: 4, theta: 10000 }), [[0, 1, 2, 3]]);
+  const mask = buildAttentionMask([[1, 1, 1, 1, 1]], 4); // a past position: not this op's case
+  assert.throws(() => ropeAttention(x, x, x, cos, sin, mask, 2, 2), /ropeAttention: `mask` has shape \[1, 1, 4, 5\]/);
+  assert.throws(() => ropeAttention(x, x, x, cos, sin, mask, 3, 3), /not an even head dimension times 3 heads/);
+  tf.dispose([x, cos, sin, mask]);
 });
 
 test('native fused SwiGLU on wasm equals silu(g)·u and its gradients, large and tiny gates included', async () => {
