@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
-import { applyRotaryPosEmb } from './rope';
+import { ropeHeads } from './rope';
 
 /**
  * Names of the fused attention kernels a backend may register (the cuda backend does):
@@ -92,8 +92,9 @@ export const FUSED_ROPE_ATTENTION_GRAD = 'QloraRopeAttentionGrad';
 /**
  * Llama's attention between its projections, without a KV cache: the q/k/v projections' outputs
  * q (B, T, nHeads·D), k and v (B, T, nKvHeads·D) → (B, T, nHeads·D), the input of o_proj: heads
- * split, RoPE on q and k, scaledDotProductAttention, heads merged. One kernel each way where the
- * backend registers them (no transposes, no separate RoPE kernels); elsewhere those ops in turn.
+ * split, RoPE on q and k (ropeHeads), scaledDotProductAttention, heads merged. One kernel each way
+ * where the backend registers them (no transposes, no separate RoPE kernels); elsewhere those ops
+ * in turn, each with the backend's own fused kernels where it has them.
  */
 export function ropeAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, numHeads: number, numKvHeads: number): tf.Tensor3D {
   const [B, T, HD] = q.shape;
@@ -124,10 +125,8 @@ export function ropeAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, co
     return f(q, k, v) as tf.Tensor3D;
   }
   return tf.tidy(() => {
-    const heads = (y: tf.Tensor, n: number) => tf.transpose(tf.reshape(y, [B, T, n, D]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, n, T, D)
-    const qh = applyRotaryPosEmb(heads(q, numHeads), cos, sin); // (B, H, T, D)
-    const kh = applyRotaryPosEmb(heads(k, numKvHeads), cos, sin); // (B, Hkv, T, D)
-    const att = scaledDotProductAttention(qh, kh, heads(v, numKvHeads), mask); // (B, H, T, D)
+    const vh = tf.transpose(tf.reshape(v, [B, T, numKvHeads, D]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, Hkv, T, D)
+    const att = scaledDotProductAttention(ropeHeads(q, numHeads, cos, sin), ropeHeads(k, numKvHeads, cos, sin), vh, mask); // (B, H, T, D)
     return tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B, T, HD]) as tf.Tensor3D; // (B, T, H·D)
   });
 }
