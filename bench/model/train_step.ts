@@ -5,9 +5,11 @@
  *   npx tsc -p tsconfig.json --outDir build/model && node build/model/bench/model/train_step.js
  * Every measurement is its own process (threads are fixed when wasm starts); torch and tfjs
  * alternate for BENCH_ROUNDS rounds and each row reports its median, with the load average.
- * Options (env): BENCH_ROUNDS (3), BENCH_LAYERS (2), BENCH_STEPS (5), BENCH_VARIANTS (all of
- * blas, blas-ckpt, xnnpack, xnnpack-2, cpu: the tfjs rows), BENCH_TORCH_THREADS (2,1:
- * OMP_NUM_THREADS of the peer rows), PYTHON (/usr/bin/python3).
+ * Options (env): BENCH_ROUNDS (3), BENCH_LAYERS (2), BENCH_STEPS (5), BENCH_VARIANTS (blas,
+ * blas-ckpt, xnnpack, xnnpack-2 by default; also blas-unfused, cpu: the tfjs rows), BENCH_TORCH_THREADS
+ * (2,1: OMP_NUM_THREADS of the peer rows), BENCH_CORETYPES (env: OpenBLAS's kernels for torch and
+ * tfjs alike, `env` = as the environment says, else an OPENBLAS_CORETYPE value such as SKYLAKEX
+ * given to both), PYTHON (/usr/bin/python3).
  */
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
@@ -22,10 +24,10 @@ const cfg = {
 };
 const list = (name: string, fallback: string) => (process.env[name] ?? fallback).split(',').filter(Boolean);
 
-function torchPeer(threads: string): { ms_per_step: number; torch: string } {
+function torchPeer(threads: string, extra: Record<string, string>): { ms_per_step: number; torch: string } {
   const script = path.join(__dirname, '..', '..', '..', '..', 'bench', 'model', 'torch_step.py');
   const out = execFileSync(process.env.PYTHON ?? '/usr/bin/python3', [script, JSON.stringify(cfg)], {
-    env: { ...process.env, OMP_NUM_THREADS: threads },
+    env: { ...process.env, ...extra, OMP_NUM_THREADS: threads },
     encoding: 'utf8',
   });
   return JSON.parse(out.trim().split('\n').pop()!);
@@ -35,7 +37,8 @@ interface TfjsResult { ms: number; activationMiB: number; report: string }
 
 /** The tfjs rows: backend, environment, gradient checkpointing. */
 const VARIANTS: Record<string, { label: string; backend: string; env: Record<string, string>; checkpointing: boolean }> = {
-  'blas': { label: 'tfjs wasm, matmuls on OpenBLAS (1 thread)', backend: 'wasm', env: {}, checkpointing: false },
+  'blas': { label: 'tfjs wasm, matmuls on OpenBLAS + native fused kernels (1 thread)', backend: 'wasm', env: {}, checkpointing: false },
+  'blas-unfused': { label: 'tfjs wasm, matmuls on OpenBLAS, no native fused kernels (QLORA_TS_FUSED=0)', backend: 'wasm', env: { QLORA_TS_FUSED: '0' }, checkpointing: false },
   'blas-ckpt': { label: 'tfjs wasm, OpenBLAS + gradient checkpointing', backend: 'wasm', env: {}, checkpointing: true },
   'xnnpack': { label: 'tfjs wasm, XNNPACK only, 1 thread', backend: 'wasm', env: { QLORA_TS_BLAS: '0' }, checkpointing: false },
   'xnnpack-2': { label: 'tfjs wasm, XNNPACK only, 2 threads', backend: 'wasm', env: { QLORA_TS_BLAS: '0', QLORA_TS_WASM_THREADS: '2' }, checkpointing: false },
@@ -86,6 +89,7 @@ function median(xs: number[]): number {
 async function main() {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const torchThreads = list('BENCH_TORCH_THREADS', '2,1');
+  const coretypes = list('BENCH_CORETYPES', 'env');
   const variants = list('BENCH_VARIANTS', 'blas,blas-ckpt,xnnpack,xnnpack-2').map((v) => {
     if (!VARIANTS[v]) throw new Error(`BENCH_VARIANTS: unknown variant '${v}'; choose from ${Object.keys(VARIANTS).join(', ')}`);
     return VARIANTS[v];
@@ -95,33 +99,41 @@ async function main() {
   const add = (key: string, ms: number) => times.set(key, [...(times.get(key) ?? []), ms]);
   const loads: number[] = [os.loadavg()[0]];
   let torchVersion = '';
-  let report = '';
+  const coreEnv = (c: string): Record<string, string> => (c === 'env' ? {} : { OPENBLAS_CORETYPE: c });
+  const coreLabel = (c: string) => (c === 'env' ? `OpenBLAS kernels as the environment says (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? 'unset'})` : `OPENBLAS_CORETYPE=${c} for both`);
+  const reports: string[] = [];
   for (let r = 0; r < rounds; r++) {
-    for (const threads of torchThreads) {
-      const peer = torchPeer(threads);
-      torchVersion = peer.torch;
-      add(`torch ${peer.torch} + OpenBLAS, OMP_NUM_THREADS=${threads}`, peer.ms_per_step);
-    }
-    for (const v of variants) {
-      const res = tfjsPeer(v.backend, v.env, v.checkpointing);
-      add(v.label, res.ms);
-      kept.set(v.label, res.activationMiB);
-      if (v.backend === 'wasm' && !v.env.QLORA_TS_BLAS) report = res.report;
+    for (const c of coretypes) {
+      for (const threads of torchThreads) {
+        const peer = torchPeer(threads, coreEnv(c));
+        torchVersion = peer.torch;
+        add(`${c}|torch ${peer.torch} + OpenBLAS, OMP_NUM_THREADS=${threads}`, peer.ms_per_step);
+      }
+      for (const v of variants) {
+        const res = tfjsPeer(v.backend, { ...coreEnv(c), ...v.env }, v.checkpointing);
+        add(`${c}|${v.label}`, res.ms);
+        kept.set(`${c}|${v.label}`, res.activationMiB);
+        if (v.backend === 'wasm' && !v.env.QLORA_TS_BLAS && !v.env.QLORA_TS_FUSED && !reports.includes(res.report)) reports.push(res.report);
+      }
     }
     loads.push(os.loadavg()[0]);
   }
   const tokens = cfg.batch * cfg.seq;
   console.log(`config: ${JSON.stringify(cfg)}, ${rounds} alternating rounds, medians; 1-min load average ${loads.map((l) => l.toFixed(1)).join(' → ')}`);
-  const peers = torchThreads.map((t) => median(times.get(`torch ${torchVersion} + OpenBLAS, OMP_NUM_THREADS=${t}`)!));
-  console.log(`| implementation | ms/step (median; rounds) | tokens/s | ${torchThreads.map((t) => `vs torch OMP=${t}`).join(' | ')} | activations kept for backward |`);
-  console.log(`|---|---|---|${torchThreads.map(() => '---|').join('')}---|`);
-  for (const [key, ms] of times) {
-    const m = median(ms);
-    const k = kept.get(key);
-    const ratios = peers.map((p) => `${(p / m).toFixed(2)}×`).join(' | ');
-    console.log(`| ${key} | ${m.toFixed(0)} (${ms.map((x) => x.toFixed(0)).join(', ')}) | ${((tokens * 1000) / m).toFixed(0)} | ${ratios} | ${k === undefined ? '' : `${k.toFixed(1)} MiB`} |`);
+  for (const c of coretypes) {
+    console.log(`\n${coreLabel(c)}`);
+    const peers = torchThreads.map((t) => median(times.get(`${c}|torch ${torchVersion} + OpenBLAS, OMP_NUM_THREADS=${t}`)!));
+    console.log(`| implementation | ms/step (median; rounds) | tokens/s | ${torchThreads.map((t) => `vs torch OMP=${t}`).join(' | ')} | activations kept for backward |`);
+    console.log(`|---|---|---|${torchThreads.map(() => '---|').join('')}---|`);
+    for (const [key, ms] of times) {
+      if (!key.startsWith(`${c}|`)) continue;
+      const m = median(ms);
+      const k = kept.get(key);
+      const ratios = peers.map((p) => `${(p / m).toFixed(2)}×`).join(' | ');
+      console.log(`| ${key.slice(c.length + 1)} | ${m.toFixed(0)} (${ms.map((x) => x.toFixed(0)).join(', ')}) | ${((tokens * 1000) / m).toFixed(0)} | ${ratios} | ${k === undefined ? '' : `${k.toFixed(1)} MiB`} |`);
+    }
   }
-  console.log(report);
+  for (const r of reports) console.log(r);
 }
 
 if (process.argv[2] === '--tfjs') {
