@@ -360,6 +360,35 @@ napi_value Rope(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Query rows per block in ropeAttention: each block multiplies only the keys its rows can see.
+constexpr int kRowBlock = 32;
+
+// limit[t] = 1 + the last key s that query t sees (mask > −1e20: masked entries are −1e30, whose
+// probability is exactly 0), or T for a fully masked row (its softmax is uniform over every key).
+void KeyLimits(const float *mask, int T, int *limit) {
+  for (int t = 0; t < T; t++) {
+    const float *m = mask + size_t(t) * T;
+    int last = T - 1;
+    while (last >= 0 && m[last] <= -1e20f) last--;
+    limit[t] = last < 0 ? T : last + 1;
+  }
+}
+
+// The same limits from the forward's probabilities (B's H heads share a mask): 1 + the last nonzero
+// probability of row t over all heads.
+void ProbLimits(const float *P, int H, int T, int *limit) {
+  for (int t = 0; t < T; t++) {
+    int lim = 0;
+    for (int h = 0; h < H; h++) {
+      const float *p = P + (size_t(h) * T + t) * T;
+      int last = T - 1;
+      while (last >= lim && p[last] == 0.0f) last--;
+      lim = std::max(lim, last + 1);
+    }
+    limit[t] = lim == 0 ? T : lim;
+  }
+}
+
 // ropeAttention(heap, q, k, v, cos, sin, mask, out, qr, kr, vh, probs, B, H, Hkv, T, D, maskBatch, scale):
 // Llama's attention from the projections' outputs, without a cache: q (B, T, H·D), k and v (B, T, Hkv·D),
 // cos and sin (B, 1, T, D), mask (maskBatch, T, T) → out (B, T, H·D), the heads merged, as
@@ -387,16 +416,25 @@ napi_value RopeAttention(napi_env env, napi_callback_info info) {
       }
     }
   }
-  const int g = H / Hkv, rows = g * T;
+  // Per head and block of query rows, only the keys up to the block's last visible one: with a
+  // causal mask ≈ 60 % of the products (their probabilities are exactly 0).
+  std::vector<int> limit(T);
   for (int b = 0; b < B; b++) {
-    for (int h = 0; h < Hkv; h++) {
-      const size_t grp = size_t(b * H + h * g), kvAt = size_t(b * Hkv + h) * T * D;
-      float *Pg = P + grp * T * T;
-      qlora::sgemm(kRowMajor, kNoTrans, kTrans, rows, T, D, scale, QR + grp * T * D, D, KR + kvAt, D, 0.0f, Pg, T);
-      for (int r = 0; r < rows; r++) MaskedSoftmaxRow(Pg + size_t(r) * T, M + (size_t(MB == 1 ? 0 : b) * T + r % T) * T, T);
-      for (int i = 0; i < g; i++) {  // each head's output straight into its columns of (B, T, H·D)
-        const int head = h * g + i;
-        qlora::sgemm(kRowMajor, kNoTrans, kNoTrans, T, D, T, 1.0f, Pg + size_t(i) * T * T, T, VH + kvAt, D, 0.0f, O + size_t(b) * T * H * D + size_t(head) * D, H * D);
+    const float *Mb = M + size_t(MB == 1 ? 0 : b) * T * T;
+    KeyLimits(Mb, T, limit.data());
+    for (int head = 0; head < H; head++) {
+      const size_t kvAt = size_t(b * Hkv + head / (H / Hkv)) * T * D;
+      const float *Qh = QR + size_t(b * H + head) * T * D;
+      float *Ph = P + size_t(b * H + head) * T * T;
+      float *Oh = O + size_t(b) * T * H * D + size_t(head) * D;  // (T, D) with row stride H·D in (B, T, H·D)
+      for (int t0 = 0; t0 < T; t0 += kRowBlock) {
+        const int n = std::min(kRowBlock, T - t0), L = *std::max_element(limit.data() + t0, limit.data() + t0 + n);
+        qlora::sgemm(kRowMajor, kNoTrans, kTrans, n, L, D, scale, Qh + size_t(t0) * D, D, KR + kvAt, D, 0.0f, Ph + size_t(t0) * T, T);
+        for (int r = t0; r < t0 + n; r++) {
+          MaskedSoftmaxRow(Ph + size_t(r) * T, Mb + size_t(r) * T, L);
+          std::fill(Ph + size_t(r) * T + L, Ph + size_t(r + 1) * T, 0.0f);
+        }
+        qlora::sgemm(kRowMajor, kNoTrans, kNoTrans, n, D, L, 1.0f, Ph + size_t(t0) * T, T, VH + kvAt, D, 0.0f, Oh + size_t(t0) * H * D, H * D);
       }
     }
   }
@@ -417,21 +455,30 @@ napi_value RopeAttentionGrad(napi_env env, napi_callback_info info) {
   const float *C = At(a, a.v[5], table), *Sn = At(a, a.v[6], table);
   float *dQ = At(a, a.v[7], q), *dK = At(a, a.v[8], kv), *dV = At(a, a.v[9], kv);
   if (!dO || !QR || !KR || !VH || !P || !C || !Sn || !dQ || !dK || !dV) return Throw(env, "ropeAttentionGrad: an operand lies outside the heap");
+  // As the forward, per block of query rows only the keys up to the block's last nonzero probability.
   const int g = H / Hkv, rows = g * T;
-  std::vector<float> dP(size_t(rows) * T), dQg(size_t(rows) * D), dKh(size_t(T) * D);
+  std::vector<float> dP(size_t(kRowBlock) * T), dQg(size_t(rows) * D), dKh(size_t(T) * D);
+  std::vector<int> limit(T);
   for (int b = 0; b < B; b++) {
+    ProbLimits(P + size_t(b) * H * T * T, H, T, limit.data());
     for (int h = 0; h < Hkv; h++) {
       const size_t grp = size_t(b * H + h * g), kvAt = size_t(b * Hkv + h) * T * D;
-      const float *Pg = P + grp * T * T;
       float *dVh = dV + size_t(b) * T * Hkv * D + size_t(h) * D;  // (T, D) with row stride Hkv·D
+      for (int t = 0; t < T; t++) std::fill(dVh + size_t(t) * Hkv * D, dVh + size_t(t) * Hkv * D + D, 0.0f);
+      std::fill(dKh.begin(), dKh.end(), 0.0f);
       for (int i = 0; i < g; i++) {
         const float *dOh = dO + size_t(b) * T * H * D + size_t(h * g + i) * D;  // (T, D) with row stride H·D
-        qlora::sgemm(kRowMajor, kNoTrans, kTrans, T, T, D, 1.0f, dOh, H * D, VH + kvAt, D, 0.0f, dP.data() + size_t(i) * T * T, T);
-        qlora::sgemm(kRowMajor, kTrans, kNoTrans, T, D, T, 1.0f, Pg + size_t(i) * T * T, T, dOh, H * D, i == 0 ? 0.0f : 1.0f, dVh, Hkv * D);
+        const float *Ph = P + (grp + i) * T * T, *Qh = QR + (grp + i) * T * D;
+        for (int t0 = 0; t0 < T; t0 += kRowBlock) {
+          const int n = std::min(kRowBlock, T - t0), L = *std::max_element(limit.data() + t0, limit.data() + t0 + n);
+          const float *dOb = dOh + size_t(t0) * H * D, *Pb = Ph + size_t(t0) * T;
+          qlora::sgemm(kRowMajor, kNoTrans, kTrans, n, L, D, 1.0f, dOb, H * D, VH + kvAt, D, 0.0f, dP.data(), T);
+          qlora::sgemm(kRowMajor, kTrans, kNoTrans, L, D, n, 1.0f, Pb, T, dOb, H * D, 1.0f, dVh, Hkv * D);
+          for (int r = 0; r < n; r++) SoftmaxGradRow(dP.data() + size_t(r) * T, Pb + size_t(r) * T, L);
+          qlora::sgemm(kRowMajor, kNoTrans, kNoTrans, n, D, L, scale, dP.data(), T, KR + kvAt, D, 0.0f, dQg.data() + (size_t(i) * T + t0) * D, D);
+          qlora::sgemm(kRowMajor, kTrans, kNoTrans, L, D, n, scale, dP.data(), T, Qh + size_t(t0) * D, D, 1.0f, dKh.data(), D);
+        }
       }
-      for (int r = 0; r < rows; r++) SoftmaxGradRow(dP.data() + size_t(r) * T, Pg + size_t(r) * T, T);
-      qlora::sgemm(kRowMajor, kNoTrans, kNoTrans, rows, D, T, scale, dP.data(), T, KR + kvAt, D, 0.0f, dQg.data(), D);
-      qlora::sgemm(kRowMajor, kTrans, kNoTrans, T, D, rows, scale, dP.data(), T, QR + grp * T * D, D, 0.0f, dKh.data(), D);
       for (int t = 0; t < T; t++) {
         const size_t tab = (size_t(b) * T + t) * D;
         for (int i = 0; i < g; i++) {

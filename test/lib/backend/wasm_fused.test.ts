@@ -79,6 +79,9 @@ test('native ropeAttention on wasm (projections in, merged heads out) equals spl
     { B: 2, H: 4, Hkv: 2, T: 6, D: 8, pad: [[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1]], positions: [[0, 1, 2, 3, 4, 5], [0, 0, 0, 1, 2, 3]] },
     { B: 1, H: 3, Hkv: 3, T: 5, D: 4, pad: [[1, 1, 1, 1, 1]], positions: [[3, 4, 5, 6, 7]] },
     { B: 2, H: 2, Hkv: 1, T: 4, D: 16, pad: [[1, 1, 1, 1], [0, 0, 0, 0]], positions: [[0, 1, 2, 3], [0, 1, 2, 3]] },
+    // several 32-row blocks, each multiplying only the keys its rows see; left padding; a fully padded batch entry
+    { B: 3, H: 4, Hkv: 2, T: 70, D: 8, pad: [Array(70).fill(1), [...Array(37).fill(0), ...Array(33).fill(1)], Array(70).fill(0)],
+      positions: [Array.from({ length: 70 }, (_, t) => t), Array.from({ length: 70 }, (_, t) => Math.max(0, t - 37)), Array(70).fill(0)] },
   ];
   for (const [i, { B, H, Hkv, T, D, pad, positions }] of cases.entries()) {
     const q = tf.randomNormal([B, T, H * D], 0, 1.5, 'float32', 50 + i);
