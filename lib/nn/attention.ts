@@ -26,10 +26,12 @@ export function buildAttentionMask(attentionMask: number[][], queryLength: numbe
   if (past < 0) throw new ArgumentError(`buildAttentionMask: \`attention_mask\` covers ${S} positions, fewer than the ${queryLength} queries`);
   const out = new Float32Array(B * queryLength * S);
   for (let b = 0; b < B; b++) {
+    const padded: number[] = [];
+    for (let s = 0; s < S; s++) if (attentionMask[b][s] === 0) padded.push(s);
     for (let t = 0; t < queryLength; t++) {
-      for (let s = 0; s < S; s++) {
-        if (s > past + t || attentionMask[b][s] === 0) out[(b * queryLength + t) * S + s] = MASK_VALUE;
-      }
+      const row = (b * queryLength + t) * S;
+      out.fill(MASK_VALUE, row + past + t + 1, row + S); // the future
+      for (const s of padded) out[row + s] = MASK_VALUE;
     }
   }
   return tf.tensor4d(out, [B, 1, queryLength, S]);

@@ -60,6 +60,12 @@ export function ropeCosSin(invFreq: Float32Array, positions: number[][]): [tf.Te
   const cos = new Float32Array(B * T * D);
   const sin = new Float32Array(B * T * D);
   for (let b = 0; b < B; b++) {
+    if (b > 0 && positions[b].every((p, t) => p === positions[b - 1][t])) {
+      // the usual batch: every row at the same positions, so copy the previous row's tables
+      cos.copyWithin(b * T * D, (b - 1) * T * D, b * T * D);
+      sin.copyWithin(b * T * D, (b - 1) * T * D, b * T * D);
+      continue;
+    }
     for (let t = 0; t < T; t++) {
       const base = (b * T + t) * D;
       for (let i = 0; i < half; i++) {
