@@ -34,6 +34,8 @@ export { trainByteLevelBpe, LLAMA3_CHAT_TEMPLATE, LLAMA3_SPECIAL_TOKENS, type Tr
 
 // Backends: pick and report the tfjs backend (wasm by default on CPU, cpu, tensorflow, webgpu, cuda).
 export { setBackend, ensureBackend, backendReport, describeBackend, BACKEND_NAMES, type BackendName, type BackendReport, type SetBackendOptions } from './backend';
+/** On cuda: keep the frozen embedding / lm_head in bf16 on the device (half their memory). */
+export { storeFrozenWeightsInBf16 } from './backend/cuda/bf16';
 
 // Checkpoints & config: safetensors (raw bytes and tf tensors, sharded), config.json as LlamaConfig.
 export { SafetensorsFile, saveSafetensors, saveTensors, loadTensors, loadRaw, rawToTensor, tensorToRaw, decodeRaw, encodeRaw, type RawTensor, type SafetensorsDtype } from './model/safetensors';

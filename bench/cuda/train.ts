@@ -7,7 +7,8 @@
  *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt] [--steps 3] [--gen 128] [--profile] [--logits] [--json FILE]
  *
  * The loss comes straight from the last hidden states (`returnLogits: false`, the fused chunked
- * lm_head + cross-entropy) unless --logits asks for the (B, T, V) logits path.
+ * lm_head + cross-entropy) unless --logits asks for the (B, T, V) logits path. The frozen embedding
+ * and lm_head are stored in bf16 (storeFrozenWeightsInBf16) unless --fp32-frozen.
  *
  * Prints one JSON line: tokens/s of a training step (forward + backward + AdamW, mean of the timed
  * steps after one warm-up), the allocator's peak bytes over those steps (weights, adapters,
@@ -20,6 +21,7 @@ import '@tensorflow/tfjs'; // gradients
 import { ensureBackend, describeBackend } from '../../lib/backend';
 import type { CudaBackend } from '../../lib/backend/cuda';
 import { deviceRandom } from '../../lib/backend/cuda/random';
+import { storeFrozenWeightsInBf16 } from '../../lib/backend/cuda/bf16';
 import { LlamaConfig } from '../../lib/model/config';
 import { LlamaForCausalLM, type ModelBuilder } from '../../lib/model/llama';
 import { Linear, type LinearLike } from '../../lib/nn/linear';
@@ -141,6 +143,8 @@ async function main(): Promise<void> {
   const model = getPeftModel(base, new LoraConfig({ r, loraAlpha: alpha, targetModules: targets, loraDropout: 0, taskType: 'CAUSAL_LM' }), { warn: false });
   model.train();
   const params = model.trainableParameters();
+  // Frozen embedding / lm_head in bf16, as the peer's bf16 model holds them (--fp32-frozen keeps float32).
+  const bf16Frozen = flag('fp32-frozen') === 'true' ? [] : storeFrozenWeightsInBf16(model);
   const opt = new AdamW(params, { lr: 1e-4, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 });
   sync();
   const buildS = (performance.now() - t0) / 1000;
@@ -176,7 +180,7 @@ async function main(): Promise<void> {
   const tokens = B * T;
   const flops = stepFlops(cfg, tokens, T, ckpt);
   const result: Record<string, unknown> = {
-    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', ckpt, logits: flag('logits') === 'true', backend: describeBackend(),
+    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', ckpt, logits: flag('logits') === 'true', bf16Frozen, backend: describeBackend(),
     trainable: params.reduce((n, p) => n + p.size, 0), buildS: +buildS.toFixed(2), firstStepS: +warmS.toFixed(2),
     stepS: times.map((t) => +t.toFixed(3)), tokensPerS: Math.round(tokens / stepS),
     peakGiB: +((mem.peak + mem.scratch) / 2 ** 30).toFixed(2), weightsGiB: +(weightsBytes / 2 ** 30).toFixed(2),

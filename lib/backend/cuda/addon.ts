@@ -25,9 +25,12 @@ export interface CudaAddon {
     strideA: number, strideB: number, strideC: number, mode: number): void;
   /** n float32 values rounded to bfloat16 (2 bytes each) at y: a GEMM operand for matmul mode 3. */
   toBf16(x: number, y: number, n: number): void;
+  /** n bfloat16 values widened to float32. */
+  fromBf16(x: number, y: number, n: number): void;
   strided(x: number, y: number, outShape: number[], inStrides: number[], base: number): void;
   copy2d(dst: number, dpitchBytes: number, src: number, spitchBytes: number, widthBytes: number, height: number): void;
-  gather(x: number, idx: number, y: number, outer: number, axisSize: number, nIdx: number, inner: number): void;
+  /** Rows of x (float32, or bfloat16 when xIsBf16) picked by int32 ids along one axis. */
+  gather(x: number, idx: number, y: number, outer: number, axisSize: number, nIdx: number, inner: number, xIsBf16?: number): void;
   segmentSum(x: number, ids: number, y: number, nIds: number, inner: number, numSegments: number): void;
   oneHot(idx: number, y: number, nIdx: number, depth: number, on: number, off: number, asInt: number): void;
   intToFloat(x: number, y: number, n: number): void;

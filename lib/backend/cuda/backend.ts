@@ -12,9 +12,13 @@ type DataId = object;
 interface CudaData {
   dtype: DataType;
   size: number;
-  ptr?: number; // device float32[size]
+  ptr?: number; // device float32[size], or bfloat16[size] when bf16
   host?: backend_util.BackendValues;
   refCount: number;
+  /** Stored as bfloat16 on the device (a frozen weight, see storeAsBf16); tfjs still sees float32. */
+  bf16?: boolean;
+  /** A float32 copy of a bf16 tensor, made the first time a kernel without bf16 support reads it. */
+  wide?: number;
 }
 
 /** The `cuda` tfjs backend: device memory through the addon's caching allocator. */
@@ -76,11 +80,43 @@ export class CudaBackend extends KernelBackend {
   devicePtr(t: TensorInfo): number {
     const d = this.data.get(t.dataId)!;
     if (d.dtype !== 'float32') throw new Error(`cuda backend: device data is float32 only, got ${d.dtype}`);
+    if (d.bf16) return this.widened(d);
     if (d.ptr === undefined) {
       d.ptr = d.size > 0 ? this.addon.alloc(d.size * 4) : 0;
       if (d.size > 0) this.addon.upload(d.ptr, d.host as Float32Array);
     }
     return d.ptr;
+  }
+
+  /** The bfloat16 device pointer of a tensor stored in bf16 (storeAsBf16), else undefined. */
+  bf16Ptr(t: TensorInfo): number | undefined {
+    const d = this.data.get(t.dataId)!;
+    return d.bf16 ? d.ptr : undefined;
+  }
+
+  /**
+   * Keeps a float32 tensor as bfloat16 on the device from now on: half the memory, values rounded
+   * to bf16 (reads return the rounded values). Gather, the B side of matmuls and the fused lm_head
+   * loss read it directly; any other kernel gets a float32 copy made once (with a warning).
+   */
+  storeAsBf16(t: TensorInfo): void {
+    const d = this.data.get(t.dataId)!;
+    if (d.dtype !== 'float32') throw new Error(`cuda backend: only float32 tensors can be stored as bf16, got ${d.dtype}`);
+    if (d.bf16 || d.size === 0) return;
+    const src = this.devicePtr(t);
+    const p16 = this.addon.alloc(d.size * 2);
+    this.addon.toBf16(src, p16, d.size);
+    this.addon.free(src, d.size * 4);
+    Object.assign(d, { ptr: p16, bf16: true, host: undefined });
+  }
+
+  private widened(d: CudaData): number {
+    if (d.wide === undefined) {
+      this.warnFallback('a float32 read of a bf16-stored weight');
+      d.wide = this.addon.alloc(d.size * 4);
+      this.addon.fromBf16(d.ptr!, d.wide, d.size);
+    }
+    return d.wide;
   }
 
   /**
@@ -123,7 +159,14 @@ export class CudaBackend extends KernelBackend {
     const d = this.data.get(dataId)!;
     if (d.host === undefined) {
       const out = d.dtype === 'int32' ? new Int32Array(d.size) : new Float32Array(d.size);
-      if (d.size > 0) this.addon.download(d.ptr!, out);
+      if (d.size > 0 && d.bf16) {
+        const tmp = this.addon.alloc(d.size * 4);
+        this.addon.fromBf16(d.ptr!, tmp, d.size);
+        this.addon.download(tmp, out);
+        this.addon.free(tmp, d.size * 4);
+      } else if (d.size > 0) {
+        this.addon.download(d.ptr!, out);
+      }
       d.host = out;
     }
     return d.host;
@@ -134,7 +177,8 @@ export class CudaBackend extends KernelBackend {
     const d = this.data.get(dataId)!;
     d.refCount--;
     if (!force && d.refCount > 0) return false;
-    if (d.ptr !== undefined && d.size > 0) this.addon.free(d.ptr, d.size * 4);
+    if (d.ptr !== undefined && d.size > 0) this.addon.free(d.ptr, d.size * (d.bf16 ? 2 : 4));
+    if (d.wide !== undefined) this.addon.free(d.wide, d.size * 4);
     this.data.delete(dataId);
     return true;
   }
@@ -171,7 +215,9 @@ export class CudaBackend extends KernelBackend {
     if (this.warned.has(kernelName)) return;
     this.warned.add(kernelName);
     if (process.env.QLORA_TS_CUDA_QUIET !== '1') {
-      console.warn(`qlora-ts cuda: kernel '${kernelName}' has no CUDA implementation yet; it runs on the CPU implementation.`);
+      console.warn(kernelName.startsWith('a float32 read')
+        ? 'qlora-ts cuda: a kernel without bf16 support read a weight stored in bf16; a float32 copy of it is kept on the device.'
+        : `qlora-ts cuda: kernel '${kernelName}' has no CUDA implementation yet; it runs on the CPU implementation.`);
     }
   }
 }

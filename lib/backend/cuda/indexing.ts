@@ -36,7 +36,8 @@ export function indexingKernels(fallback: (name: string) => Fn): Record<string, 
       const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
       const out = backend.makeDeviceOutput(outShape); // (outer, nIdx, inner)
       const outer = size(x.shape.slice(0, axis)), inner = size(x.shape.slice(axis + 1));
-      backend.addon.gather(backend.devicePtr(x), backend.indexPtr(indices), backend.devicePtr(out), outer, x.shape[axis], size(indices.shape), inner);
+      const x16 = backend.bf16Ptr(x); // a frozen embedding stored in bf16 is read as is
+      backend.addon.gather(x16 ?? backend.devicePtr(x), backend.indexPtr(indices), backend.devicePtr(out), outer, x.shape[axis], size(indices.shape), inner, x16 === undefined ? 0 : 1);
       return out;
     },
     UnsortedSegmentSum: ({ inputs, backend, attrs }) => {

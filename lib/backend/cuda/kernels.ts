@@ -201,8 +201,9 @@ const native: Record<string, Fn> = {
     const outBatchShape = batchA >= batchB ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
     const out = backend.makeDeviceOutput([...outBatchShape, m, n]);
     if (batch * m * n === 0) return out;
-    backend.addon.matmul(backend.devicePtr(a), backend.devicePtr(b), backend.devicePtr(out), batch, m, n, k, ta ? 1 : 0, tb ? 1 : 0,
-      batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n, m * n, backend.matmulMode());
+    const b16 = backend.bf16Ptr(b); // a frozen weight stored in bf16 (lm_head): bf16 GEMM, A rounded to bf16
+    backend.addon.matmul(backend.devicePtr(a), b16 ?? backend.devicePtr(b), backend.devicePtr(out), batch, m, n, k, ta ? 1 : 0, tb ? 1 : 0,
+      batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n, m * n, b16 === undefined ? backend.matmulMode() : 3);
     return out;
   },
 };

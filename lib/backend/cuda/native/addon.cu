@@ -381,11 +381,15 @@ __global__ void kStrided(const float* x, float* y, long long n, Perm p, long lon
   }
 }
 // y (outer, nIdx, inner) = x (outer, axisSize, inner) gathered along the middle axis; bad ids give 0.
-__global__ void kGather(const float* x, const int* idx, float* y, long long n, long long axisSize, long long nIdx, long long inner) {
+__device__ __forceinline__ float toFloat(float v) { return v; }
+__device__ __forceinline__ float toFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
+// x float32, or bfloat16 for a frozen weight stored in bf16 (rows widened to float32 as they are read).
+template <typename T>
+__global__ void kGather(const T* x, const int* idx, float* y, long long n, long long axisSize, long long nIdx, long long inner) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     long long j = i % inner, t = (i / inner) % nIdx, o = i / (inner * nIdx);
     int k = idx[t];
-    y[i] = (k >= 0 && k < axisSize) ? x[(o * axisSize + k) * inner + j] : 0.f;
+    y[i] = (k >= 0 && k < axisSize) ? toFloat(x[(o * axisSize + k) * inner + j]) : 0.f;
   }
 }
 // y (numSegments, inner) += x (nIds, inner) rows by segment id; y was zeroed.
@@ -452,12 +456,14 @@ static napi_value Copy2d(napi_env env, napi_callback_info info) {  // (dst, dpit
   CUDA_OR_THROW(cudaMemcpy2DAsync(argPtr(env, a[0]), (size_t)argNumber(env, a[1]), argPtr(env, a[2]), (size_t)argNumber(env, a[3]), w, h, cudaMemcpyDeviceToDevice, gStream));
   return nullptr;
 }
-static napi_value Gather(napi_env env, napi_callback_info info) {  // (x, idx, y, outer, axisSize, nIdx, inner)
-  auto a = args(env, info, 7);
+static napi_value Gather(napi_env env, napi_callback_info info) {  // (x, idx, y, outer, axisSize, nIdx, inner[, xIsBf16])
+  size_t argc = 8; napi_value a[8]; napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
   long long outer = (long long)argNumber(env, a[3]), axis = (long long)argNumber(env, a[4]), nIdx = (long long)argNumber(env, a[5]), inner = (long long)argNumber(env, a[6]);
+  bool bf16 = argc > 7 && argNumber(env, a[7]) != 0;
   long long n = outer * nIdx * inner;
   if (n == 0) return nullptr;
-  kGather<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (const int*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), n, axis, nIdx, inner);
+  if (bf16) kGather<<<gridFor(n), 256, 0, gStream>>>((const __nv_bfloat16*)argPtr(env, a[0]), (const int*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), n, axis, nIdx, inner);
+  else kGather<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (const int*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), n, axis, nIdx, inner);
   LAUNCH_CHECK(); return nullptr;
 }
 static napi_value SegmentSum(napi_env env, napi_callback_info info) {  // (x, ids, y, nIds, inner, numSegments)
@@ -693,6 +699,16 @@ __global__ void kDequant4Bf16(const unsigned* packed, const float* code, const f
 }
 // (x, packed, code, scale, y, N, rows, cols, shift, gradInput): gradInput 0: y (N, rows) = x (N, cols) · Wᵀ;
 // 1: y (N, cols) = x (N, rows) · W.
+__global__ void kFromBf16(const __nv_bfloat16* x, float* y, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) y[i] = __bfloat162float(x[i]);
+}
+static napi_value FromBf16(napi_env env, napi_callback_info info) {  // (x bf16, y float32, n)
+  auto a = args(env, info, 3);
+  long long n = (long long)argNumber(env, a[2]);
+  if (n == 0) return nullptr;
+  kFromBf16<<<gridFor(n), 256, 0, gStream>>>((const __nv_bfloat16*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), n);
+  LAUNCH_CHECK(); return nullptr;
+}
 static napi_value ToBf16(napi_env env, napi_callback_info info) {  // (x float32, y bf16, n)
   auto a = args(env, info, 3);
   long long n = (long long)argNumber(env, a[2]);
@@ -860,7 +876,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("info", Info); EXPORT("alloc", Alloc); EXPORT("free", Free); EXPORT("emptyCache", EmptyCache);
   EXPORT("memoryStats", MemoryStats); EXPORT("resetPeak", ResetPeak); EXPORT("upload", Upload); EXPORT("download", Download);
   EXPORT("sync", Sync); EXPORT("unary", Unary); EXPORT("binary", Binary); EXPORT("reduceRows", ReduceRows);
-  EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul); EXPORT("toBf16", ToBf16); EXPORT("rope", Rope);
+  EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul); EXPORT("toBf16", ToBf16); EXPORT("fromBf16", FromBf16); EXPORT("rope", Rope);
   EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
   EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4); EXPORT("intToFloat", IntToFloat);
   EXPORT("randomFill", RandomFill); EXPORT("ceForward", CeForward); EXPORT("ceBackward", CeBackward); EXPORT("adamwStep", AdamWStep); EXPORT("matmul4", Matmul4);
