@@ -14,6 +14,9 @@ import { dequantize4bitOp, matmul4bitOp } from '../../lib/quant/dequantize_op';
 import { deviceRandom } from '../../lib/backend/cuda/random';
 import { crossEntropy } from '../../lib/nn/cross_entropy';
 import { linearCrossEntropy } from '../../lib/nn/lm_head_loss';
+import { buildAttentionMask, ropeAttention } from '../../lib/nn/attention';
+import { storeFrozenWeightsInBf16 } from '../../lib/backend/cuda/bf16';
+import { Linear } from '../../lib/nn/linear';
 import { applyRotaryPosEmb, ropeCosSin, ropeHeads, ropeInvFreq } from '../../lib/nn/rope';
 import { swiglu } from '../../lib/nn/swiglu';
 import { rmsNorm } from '../../lib/nn/rms_norm';
@@ -254,6 +257,33 @@ async function main(): Promise<void> {
       }
       tf.dispose([cos, sin, y, c]);
     }
+    // ropeAttention (RoPE with head split + GQA attention + merge as one kernel each way): output and
+    // q/k/v gradients on cuda (fp32 GEMMs) against the CPU backend's composite ops.
+    {
+      const [B, T, H, Hkv, D] = [2, 12, 4, 2, 16];
+      const positions = Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t));
+      const pad = [Array(T).fill(1), [0, 0, 0, ...Array(T - 3).fill(1)]];
+      const run = async (name: string) => {
+        await tf.setBackend(name);
+        const backend = tf.backend() as unknown as { allowTf32?: boolean };
+        const tf32 = backend.allowTf32;
+        if (tf32 !== undefined) backend.allowTf32 = false;
+        const [cos, sin] = ropeCosSin(ropeInvFreq({ headDim: D, theta: 500000 }), positions);
+        const mask = buildAttentionMask(pad, T);
+        const q = tf.randomNormal([B, T, H * D], 0, 1, 'float32', 101), k = tf.randomNormal([B, T, Hkv * D], 0, 1, 'float32', 102), v = tf.randomNormal([B, T, Hkv * D], 0, 1, 'float32', 103);
+        const c = tf.randomNormal([B, T, H * D], 0, 1, 'float32', 104);
+        const f = (a: tf.Tensor, b: tf.Tensor, e: tf.Tensor) => ropeAttention(a as tf.Tensor3D, b as tf.Tensor3D, e as tf.Tensor3D, cos, sin, mask, H, Hkv);
+        const out = f(q, k, v);
+        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, e: tf.Tensor) => tf.sum(tf.mul(f(a, b, e), c)))([q, k, v]);
+        const res = [out, ...grads].map((t) => Float32Array.from(t.dataSync()));
+        if (tf32 !== undefined) backend.allowTf32 = tf32;
+        tf.dispose([cos, sin, mask, q, k, v, c, out, ...grads]);
+        return res;
+      };
+      const ref = await run('cpu');
+      const got = await run('cuda');
+      ['output', 'dq', 'dk', 'dv'].forEach((what, i) => report(`fused ropeAttention ${what} vs cpu`, maxRelErr(got[i], ref[i]), 1e-5));
+    }
     // lm_head + cross-entropy over token chunks (2,100 rows at vocab 65,536: two chunks, the second
     // partial), loss and d(loss)/d(hidden) vs float64, fp32 GEMMs; the weight is frozen (a plain tensor).
     {
@@ -421,17 +451,30 @@ async function main(): Promise<void> {
     // End to end: loss and LoRA gradients of a tiny GQA Llama (frozen norms: every fused kernel but
     // the 4-bit one) on cuda against the CPU backend's composite ops.
     {
-      const run = async (backendName: string) => {
+      // frozenBf16: the embedding and lm_head rounded to bf16 — stored so on cuda (storeFrozenWeightsInBf16,
+      // with the loss from the fused lm_head kernel), rounded on the host for the cpu reference.
+      const run = async (backendName: string, frozenBf16 = false) => {
         await tf.setBackend(backendName);
         const base = LlamaForCausalLM.fromConfig({ hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, intermediateSize: 96, vocabSize: 300, maxPositionEmbeddings: 64 }, { seed: 3 });
         prepareModelForKbitTraining(base, { useGradientCheckpointing: false });
         const peft = getPeftModel(base, new LoraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], loraDropout: 0, initLoraWeights: false }), { warn: false, seed: 5 });
         peft.train();
+        if (frozenBf16 && backendName === 'cuda') {
+          const stored = storeFrozenWeightsInBf16(peft, { minSize: 300 * 64 });
+          if (stored.length !== 2) throw new Error(`check: expected embedding and lm_head in bf16, got ${stored.join(', ')}`);
+        } else if (frozenBf16) {
+          for (const w of [base.model.embed_tokens.weight, (base.lm_head as Linear).weight]) {
+            const v = Float32Array.from(w.dataSync());
+            const bits = new Uint32Array(v.buffer);
+            for (let i = 0; i < bits.length; i++) bits[i] = ((bits[i] + 0x7fff + ((bits[i] >>> 16) & 1)) >>> 16) << 16; // round to nearest even bf16
+            w.assign(tf.tensor(v, w.shape));
+          }
+        }
         const params = peft.trainableParameters();
         const ids = [[1, 5, 9, 200, 7, 3, 44, 18], [0, 0, 6, 2, 250, 99, 17, 4]];
         const mask = [[1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 1]];
         const labels = ids.map((r, b) => r.map((t, i) => (mask[b][i] ? t : -100)));
-        const { value, grads } = tf.variableGrads(() => base.forward({ inputIds: ids, attentionMask: mask, labels }).loss as tf.Scalar, params);
+        const { value, grads } = tf.variableGrads(() => base.forward({ inputIds: ids, attentionMask: mask, labels, returnLogits: !frozenBf16 }).loss as tf.Scalar, params);
         const out = { loss: value.dataSync()[0], grads: params.map((p) => Float32Array.from(grads[p.name].dataSync())), names: params.map((p) => p.name) };
         tf.dispose([value, ...Object.values(grads)]);
         peft.dispose?.();
@@ -448,6 +491,18 @@ async function main(): Promise<void> {
         if (rel > worst) { worst = rel; worstName = ref.names[i]; }
       });
       report(`tiny Llama LoRA grads (worst rel L2: ${worstName.slice(-40)})`, worst, 1e-4);
+      // Frozen embedding / lm_head stored in bf16 on cuda vs the cpu with the same rounded weights
+      // (the lm_head GEMM also rounds the hidden states to bf16 there: bf16-level agreement).
+      const refB = await run('cpu', true);
+      const gotB = await run('cuda', true);
+      report('tiny Llama, frozen weights in bf16: loss', Math.abs(gotB.loss - refB.loss) / Math.abs(refB.loss), 2e-3);
+      let worstB = 0;
+      gotB.grads.forEach((g, i) => {
+        let num = 0, den = 0;
+        for (let j = 0; j < g.length; j++) { num += (g[j] - refB.grads[i][j]) ** 2; den += refB.grads[i][j] ** 2; }
+        worstB = Math.max(worstB, den > 0 ? Math.sqrt(num / den) : Math.sqrt(num));
+      });
+      report('tiny Llama, frozen weights in bf16: LoRA grads', worstB, 2e-2);
       await tf.setBackend('cuda');
     }
     // AdamW: two steps of three parameters (one without weight decay) against float64.

@@ -4,7 +4,7 @@ import { FUSED_ADAMW } from '../../train/optim/adamw';
 import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../../nn/swiglu';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../../nn/rms_norm';
 import type { Fn } from './kernels';
-import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from '../../nn/attention';
+import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD, FUSED_ROPE_ATTENTION, FUSED_ROPE_ATTENTION_GRAD } from '../../nn/attention';
 import { FUSED_LM_HEAD_LOSS } from '../../nn/lm_head_loss';
 import { FUSED_ROPE, FUSED_ROPE_GRAD, FUSED_ROPE_HEADS, FUSED_ROPE_HEADS_GRAD } from '../../nn/rope';
 import type { CudaBackend } from './backend';
@@ -19,6 +19,51 @@ function rope(backend: CudaBackend, x: TensorInfo, cos: TensorInfo, sin: TensorI
   const y = backend.makeDeviceOutput(outBTHD ? [B, T, H * D] : [B, H, T, D]);
   backend.addon.rope(backend.devicePtr(x), backend.devicePtr(cos), backend.devicePtr(sin), backend.devicePtr(y), B, H, T, D, inBTHD ? 1 : 0, outBTHD ? 1 : 0, grad ? 1 : 0);
   return y;
+}
+
+/** (d0, d1, d2, d3) → (d0, d2, d1, d3) on the device: heads split from or merged into the token axis. */
+function transposeHeads(backend: CudaBackend, x: TensorInfo, dims: [number, number, number, number]): TensorInfo {
+  const y = backend.makeDeviceOutput([dims[0], dims[2], dims[1], dims[3]]);
+  backend.addon.transpose(backend.devicePtr(x), backend.devicePtr(y), dims, [0, 2, 1, 3]);
+  return y;
+}
+
+/**
+ * Attention over q (B, H, T, D), k, v (B, Hkv, S, D) with an additive mask (B or 1, 1, T, S):
+ * per (b, kv head) the group's query heads stacked along T, (gT, D) · (S, D)ᵀ, one kernel for
+ * scale + mask + softmax, then · V. Returns [out (B, H, T, D), probs (B, H, T, S)].
+ */
+function attentionForward(backend: CudaBackend, q: TensorInfo, k: TensorInfo, v: TensorInfo, mask: TensorInfo, scale: number): [TensorInfo, TensorInfo] {
+  const [B, H, T, D] = q.shape;
+  const [, Hkv, S] = k.shape;
+  const gT = (H / Hkv) * T;
+  const mode = backend.matmulMode();
+  const scores = backend.makeDeviceOutput([B, H, T, S]);
+  const probs = backend.makeDeviceOutput([B, H, T, S]);
+  const out = backend.makeDeviceOutput([B, H, T, D]);
+  backend.addon.matmul(backend.devicePtr(q), backend.devicePtr(k), backend.devicePtr(scores), B * Hkv, gT, S, D, 0, 1, gT * D, S * D, gT * S, mode);
+  backend.addon.maskedSoftmax(backend.devicePtr(scores), backend.devicePtr(mask), backend.devicePtr(probs), B, H, T, S, scale, mask.shape[0] === 1 ? 0 : 1);
+  backend.disposeData(scores.dataId);
+  backend.addon.matmul(backend.devicePtr(probs), backend.devicePtr(v), backend.devicePtr(out), B * Hkv, gT, D, S, 0, 0, gT * S, S * D, gT * D, mode);
+  return [out, probs];
+}
+
+/** The gradient of attentionForward: four GEMMs and one softmax-gradient kernel → [dq, dk, dv]. */
+function attentionBackward(backend: CudaBackend, dout: TensorInfo, q: TensorInfo, k: TensorInfo, v: TensorInfo, probs: TensorInfo, scale: number): TensorInfo[] {
+  const [B, H, T, D] = q.shape;
+  const [, Hkv, S] = k.shape;
+  const gT = (H / Hkv) * T;
+  const mode = backend.matmulMode();
+  const n = B * Hkv;
+  const dq = backend.makeDeviceOutput(q.shape), dk = backend.makeDeviceOutput(k.shape), dv = backend.makeDeviceOutput(v.shape);
+  const ds = backend.makeDeviceOutput([B, H, T, S]);
+  backend.addon.matmul(backend.devicePtr(probs), backend.devicePtr(dout), backend.devicePtr(dv), n, S, D, gT, 1, 0, gT * S, gT * D, S * D, mode); // Pᵀ · dO
+  backend.addon.matmul(backend.devicePtr(dout), backend.devicePtr(v), backend.devicePtr(ds), n, gT, S, D, 0, 1, gT * D, S * D, gT * S, mode); // dP = dO · Vᵀ
+  backend.addon.softmaxGrad(backend.devicePtr(probs), backend.devicePtr(ds), backend.devicePtr(ds), B * H * T, S, scale); // dS, in place
+  backend.addon.matmul(backend.devicePtr(ds), backend.devicePtr(k), backend.devicePtr(dq), n, gT, D, S, 0, 0, gT * S, S * D, gT * D, mode); // dS · K
+  backend.addon.matmul(backend.devicePtr(ds), backend.devicePtr(q), backend.devicePtr(dk), n, S, D, gT, 1, 0, gT * S, gT * D, S * D, mode); // dSᵀ · Q
+  backend.disposeData(ds.dataId);
+  return [dq, dk, dv];
 }
 
 /** Rows of logits per chunk of the fused lm_head loss: at most 2²⁷ floats (512 MiB). */
@@ -42,39 +87,34 @@ export function lmHeadChunkRows(n: number, vocab: number): number {
  */
 const kernels: Record<string, Fn> = {
   // {q (B, H, T, D), k, v (B, Hkv, S, D), mask (B or 1, 1, T, S)} attr scale → [out (B, H, T, D), probs (B, H, T, S)].
-  [FUSED_ATTENTION]: ({ inputs, backend, attrs }) => {
-    const { q, k, v, mask } = inputs;
-    const [B, H, T, D] = q.shape;
-    const [, Hkv, S] = k.shape;
-    const gT = (H / Hkv) * T;
-    const mode = backend.matmulMode();
-    const scores = backend.makeDeviceOutput([B, H, T, S]);
-    const probs = backend.makeDeviceOutput([B, H, T, S]);
-    const out = backend.makeDeviceOutput([B, H, T, D]);
-    // Per (b, kv head): the group's query heads stacked along T, (gT, D) · (S, D)ᵀ.
-    backend.addon.matmul(backend.devicePtr(q), backend.devicePtr(k), backend.devicePtr(scores), B * Hkv, gT, S, D, 0, 1, gT * D, S * D, gT * S, mode);
-    backend.addon.maskedSoftmax(backend.devicePtr(scores), backend.devicePtr(mask), backend.devicePtr(probs), B, H, T, S, attrs.scale as number, mask.shape[0] === 1 ? 0 : 1);
-    backend.disposeData(scores.dataId);
-    backend.addon.matmul(backend.devicePtr(probs), backend.devicePtr(v), backend.devicePtr(out), B * Hkv, gT, D, S, 0, 0, gT * S, S * D, gT * D, mode);
-    return [out, probs];
-  },
+  [FUSED_ATTENTION]: ({ inputs: { q, k, v, mask }, backend, attrs }) => attentionForward(backend, q, k, v, mask, attrs.scale as number),
   // {dout, q, k, v, probs} attr scale → [dq, dk, dv].
-  [FUSED_ATTENTION_GRAD]: ({ inputs, backend, attrs }) => {
-    const { dout, q, k, v, probs } = inputs;
-    const [B, H, T, D] = q.shape;
-    const [, Hkv, S] = k.shape;
-    const gT = (H / Hkv) * T;
-    const mode = backend.matmulMode();
-    const n = B * Hkv;
-    const dq = backend.makeDeviceOutput(q.shape), dk = backend.makeDeviceOutput(k.shape), dv = backend.makeDeviceOutput(v.shape);
-    const ds = backend.makeDeviceOutput([B, H, T, S]);
-    backend.addon.matmul(backend.devicePtr(probs), backend.devicePtr(dout), backend.devicePtr(dv), n, S, D, gT, 1, 0, gT * S, gT * D, S * D, mode); // Pᵀ · dO
-    backend.addon.matmul(backend.devicePtr(dout), backend.devicePtr(v), backend.devicePtr(ds), n, gT, S, D, 0, 1, gT * D, S * D, gT * S, mode); // dP = dO · Vᵀ
-    backend.addon.softmaxGrad(backend.devicePtr(probs), backend.devicePtr(ds), backend.devicePtr(ds), B * H * T, S, attrs.scale as number); // dS, in place
-    backend.addon.matmul(backend.devicePtr(ds), backend.devicePtr(k), backend.devicePtr(dq), n, gT, D, S, 0, 0, gT * S, S * D, gT * D, mode); // dS · K
-    backend.addon.matmul(backend.devicePtr(ds), backend.devicePtr(q), backend.devicePtr(dk), n, S, D, gT, 1, 0, gT * S, gT * D, S * D, mode); // dSᵀ · Q
-    backend.disposeData(ds.dataId);
-    return [dq, dk, dv];
+  [FUSED_ATTENTION_GRAD]: ({ inputs: { dout, q, k, v, probs }, backend, attrs }) => attentionBackward(backend, dout, q, k, v, probs, attrs.scale as number),
+  // {q (B, T, H·D), k, v (B, T, Hkv·D), cos, sin, mask} → [out (B, T, H·D), qr, kr (rotated heads), vh (B, Hkv, T, D), probs]:
+  // RoPE with the head split, attention, heads merged, all in one tfjs kernel.
+  [FUSED_ROPE_ATTENTION]: ({ inputs: { q, k, v, cos, sin, mask }, backend, attrs }) => {
+    const [H, Hkv] = [attrs.numHeads as number, attrs.numKvHeads as number];
+    const [B, T, HD] = q.shape;
+    const D = HD / H;
+    const qr = rope(backend, q, cos, sin, [B, H, T, D], true, false, false);
+    const kr = rope(backend, k, cos, sin, [B, Hkv, T, D], true, false, false);
+    const vh = transposeHeads(backend, v, [B, T, Hkv, D]);
+    const [att, probs] = attentionForward(backend, qr, kr, vh, mask, attrs.scale as number);
+    const out = transposeHeads(backend, att, [B, H, T, D]); // (B, T, H, D)
+    backend.disposeData(att.dataId);
+    return [{ ...out, shape: [B, T, HD] }, qr, kr, vh, probs];
+  },
+  // {dout (B, T, H·D), qr, kr, vh, probs, cos, sin} → [dq, dk, dv] in the layouts of q, k, v.
+  [FUSED_ROPE_ATTENTION_GRAD]: ({ inputs: { dout, qr, kr, vh, probs, cos, sin }, backend, attrs }) => {
+    const [B, H, T, D] = qr.shape;
+    const Hkv = kr.shape[1];
+    const dAtt = transposeHeads(backend, dout, [B, T, H, D]); // (B, H, T, D)
+    const [dqr, dkr, dvh] = attentionBackward(backend, dAtt, qr, kr, vh, probs, attrs.scale as number);
+    const dq = rope(backend, dqr, cos, sin, [B, H, T, D], false, true, true);
+    const dk = rope(backend, dkr, cos, sin, [B, Hkv, T, D], false, true, true);
+    const dv = transposeHeads(backend, dvh, [B, Hkv, T, D]);
+    for (const t of [dAtt, dqr, dkr, dvh]) backend.disposeData(t.dataId);
+    return [dq, dk, { ...dv, shape: [B, T, Hkv * D] }];
   },
   // {x (B, H, T, D), cos, sin (B, 1, T, D)} → (B, H, T, D); gradient {dy, cos, sin} → dx.
   [FUSED_ROPE]: ({ inputs: { x, cos, sin }, backend }) => rope(backend, x, cos, sin, x.shape as [number, number, number, number], false, false, false),
@@ -143,9 +183,11 @@ const kernels: Record<string, Fn> = {
     const rows = lmHeadChunkRows(N, V);
     const chunk = backend.makeDeviceOutput([rows, V]); // logits, then their gradient, of one chunk
     const [h, c] = [backend.devicePtr(hidden), backend.devicePtr(chunk)];
-    // bf16 GEMMs round the weight once for all chunks (mode 3: B already bf16), not once per GEMM.
-    let w = backend.devicePtr(weight);
-    let mode = backend.matmulMode();
+    // bf16 GEMMs round the weight once for all chunks (mode 3: B already bf16), not once per GEMM;
+    // a weight stored in bf16 (storeAsBf16) is used as it is.
+    const stored = backend.bf16Ptr(weight);
+    let w = stored ?? backend.devicePtr(weight);
+    let mode = stored === undefined ? backend.matmulMode() : 3;
     const w16 = mode === 2 ? { ptr: backend.addon.alloc(V * H * 2), bytes: V * H * 2 } : undefined;
     if (w16) {
       backend.addon.toBf16(w, w16.ptr, V * H);
