@@ -56,7 +56,7 @@ function provide(name: BackendName, details: string[]): void {
       }
       registerWasmKernels();
       details.push('RMSNorm, RoPE, cross-entropy, row-gather and segment-sum kernels on the wasm heap');
-      if (registerWasmFusedKernels()) details.push('native fused attention and SwiGLU (sgemm inside), native RMSNorm, RoPE and cross-entropy');
+      if (registerWasmFusedKernels()) details.push('native fused kernels (CPU addon): attention with RoPE and head split, SwiGLU, RMSNorm, RoPE, cross-entropy');
       return;
     case 'cpu':
       return;

@@ -32,8 +32,8 @@ napi_value Throw(napi_env env, const std::string &message) {
 }
 
 // The OpenBLAS core type to ask for under `coretype` "auto": OpenBLAS 0.3.21's DYNAMIC_ARCH picks
-// its AVX2 "Haswell" kernels on AMD CPUs with AVX-512 (Zen 4/5), whose SkylakeX AVX-512 kernels
-// multiply the training step's shapes ≈ 1.7× faster on a Zen 5 core (docs/BENCHMARKS.md, issue 3).
+// its AVX2 "Haswell" kernels on AMD CPUs with AVX-512, whose SkylakeX AVX-512 kernels
+// multiply the training step's shapes ≈ 1.7× faster on the AMD EPYC of docs/BENCHMARKS.md (issue 3).
 // Only where the CPU and the OS support AVX-512 F/CD/BW/DQ/VL, as SkylakeX
 // needs (GCC's __builtin_cpu_supports checks both); "" otherwise.
 std::string AutoCoretype() {
