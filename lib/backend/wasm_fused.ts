@@ -9,15 +9,16 @@ import { heapF32, heapOffset, type WasmBackendLike } from './wasm_heap';
 import { registerWasmKernels } from './wasm_kernels';
 
 /**
- * Native fused kernels for the wasm backend: attention (scale + mask + softmax between two sgemm
- * per group of query heads, and its backward as four sgemm around the softmax gradient) and
- * SwiGLU, each one call of the CPU addon (native/fused.cc) in place on the wasm heap. A training
- * step's composite attention is ≈ 10 tfjs kernels forward and ≈ 25 backward, SwiGLU 3 and ≈ 8;
+ * Native fused kernels for the wasm backend, each one call of the CPU addon (native/fused.cc) in
+ * place on the wasm heap: `ropeAttention` (the projections' outputs to o_proj's input: head split,
+ * RoPE, scores, mask, softmax, ·V, head merge; sgemm inside, no transposes) and its backward, plain
+ * attention (scale + mask + softmax between two sgemm per group of query heads; backward as four
+ * sgemm around the softmax gradient), SwiGLU, and RMSNorm, RoPE and cross-entropy (3–10× faster
+ * than wasm_kernels.ts's JS loops, which they replace under the same kernel names). A training
+ * step's composite attention is ≈ 15 tfjs kernels forward and ≈ 30 backward, SwiGLU 3 and ≈ 8;
  * each small tfjs kernel costs 10–50 µs of engine and tape bookkeeping beyond its arithmetic,
- * which is where the step lost to PyTorch. The same addon also runs RMSNorm, RoPE and
- * cross-entropy (3–10× faster than wasm_kernels.ts's JS loops, which it replaces under the same
- * kernel names). Registered only where the addon and OpenBLAS load; elsewhere the public ops
- * (lib/nn) keep their composite forms and the JS kernels.
+ * which is where the step lost to PyTorch. Registered only where the addon and OpenBLAS load;
+ * elsewhere the public ops (lib/nn) keep their composite forms and the JS kernels.
  *
  * Every output is made before the heap is handed to the addon (an allocation may replace the
  * heap's buffer).
@@ -146,8 +147,11 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     return dx;
   };
   return [
-    [FUSED_ATTENTION, attention], [FUSED_ATTENTION_GRAD, attentionGrad], [FUSED_ROPE_ATTENTION, ropeAttention], [FUSED_ROPE_ATTENTION_GRAD, ropeAttentionGrad], [FUSED_SWIGLU, swiglu], [FUSED_SWIGLU_GRAD, swigluGrad],
-    [FUSED_RMS_NORM, rmsNorm], [FUSED_RMS_NORM_GRAD, rmsNormGrad], [FUSED_RMS_NORM_WEIGHT_GRAD, rmsNormWeightGrad], [FUSED_ROPE, rope], [FUSED_ROPE_GRAD, ropeGrad],
+    [FUSED_ROPE_ATTENTION, ropeAttention], [FUSED_ROPE_ATTENTION_GRAD, ropeAttentionGrad],
+    [FUSED_ATTENTION, attention], [FUSED_ATTENTION_GRAD, attentionGrad],
+    [FUSED_SWIGLU, swiglu], [FUSED_SWIGLU_GRAD, swigluGrad],
+    [FUSED_RMS_NORM, rmsNorm], [FUSED_RMS_NORM_GRAD, rmsNormGrad], [FUSED_RMS_NORM_WEIGHT_GRAD, rmsNormWeightGrad],
+    [FUSED_ROPE, rope], [FUSED_ROPE_GRAD, ropeGrad],
     [FUSED_CROSS_ENTROPY, crossEntropy], [FUSED_CROSS_ENTROPY_GRAD, crossEntropyGrad],
   ];
 }

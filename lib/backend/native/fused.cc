@@ -1,10 +1,11 @@
 // The library's fused CPU kernels for the wasm backend (lib/backend/wasm_fused.ts), in place on
 // the wasm heap like blas.cc's sgemm: attention forward and backward (GQA, additive mask; the
 // products through OpenBLAS's sgemm, scale + mask + softmax and the softmax gradient as loops
-// between them) and SwiGLU forward and backward, each one call instead of the 8–30 small tfjs
-// kernels of its composite form; and native forms of the RMSNorm, RoPE and cross-entropy kernels
-// that wasm_kernels.ts otherwise runs as JS loops. Loops are plain C++ that -O3 vectorises for the
-// baseline x86-64 target; the exponential is a polynomial (below) so that it vectorises too.
+// between them), also from the q/k/v projections' layout with RoPE and the head split and merge
+// folded in (ropeAttention), and SwiGLU forward and backward, each one call instead of the 8–45
+// small tfjs kernels of its composite form; and native forms of the RMSNorm, RoPE and
+// cross-entropy kernels that wasm_kernels.ts otherwise runs as JS loops. Row loops are plain C++
+// that -O3 vectorises (VECTOR_CLONES below); the exponential is a polynomial so that it does too.
 #include "blas.h"
 #include <algorithm>
 #include <cmath>
