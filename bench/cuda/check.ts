@@ -14,6 +14,7 @@ import { dequantize4bitOp, matmul4bitOp } from '../../lib/quant/dequantize_op';
 import { deviceRandom } from '../../lib/backend/cuda/random';
 import { crossEntropy } from '../../lib/nn/cross_entropy';
 import { linearCrossEntropy } from '../../lib/nn/lm_head_loss';
+import { matMulAcc } from '../../lib/nn/matmul_acc';
 import { buildAttentionMask, ropeAttention } from '../../lib/nn/attention';
 import { storeFrozenWeightsInBf16 } from '../../lib/backend/cuda/bf16';
 import { Linear } from '../../lib/nn/linear';
@@ -283,6 +284,31 @@ async function main(): Promise<void> {
       const ref = await run('cpu');
       const got = await run('cuda');
       ['output', 'dq', 'dk', 'dv'].forEach((what, i) => report(`fused ropeAttention ${what} vs cpu`, maxRelErr(got[i], ref[i]), 1e-5));
+    }
+    // matMulAcc: c + alpha·op(a)·op(b) in one GEMM (beta 1), all transposes, with and without c, fp32.
+    {
+      const backend = tf.backend() as unknown as { allowTf32: boolean };
+      const tf32 = backend.allowTf32;
+      backend.allowTf32 = false;
+      let worst = 0;
+      for (const [ta, tb, withC] of [[false, true, true], [true, false, true], [false, false, false], [true, true, true]] as const) {
+        const [m, n, k] = [37, 23, 70];
+        const a = tf.randomNormal(ta ? [k, m] : [m, k], 0, 1, 'float32', 110) as tf.Tensor2D;
+        const b = tf.randomNormal(tb ? [n, k] : [k, n], 0, 1, 'float32', 111) as tf.Tensor2D;
+        const c = withC ? tf.randomNormal([m, n], 0, 1, 'float32', 112) as tf.Tensor2D : undefined;
+        const out = matMulAcc(a, b, ta, tb, 0.37, c);
+        const got = out.dataSync();
+        const [as, bs, cs] = [a.dataSync(), b.dataSync(), c?.dataSync()];
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let l = 0; l < k; l++) s += as[ta ? l * m + i : i * k + l] * bs[tb ? j * k + l : l * n + j];
+          const ref = (cs ? cs[i * n + j] : 0) + 0.37 * s;
+          worst = Math.max(worst, Math.abs(got[i * n + j] - ref) / Math.max(1, Math.abs(ref)));
+        }
+        tf.dispose([a, b, out, ...(c ? [c] : [])]);
+      }
+      backend.allowTf32 = tf32;
+      report('matMulAcc c + alpha·op(a)·op(b), 4 transposes', worst, 1e-5);
     }
     // lm_head + cross-entropy over token chunks (2,100 rows at vocab 65,536: two chunks, the second
     // partial), loss and d(loss)/d(hidden) vs float64, fp32 GEMMs; the weight is frozen (a plain tensor).

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module';
 import { frozenLinear, Linear, type FrozenLinear, type LinearLike } from '../nn/linear';
 import { mixSeed } from '../nn/seed';
+import { matMulAcc } from '../nn/matmul_acc';
 import type { InitLoraWeights } from './config';
 
 /** PEFT's ModuleDict of adapters: one module per adapter name (`lora_A.default.weight`); qlora-ts has one, 'default'. */
@@ -115,17 +116,17 @@ export class LoraLinear extends Module implements LinearLike {
       const [xIn, a, b, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
       const x2 = tf.reshape(xIn, [-1, this.inFeatures]) as tf.Tensor2D; // (N, in)
       save([x2]);
-      const xa = tf.matMul(x2, a, false, true); // (N, r)
-      const y = tf.add(base.matmul2d(x2), tf.mul(tf.matMul(xa, b, false, true), s)); // (N, out)
+      const xa = tf.matMul(x2, a, false, true) as tf.Tensor2D; // (N, r)
+      const y = matMulAcc(xa, b, false, true, s, base.matmul2d(x2)); // (N, out): base + s·xa·Bᵀ
       return {
         value: tf.reshape(y, [...xIn.shape.slice(0, -1), this.outFeatures]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
           const xs = saved[0] as tf.Tensor2D; // (N, in)
           const dy2 = tf.reshape(dy, [-1, this.outFeatures]) as tf.Tensor2D; // (N, out)
-          const g = tf.mul(tf.matMul(dy2, b), s) as tf.Tensor2D; // (N, r): s · dy·B
-          const dx = tf.add(base.inputGradient(dy2), tf.matMul(g, a)); // (N, in)
+          const g = matMulAcc(dy2, b, false, false, s); // (N, r): s · dy·B
+          const dx = matMulAcc(g, a, false, false, 1, base.inputGradient(dy2)); // (N, in)
           const dA = tf.matMul(g, xs, true, false); // (r, in)
-          const dB = tf.mul(tf.matMul(dy2, tf.matMul(xs, a, false, true), true, false), s); // (out, r)
+          const dB = matMulAcc(dy2, tf.matMul(xs, a, false, true) as tf.Tensor2D, true, false, s); // (out, r)
           return [tf.reshape(dx, xIn.shape), dA, dB];
         }),
       };

@@ -20,9 +20,9 @@ export interface CudaAddon {
   transpose(x: number, y: number, inShape: number[], perm: number[]): void;
   fill(y: number, n: number, value: number): void;
   copy(dst: number, src: number, bytes: number): void;
-  /** Row-major C = op(A)·op(B), batched; mode 0 fp32, 1 tf32, 2 bf16 operands (rounded on the fly), 3 bf16 with B already bf16. */
+  /** Row-major C = alpha·op(A)·op(B) + beta·C (default 1, 0), batched; mode 0 fp32, 1 tf32, 2 bf16 operands (rounded on the fly), 3 bf16 with B already bf16. */
   matmul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number, transA: number, transB: number,
-    strideA: number, strideB: number, strideC: number, mode: number): void;
+    strideA: number, strideB: number, strideC: number, mode: number, alpha?: number, beta?: number): void;
   /** n float32 values rounded to bfloat16 (2 bytes each) at y: a GEMM operand for matmul mode 3. */
   toBf16(x: number, y: number, n: number): void;
   /** n bfloat16 values widened to float32. */

@@ -6,6 +6,7 @@ import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../../nn/rms_norm';
 import type { Fn } from './kernels';
 import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD, FUSED_ROPE_ATTENTION, FUSED_ROPE_ATTENTION_GRAD } from '../../nn/attention';
 import { FUSED_LM_HEAD_LOSS } from '../../nn/lm_head_loss';
+import { FUSED_MATMUL_ACC } from '../../nn/matmul_acc';
 import { FUSED_ROPE, FUSED_ROPE_GRAD, FUSED_ROPE_HEADS, FUSED_ROPE_HEADS_GRAD } from '../../nn/rope';
 import type { CudaBackend } from './backend';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
@@ -207,6 +208,19 @@ const kernels: Record<string, Fn> = {
     backend.disposeData(chunk.dataId);
     backend.disposeData(lse.dataId);
     return [loss, dh];
+  },
+  // {a, b (2-D), c?} attrs transposeA, transposeB, alpha → c + alpha·op(a)·op(b): c copied into the output, one GEMM with beta 1.
+  [FUSED_MATMUL_ACC]: ({ inputs: { a, b, c }, backend, attrs }) => {
+    const ta = Boolean(attrs.transposeA), tb = Boolean(attrs.transposeB);
+    const [m, k] = ta ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+    const n = tb ? b.shape[0] : b.shape[1];
+    const out = backend.makeDeviceOutput([m, n]);
+    if (m * n === 0) return out;
+    if (c) backend.addon.copy(backend.devicePtr(out), backend.devicePtr(c), m * n * 4);
+    const b16 = backend.bf16Ptr(b);
+    backend.addon.matmul(backend.devicePtr(a), b16 ?? backend.devicePtr(b), backend.devicePtr(out), 1, m, n, k, ta ? 1 : 0, tb ? 1 : 0, 0, 0, 0,
+      b16 === undefined ? backend.matmulMode() : 3, attrs.alpha as number, c ? 1 : 0);
+    return out;
   },
   [FUSED_ADAMW]: ({ inputs, backend, attrs }) => {
     const { p, g, m, v } = inputs;

@@ -534,9 +534,13 @@ static void* scratch(int which, size_t bytes) {
 
 // Row-major C[b] (m×n) = op(A[b]) · op(B[b]); cuBLAS is column-major, so compute Cᵀ = op(B)ᵀ·op(A)ᵀ.
 // (a, b, c, batch, m, n, k, transA, transB, strideA, strideB, strideC, tf32)
+static double optNumber(napi_env env, napi_value v, double dflt) {
+  napi_valuetype t; napi_typeof(env, v, &t);
+  return t == napi_number ? argNumber(env, v) : dflt;
+}
 static napi_value Matmul(napi_env env, napi_callback_info info) {
   if (!ensureInit(env)) return nullptr;
-  auto a = args(env, info, 13);
+  auto a = args(env, info, 15);
   int batch = (int)argNumber(env, a[3]), m = (int)argNumber(env, a[4]), n = (int)argNumber(env, a[5]), k = (int)argNumber(env, a[6]);
   bool ta = argNumber(env, a[7]) != 0, tb = argNumber(env, a[8]) != 0;
   long long sA = (long long)argNumber(env, a[9]), sB = (long long)argNumber(env, a[10]), sC = (long long)argNumber(env, a[11]);
@@ -546,7 +550,8 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   // first would cost more than the GEMM, so it runs on TF32 tensor cores from the fp32 inputs.
   if (mode == 2 && (m <= 64 || n <= 64 || k <= 64)) mode = 1;
   int compute = mode == 1 ? CUBLAS_COMPUTE_32F_FAST_TF32_ : CUBLAS_COMPUTE_32F_;
-  float alpha = 1.f, beta = 0.f;
+  // Optional (alpha, beta): C = alpha·op(A)·op(B) + beta·C, so a scaling and a sum need no kernels of their own.
+  float alpha = (float)optNumber(env, a[13], 1.0), beta = (float)optNumber(env, a[14], 0.0);
   int lda = ta ? m : k, ldb = tb ? k : n;
   const void* A = argPtr(env, a[0]); const void* B = argPtr(env, a[1]);
   int inType = CUDA_R_32F_;
