@@ -8,8 +8,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { packageRoot } from '../lib/package_root';
 
-const root = path.resolve(__dirname, '..', '..');
+const root = packageRoot();
 
 function parseArgs(argv: string[]): { short: boolean; out: string; notebook: string } {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import * as vm from 'node:vm';
 import { Executor, type ExecHooks } from '../../kernel/exec/executor.js';
+import { packageRoot } from '../../lib/package_root';
 
 const hooks: ExecHooks = {
   stdout() {}, stderr() {}, display() {}, clear() {},
@@ -33,7 +34,7 @@ async function time(n: number, f: (i: number) => unknown): Promise<number[]> {
 const fmt = (x: number) => (x < 10 ? x.toFixed(3) : x.toFixed(1));
 
 async function main(): Promise<void> {
-  const root = join(__dirname, '..', '..', '..');
+  const root = packageRoot();
   let t = performance.now();
   const ex = new Executor({ cwd: join(root, 'notebooks') });
   await ex.execute('1 + 1', hooks);

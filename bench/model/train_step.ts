@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setBackend, describeBackend } from '../../lib/backend';
 import { LlamaForCausalLM } from '../../lib/model/llama';
+import { packageRoot } from '../../lib/package_root';
 
 const cfg = {
   hidden: 256, heads: 4, kvHeads: 4, layers: Number(process.env.BENCH_LAYERS ?? 2), vocab: 1024, intermediate: 688,
@@ -25,7 +26,7 @@ const cfg = {
 const list = (name: string, fallback: string) => (process.env[name] ?? fallback).split(',').filter(Boolean);
 
 function torchPeer(threads: string, extra: Record<string, string>): { ms_per_step: number; torch: string } {
-  const script = path.join(__dirname, '..', '..', '..', '..', 'bench', 'model', 'torch_step.py');
+  const script = path.join(packageRoot(), 'bench', 'model', 'torch_step.py');
   const out = execFileSync(process.env.PYTHON ?? '/usr/bin/python3', [script, JSON.stringify(cfg)], {
     env: { ...process.env, ...extra, OMP_NUM_THREADS: threads },
     encoding: 'utf8',

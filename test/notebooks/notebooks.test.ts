@@ -9,8 +9,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../tmp';
+import { packageRoot } from '../../lib/package_root';
 
-const root = path.resolve(__dirname, '..', '..', '..');
+const root = packageRoot();
 const notebooksDir = path.join(root, 'notebooks');
 const notebooks = fs.existsSync(notebooksDir) ? fs.readdirSync(notebooksDir).filter((f) => f.endsWith('.ipynb')).sort() : [];
 

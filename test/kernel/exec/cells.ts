@@ -1,7 +1,7 @@
 /** Drives an Executor the way the kernel does, collecting every output of a cell in order. */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { ExecHooks, ExecResult, Executor } from '../../../kernel/exec/executor.js';
+import { packageRoot } from '../../../lib/package_root';
 
 export type Output =
   | { kind: 'stdout' | 'stderr'; text: string }
@@ -11,16 +11,8 @@ export type Output =
 
 export interface CellRun { result: ExecResult; outputs: Output[]; controller: AbortController }
 
-/** The repository root (the folder whose package.json is named qlora-ts). */
-export function repoRoot(): string {
-  let dir = __dirname;
-  while (dir !== dirname(dir)) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'qlora-ts') return dir;
-    dir = dirname(dir);
-  }
-  throw new Error(`no qlora-ts package.json above ${__dirname}`);
-}
+/** The repository root. */
+export const repoRoot = packageRoot;
 
 /** Hooks that record outputs; `interruptOn`: abort the cell shortly after it prints this text. */
 /** The folder the test notebooks "live" in: a folder of this repository that always exists. */

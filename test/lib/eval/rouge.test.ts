@@ -1,21 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PorterStemmer } from '../../../lib/eval/porter';
 import { DefaultTokenizer } from '../../../lib/eval/tokenize';
 import { RougeScorer, type Score } from '../../../lib/eval/rouge_scorer';
 import { BootstrapAggregator, percentileSorted } from '../../../lib/eval/aggregate';
 import { evaluate, rouge } from '../../../lib/eval/rouge';
 import { ArgumentError } from '../../../lib/errors';
+import { packageRoot } from '../../../lib/package_root';
 
-/** The repository root: tests run from build/<who>/test/… or dist/test/…, fixtures stay in the source tree. */
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-const FIXTURES = join(repoRoot(), 'test', 'fixtures', 'rouge');
+const FIXTURES = join(packageRoot(), 'test', 'fixtures', 'rouge');
 
 function close(actual: number, expected: number, what: string): void {
   assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} != ${expected}`);

@@ -10,14 +10,10 @@ import { PeftModel, getPeftModel } from '../../../lib/lora/peft_model';
 import { formatTrainableParameters, parameterCounts } from '../../../lib/lora/count';
 import { DYNAMIC_MAP } from '../../../lib/quant/codebooks';
 import { quantize4bit, type Quantized4bit } from '../../../lib/quant/quant_state';
+import { packageRoot } from '../../../lib/package_root';
 
 /** References made by scripts/golden/peft/make_refs.py with Python PEFT 0.21 / transformers 5.17 (see test/fixtures/peft/README.md). */
-function root(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return dir;
-}
-const FIX = path.join(root(), 'test/fixtures');
+const FIX = path.join(packageRoot(), 'test/fixtures');
 const BASE = path.join(FIX, 'llama/gqa');
 const refs = JSON.parse(fs.readFileSync(path.join(FIX, 'peft/refs.json'), 'utf8'));
 const IDS: number[][] = refs.input_ids;

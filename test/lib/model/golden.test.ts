@@ -5,12 +5,13 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../../lib/backend';
 import { AutoModelForCausalLM } from '../../../lib/model/llama';
+import { packageRoot } from '../../../lib/package_root';
 
 /**
  * Golden tests in llm.c's style: tiny random Llama checkpoints and the logits, loss and greedy
  * continuations transformers computed for them (scripts/golden/llama/make_refs.py).
  */
-const FIXTURES = path.join(__dirname, '..', '..', '..', '..', '..', 'test', 'fixtures', 'llama');
+const FIXTURES = path.join(packageRoot(), 'test', 'fixtures', 'llama');
 const NAMES = ['gqa', 'tied', 'llama3_rope'];
 
 interface Refs {

@@ -9,16 +9,11 @@ import { PeftModel } from '../../../lib/lora/peft_model';
 import { Trainer } from '../../../lib/train/trainer';
 import { TrainingArguments } from '../../../lib/train/training_args';
 import { tempDir } from '../../tmp';
+import { packageRoot } from '../../../lib/package_root';
 
-/** The repository root (tests run from build/<who>/test/… or dist/test/…; fixtures stay in the source tree). */
-function root(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return dir;
-}
 /** Inputs from scripts/golden/train/make_fixture.ts; references from scripts/golden/train/make_refs.py (see README.md there). */
-const FIX = path.join(root(), 'test/fixtures/train');
-const BASE = path.join(root(), 'test/fixtures/llama/gqa');
+const FIX = path.join(packageRoot(), 'test/fixtures/train');
+const BASE = path.join(packageRoot(), 'test/fixtures/llama/gqa');
 
 interface Ref { step: number; loss: number; grad_norm: number; learning_rate: number }
 
