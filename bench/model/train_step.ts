@@ -6,7 +6,7 @@
  * Every measurement is its own process (threads are fixed when wasm starts); torch and tfjs
  * alternate for BENCH_ROUNDS rounds and each row reports its median, with the load average.
  * Options (env): BENCH_ROUNDS (3), BENCH_LAYERS (2), BENCH_STEPS (5), BENCH_VARIANTS (blas,
- * blas-ckpt, xnnpack, xnnpack-2 by default; also blas-unfused, cpu: the tfjs rows), BENCH_TORCH_THREADS
+ * blas-ckpt, xnnpack, xnnpack-2 by default; also blas-2, blas-unfused, cpu: the tfjs rows), BENCH_TORCH_THREADS
  * (2,1: OMP_NUM_THREADS of the peer rows), BENCH_CORETYPES (env: OpenBLAS's kernels for torch and
  * tfjs alike, `env` = as the environment says, else an OPENBLAS_CORETYPE value such as SKYLAKEX
  * given to both), PYTHON (/usr/bin/python3).
@@ -40,6 +40,7 @@ interface TfjsResult { ms: number; activationMiB: number; report: string }
 const VARIANTS: Record<string, { label: string; backend: string; env: Record<string, string>; checkpointing: boolean }> = {
   'blas': { label: 'tfjs wasm, matmuls on OpenBLAS + native fused kernels (1 thread)', backend: 'wasm', env: {}, checkpointing: false },
   'blas-unfused': { label: 'tfjs wasm, matmuls on OpenBLAS, no native fused kernels (QLORA_TS_FUSED=0)', backend: 'wasm', env: { QLORA_TS_FUSED: '0' }, checkpointing: false },
+  'blas-2': { label: 'tfjs wasm, OpenBLAS with 2 threads (QLORA_TS_BLAS_THREADS=2) + native fused kernels', backend: 'wasm', env: { QLORA_TS_BLAS_THREADS: '2' }, checkpointing: false },
   'blas-ckpt': { label: 'tfjs wasm, OpenBLAS + gradient checkpointing', backend: 'wasm', env: {}, checkpointing: true },
   'xnnpack': { label: 'tfjs wasm, XNNPACK only, 1 thread', backend: 'wasm', env: { QLORA_TS_BLAS: '0' }, checkpointing: false },
   'xnnpack-2': { label: 'tfjs wasm, XNNPACK only, 2 threads', backend: 'wasm', env: { QLORA_TS_BLAS: '0', QLORA_TS_WASM_THREADS: '2' }, checkpointing: false },
