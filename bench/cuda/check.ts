@@ -357,9 +357,10 @@ async function main(): Promise<void> {
       tf.dispose([hidden, weight, hv, value, ...Object.values(grads)]);
     }
     // 4-bit weight × activations on bf16 tensor cores vs float64 (weights from the CPU dequantize kernel).
-    for (const nested of [false, true]) {
+    // Chunk 2000: the weight is dequantized and multiplied in uneven slices (QLORA_TS_CUDA_DEQUANT_CHUNK).
+    for (const chunk of ['', '2000']) for (const nested of [false, true]) {
       for (const gradInput of [false, true]) {
-        const [rows, cols, N] = [96, 128, 40];
+        const [rows, cols, N] = [104, 128, 40];
         const nBlocks = (rows * cols) / 64;
         const inputs = () => ({
           packed: tf.tensor1d(Array.from({ length: (rows * cols) / 8 }, (_, i) => Math.imul(i + 5, 2654435761) | 0), 'int32'),
@@ -373,7 +374,9 @@ async function main(): Promise<void> {
         const w = await onBackend('cpu', () => dequantize4bitOp(inputs(), attrs)); // (rows, cols) row-major
         const k = gradInput ? rows : cols, nOut = gradInput ? cols : rows;
         const xv = await onBackend('cpu', () => tf.randomNormal([N, k], 0, 1, 'float32', 110));
+        if (chunk) process.env.QLORA_TS_CUDA_DEQUANT_CHUNK = chunk;
         const got = await onBackend('cuda', () => matmul4bitOp(tf.tensor2d(xv, [N, k]), inputs(), attrs, gradInput));
+        delete process.env.QLORA_TS_CUDA_DEQUANT_CHUNK;
         let num = 0, den = 0;
         for (let i = 0; i < N; i++) {
           for (let j = 0; j < nOut; j++) {
@@ -382,7 +385,7 @@ async function main(): Promise<void> {
             num += (got[i * nOut + j] - ref) ** 2; den += ref * ref;
           }
         }
-        report(`Matmul4bit bf16 nested=${nested} gradInput=${gradInput} (rel L2)`, Math.sqrt(num / den), 1e-2);
+        report(`Matmul4bit bf16 nested=${nested} gradInput=${gradInput}${chunk ? ` chunk=${chunk}` : ''} (rel L2)`, Math.sqrt(num / den), 1e-2);
       }
     }
     await tf.setBackend('cuda');
@@ -425,13 +428,16 @@ async function main(): Promise<void> {
       report('fused RMSNorm input gradient', e4, 1e-5);
       tf.dispose([x, u, c, w, ...swGrads]);
     }
-    // Attention (GQA, causal + padding mask): forward and the three input gradients against float64.
-    {
-      const [B, H, Hkv, T, D] = [2, 4, 2, 6, 8];
+    // Attention (GQA, causal + padding mask): forward and the three input gradients against float64;
+    // the second case with bf16 GEMMs and sides > 64 (the softmax's bf16 copy feeding the P·V GEMM).
+    for (const [B, H, Hkv, T, D, bf16] of [[2, 4, 2, 6, 8, 0], [2, 4, 2, 72, 128, 1]]) {
+      const cuda = tf.findBackend('cuda') as CudaBackend;
+      cuda.bf16Matmul = bf16 === 1;
+      const tol = bf16 ? 3e-2 : 1e-5, tag = bf16 ? ' bf16' : '';
       const S = T, g = H / Hkv, scale = 1 / Math.sqrt(D);
       const rnd = async (shape: number[], seed: number) => onBackend('cpu', () => tf.randomNormal(shape, 0, 1, 'float32', seed));
       const [qs, ks, vs, dos] = [await rnd([B, H, T, D], 130), await rnd([B, Hkv, S, D], 131), await rnd([B, Hkv, S, D], 132), await rnd([B, H, T, D], 133)];
-      const pad = [[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1]]; // row 1 left-padded
+      const pad = [0, 1].map((b) => Array.from({ length: S }, (_, s2) => (b === 1 && s2 < 2 ? 0 : 1))); // row 1 left-padded
       const ms = new Float32Array(B * T * S);
       for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let s2 = 0; s2 < S; s2++) if (s2 > t || !pad[b][s2]) ms[(b * T + t) * S + s2] = -1e30;
       await tf.setBackend('cuda');
@@ -468,11 +474,12 @@ async function main(): Promise<void> {
         }
       }
       const maxErr = (a: ArrayLike<number>, r: Float64Array) => { let e = 0; for (let i = 0; i < r.length; i++) e = Math.max(e, Math.abs(a[i] - r[i]) / Math.max(1, Math.abs(r[i]))); return e; };
-      report('fused attention output (GQA, causal+padding)', maxErr(o, rO), 1e-5);
-      report('fused attention dq', maxErr(dq, rQ), 1e-5);
-      report('fused attention dk (summed over the group)', maxErr(dk, rK), 1e-5);
-      report('fused attention dv (summed over the group)', maxErr(dv, rV), 1e-5);
+      report(`fused attention${tag} output (GQA, causal+padding)`, maxErr(o, rO), tol);
+      report(`fused attention${tag} dq`, maxErr(dq, rQ), tol);
+      report(`fused attention${tag} dk (summed over the group)`, maxErr(dk, rK), tol);
+      report(`fused attention${tag} dv (summed over the group)`, maxErr(dv, rV), tol);
       tf.dispose([out, probs]);
+      cuda.bf16Matmul = process.env.QLORA_TS_CUDA_MATMUL === 'bf16';
     }
     // End to end: loss and LoRA gradients of a tiny GQA Llama (frozen norms: every fused kernel but
     // the 4-bit one) on cuda against the CPU backend's composite ops.

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # On the GPU machine (after unpack.sh): the issue's training/generation benchmarks for qlora-ts's
 # cuda backend and the PyTorch peer, one process per configuration, results appended as JSON lines
-# to ${OUT:-.}/train.jsonl and logs beside it. `bash scripts/gpu/bench-train.sh [quick]`.
+# to ${OUT:-.}/train.jsonl and logs beside it. `bash scripts/gpu/bench-train.sh [all|ours|peer]`;
+# ONLY=8b (or 1b) keeps the rows of that shape.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-.}
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-} QLORA_TS_BACKEND=cuda QLORA_TS_CUDA_QUIET=1
 node=${NODE:-/tmp/node}
-ours() { echo "== qlora-ts $*"; timeout "${LIMIT:-120}" "$node" --max-old-space-size=16384 dist/bench/cuda/train.js "$@" --json "$out/train.jsonl" 2>&1 | tail -4; }
-peer() { echo "== torch $*"; timeout "${LIMIT:-120}" python3 bench/cuda/torch_peer.py "$@" --json "$out/train.jsonl" 2>&1 | tail -4; }
+skip() { [ -n "${ONLY:-}" ] && [[ " $* " != *" --shape $ONLY "* ]]; }
+ours() { skip "$@" && return; echo "== qlora-ts $*"; timeout "${LIMIT:-120}" "$node" --max-old-space-size=16384 dist/bench/cuda/train.js "$@" --json "$out/train.jsonl" 2>&1 | tail -4; }
+peer() { skip "$@" && return; echo "== torch $*"; timeout "${LIMIT:-120}" python3 bench/cuda/torch_peer.py "$@" --json "$out/train.jsonl" 2>&1 | tail -4; }
 mode=${1:-all}
 if [ "$mode" = all ] || [ "$mode" = ours ]; then
   QLORA_TS_CUDA_MATMUL=${QLORA_TS_CUDA_MATMUL:-bf16} ours --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all --profile

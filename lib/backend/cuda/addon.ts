@@ -20,7 +20,7 @@ export interface CudaAddon {
   transpose(x: number, y: number, inShape: number[], perm: number[]): void;
   fill(y: number, n: number, value: number): void;
   copy(dst: number, src: number, bytes: number): void;
-  /** Row-major C = alpha·op(A)·op(B) + beta·C (default 1, 0), batched; mode 0 fp32, 1 tf32, 2 bf16 operands (rounded on the fly), 3 bf16 with B already bf16. */
+  /** Row-major C = alpha·op(A)·op(B) + beta·C (default 1, 0), batched; mode 0 fp32, 1 tf32, 2 bf16 operands (rounded on the fly), 3 bf16 with B already bf16, 4 bf16 with A already bf16. */
   matmul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number, transA: number, transB: number,
     strideA: number, strideB: number, strideC: number, mode: number, alpha?: number, beta?: number): void;
   /** n float32 values rounded to bfloat16 (2 bytes each) at y: a GEMM operand for matmul mode 3. */
@@ -44,7 +44,11 @@ export interface CudaAddon {
   /** One AdamW step of one parameter into new buffers (po, mo, vo). */
   adamwStep(p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number,
     lr: number, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2s: number): void;
-  /** 4-bit weight (rows, cols) dequantized to bf16 × activations rounded to bf16: y = x·Wᵀ, or x·W when gradInput. */
+  /**
+   * 4-bit weight (rows, cols) dequantized to bf16 × activations rounded to bf16: y = x·Wᵀ, or x·W when gradInput.
+   * A weight over QLORA_TS_CUDA_DEQUANT_CHUNK elements (default 2²⁴) is dequantized and multiplied in slices of y's columns
+   * (its bf16 copy never exists whole: about 32 MiB of scratch).
+   */
   matmul4(x: number, packed: number, code: number, scale: number, y: number, n: number, rows: number, cols: number, shift: number, gradInput: number): void;
   /** Rotary embedding (grad 0) or its gradient (grad 1); each side (B, T, H, D) when its flag is 1, else (B, H, T, D); cos/sin (B, T, D). */
   rope(x: number, cos: number, sin: number, y: number, b: number, h: number, t: number, d: number, inBTHD: number, outBTHD: number, grad: number): void;
@@ -52,8 +56,11 @@ export interface CudaAddon {
   swigluGrad(g: number, u: number, dy: number, dg: number, du: number, n: number): void;
   rmsNorm(x: number, w: number, y: number, rstd: number, rows: number, d: number, eps: number): void;
   rmsNormGrad(x: number, w: number, rstd: number, dy: number, dx: number, rows: number, d: number): void;
-  /** softmax(x·scale + mask) over rows of x (B, H, T, S), mask (B, T, S) when maskBatched, else (T, S). */
-  maskedSoftmax(x: number, mask: number, y: number, b: number, h: number, t: number, s: number, scale: number, maskBatched: number): void;
+  /**
+   * softmax(x·scale + mask) over rows of x (B, H, T, S), mask (B, T, S) when maskBatched, else (T, S);
+   * y may be x (in place); a nonzero y16 also gets the result in bf16 (an A operand for matmul mode 4).
+   */
+  maskedSoftmax(x: number, mask: number, y: number, b: number, h: number, t: number, s: number, scale: number, maskBatched: number, y16?: number): void;
   softmaxGrad(p: number, dy: number, dx: number, rows: number, s: number, scale: number): void;
   nestedScales(words: number, nestedCode: number, nestedAbsmax: number, scale: number, nBlocks: number, nestedBlocksize: number, offset: number): void;
   dequant4(packed: number, code: number, scale: number, y: number, rows: number, cols: number, shift: number, transpose: number): void;

@@ -31,21 +31,26 @@ function transposeHeads(backend: CudaBackend, x: TensorInfo, dims: [number, numb
 
 /**
  * Attention over q (B, H, T, D), k, v (B, Hkv, S, D) with an additive mask (B or 1, 1, T, S):
- * per (b, kv head) the group's query heads stacked along T, (gT, D) · (S, D)ᵀ, one kernel for
- * scale + mask + softmax, then · V. Returns [out (B, H, T, D), probs (B, H, T, S)].
+ * per (b, kv head) the group's query heads stacked along T, (gT, D) · (S, D)ᵀ into the probs
+ * buffer, one kernel for scale + mask + softmax in place, then · V. With bf16 GEMMs the softmax
+ * also writes a bf16 copy of the probabilities that the second GEMM reads as it is (no separate
+ * rounding pass over the (B, H, T, S) tensor). Returns [out (B, H, T, D), probs (B, H, T, S)].
  */
 function attentionForward(backend: CudaBackend, q: TensorInfo, k: TensorInfo, v: TensorInfo, mask: TensorInfo, scale: number): [TensorInfo, TensorInfo] {
   const [B, H, T, D] = q.shape;
   const [, Hkv, S] = k.shape;
   const gT = (H / Hkv) * T;
   const mode = backend.matmulMode();
-  const scores = backend.makeDeviceOutput([B, H, T, S]);
   const probs = backend.makeDeviceOutput([B, H, T, S]);
   const out = backend.makeDeviceOutput([B, H, T, D]);
-  backend.addon.matmul(backend.devicePtr(q), backend.devicePtr(k), backend.devicePtr(scores), B * Hkv, gT, S, D, 0, 1, gT * D, S * D, gT * S, mode);
-  backend.addon.maskedSoftmax(backend.devicePtr(scores), backend.devicePtr(mask), backend.devicePtr(probs), B, H, T, S, scale, mask.shape[0] === 1 ? 0 : 1);
-  backend.disposeData(scores.dataId);
-  backend.addon.matmul(backend.devicePtr(probs), backend.devicePtr(v), backend.devicePtr(out), B * Hkv, gT, D, S, 0, 0, gT * S, S * D, gT * D, mode);
+  // The addon keeps a product with a side ≤ 64 on TF32 (mode 2 becomes 1 there), which a bf16 A cannot take.
+  const bf16Probs = mode === 2 && gT > 64 && S > 64 && D > 64;
+  const p16 = bf16Probs ? { ptr: backend.addon.alloc(B * H * T * S * 2), bytes: B * H * T * S * 2 } : undefined;
+  const p = backend.devicePtr(probs);
+  backend.addon.matmul(backend.devicePtr(q), backend.devicePtr(k), p, B * Hkv, gT, S, D, 0, 1, gT * D, S * D, gT * S, mode);
+  backend.addon.maskedSoftmax(p, backend.devicePtr(mask), p, B, H, T, S, scale, mask.shape[0] === 1 ? 0 : 1, p16?.ptr ?? 0);
+  backend.addon.matmul(p16?.ptr ?? p, backend.devicePtr(v), backend.devicePtr(out), B * Hkv, gT, D, S, 0, 0, gT * S, S * D, gT * D, p16 ? 4 : mode);
+  if (p16) backend.addon.free(p16.ptr, p16.bytes); // stream-ordered: a later kernel reusing it runs after this GEMM
   return [out, probs];
 }
 

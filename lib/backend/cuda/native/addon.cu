@@ -6,6 +6,7 @@
 #include <cuda_bf16.h>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -519,6 +520,21 @@ static napi_value Dequant4(napi_env env, napi_callback_info info) {  // (packed,
 __global__ void kToBf16(const float* x, __nv_bfloat16* y, long long n) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) y[i] = __float2bfloat16(x[i]);
 }
+// Four values per thread: one 16-byte load, one 8-byte store (x and y 16- and 8-byte aligned, n4 = n / 4).
+__global__ void kToBf16x4(const float4* x, uint2* y, unsigned n4) {
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += gridDim.x * blockDim.x) {
+    float4 v = x[i];
+    __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
+    y[i] = make_uint2(*reinterpret_cast<unsigned*>(&lo), *reinterpret_cast<unsigned*>(&hi));
+  }
+}
+// x (float32) rounded to bf16 at y; the vector kernel when the sizes and addresses allow it.
+static void launchToBf16(const float* x, __nv_bfloat16* y, long long n) {
+  if (n % 4 == 0 && n / 4 < (1ll << 31) && ((uintptr_t)x & 15) == 0 && ((uintptr_t)y & 7) == 0)
+    kToBf16x4<<<gridFor(n / 4), 256, 0, gStream>>>((const float4*)x, (uint2*)y, (unsigned)(n / 4));
+  else
+    kToBf16<<<gridFor(n), 256, 0, gStream>>>(x, y, n);
+}
 static void* gScratch[2] = {nullptr, nullptr};
 static size_t gScratchBytes[2] = {0, 0};
 static size_t gScratchTotal() { return gScratchBytes[0] + gScratchBytes[1]; }
@@ -544,7 +560,7 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   int batch = (int)argNumber(env, a[3]), m = (int)argNumber(env, a[4]), n = (int)argNumber(env, a[5]), k = (int)argNumber(env, a[6]);
   bool ta = argNumber(env, a[7]) != 0, tb = argNumber(env, a[8]) != 0;
   long long sA = (long long)argNumber(env, a[9]), sB = (long long)argNumber(env, a[10]), sC = (long long)argNumber(env, a[11]);
-  // 0 fp32, 1 tf32, 2 bf16 inputs with fp32 accumulate, 3 the same with B already bf16 (toBf16).
+  // 0 fp32, 1 tf32, 2 bf16 inputs with fp32 accumulate, 3 the same with B already bf16 (toBf16), 4 with A already bf16.
   int mode = (int)argNumber(env, a[12]);
   // A skinny product (LoRA's rank-r side) is memory-bound: rounding a large fp32 operand to bf16
   // first would cost more than the GEMM, so it runs on TF32 tensor cores from the fp32 inputs.
@@ -559,15 +575,22 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
     long long nA = (sA == 0 ? 1 : batch) * (long long)m * k, nB = (sB == 0 ? 1 : batch) * (long long)k * n;
     void* a16 = scratch(0, (size_t)nA * 2); void* b16 = scratch(1, (size_t)nB * 2);
     if (!a16 || !b16) return throwError(env, "cudaMalloc failed for the bf16 GEMM scratch");
-    kToBf16<<<gridFor(nA), 256, 0, gStream>>>((const float*)A, (__nv_bfloat16*)a16, nA);
-    kToBf16<<<gridFor(nB), 256, 0, gStream>>>((const float*)B, (__nv_bfloat16*)b16, nB);
+    launchToBf16((const float*)A, (__nv_bfloat16*)a16, nA);
+    launchToBf16((const float*)B, (__nv_bfloat16*)b16, nB);
     LAUNCH_CHECK();
     A = a16; B = b16; inType = CUDA_R_16BF_;
+  } else if (mode == 4) {
+    long long nB = (sB == 0 ? 1 : batch) * (long long)k * n;
+    void* b16 = scratch(1, (size_t)nB * 2);
+    if (!b16) return throwError(env, "cudaMalloc failed for the bf16 GEMM scratch");
+    launchToBf16((const float*)B, (__nv_bfloat16*)b16, nB);
+    LAUNCH_CHECK();
+    B = b16; inType = CUDA_R_16BF_;
   } else if (mode == 3) {
     long long nA = (sA == 0 ? 1 : batch) * (long long)m * k;
     void* a16 = scratch(0, (size_t)nA * 2);
     if (!a16) return throwError(env, "cudaMalloc failed for the bf16 GEMM scratch");
-    kToBf16<<<gridFor(nA), 256, 0, gStream>>>((const float*)A, (__nv_bfloat16*)a16, nA);
+    launchToBf16((const float*)A, (__nv_bfloat16*)a16, nA);
     LAUNCH_CHECK();
     A = a16; inType = CUDA_R_16BF_;
   }
@@ -702,8 +725,6 @@ __global__ void kDequant4Bf16(const unsigned* packed, const float* code, const f
     }
   }
 }
-// (x, packed, code, scale, y, N, rows, cols, shift, gradInput): gradInput 0: y (N, rows) = x (N, cols) · Wᵀ;
-// 1: y (N, cols) = x (N, rows) · W.
 __global__ void kFromBf16(const __nv_bfloat16* x, float* y, long long n) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) y[i] = __bfloat162float(x[i]);
 }
@@ -718,9 +739,45 @@ static napi_value ToBf16(napi_env env, napi_callback_info info) {  // (x float32
   auto a = args(env, info, 3);
   long long n = (long long)argNumber(env, a[2]);
   if (n == 0) return nullptr;
-  kToBf16<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (__nv_bfloat16*)argPtr(env, a[1]), n);
+  launchToBf16((const float*)argPtr(env, a[0]), (__nv_bfloat16*)argPtr(env, a[1]), n);
   LAUNCH_CHECK(); return nullptr;
 }
+// A tile of the weight, rows [r0, r0 + nr) × columns [c0, c0 + cc) of (rows, cols), dequantized to
+// a contiguous (nr, cc) bf16 block: one packed word per thread, its 8 values written as one 16-byte
+// store; the 16-entry code sits in shared memory. cols and cc are multiples of 8, so a word never
+// straddles a scale block (blocks are ≥ 32 elements and multiples of 8).
+__global__ void kDequant4Bf16Tile(const unsigned* packed, const float* code, const float* scale, uint4* y,
+                                  long long r0, unsigned nr, long long cols, long long c0, unsigned cc, int shift) {
+  __shared__ float table[16];
+  if (threadIdx.x < 16) table[threadIdx.x] = code[threadIdx.x];
+  __syncthreads();
+  unsigned wordsPerRow = cc / 8, total = nr * wordsPerRow;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    unsigned r = i / wordsPerRow, j = i - r * wordsPerRow;
+    long long e = (r0 + r) * cols + c0 + 8ll * j;
+    unsigned word = packed[e >> 3];
+    float s = scale[e >> shift];
+    unsigned out[4];
+#pragma unroll
+    for (int b = 0; b < 4; b++) {  // byte b holds elements 2b (high nibble) and 2b + 1 (low nibble)
+      unsigned byte = (word >> (8 * b)) & 255u;
+      __nv_bfloat162 v = __floats2bfloat162_rn(table[byte >> 4] * s, table[byte & 15u] * s);
+      out[b] = *reinterpret_cast<unsigned*>(&v);
+    }
+    y[i] = make_uint4(out[0], out[1], out[2], out[3]);
+  }
+}
+// Weight elements dequantized per GEMM: 2^24 (32 MiB of bf16) unless QLORA_TS_CUDA_DEQUANT_CHUNK
+// names another count. A larger weight is multiplied in slices of output columns, so its bf16 copy
+// never exists whole (8B shape: 112 MiB of scratch → 32). Each slice adds a GEMM with a partly
+// filled last wave: an 8B 4 × 512 step took 0.274 s with whole weights, 0.288 with 2^24, 0.302 with 2^23.
+static long long dequantChunkElems() {
+  const char* v = getenv("QLORA_TS_CUDA_DEQUANT_CHUNK");
+  long long c = v ? atoll(v) : 0;
+  return c > 0 ? c : (1ll << 24);
+}
+// (x, packed, code, scale, y, N, rows, cols, shift, gradInput): gradInput 0: y (N, rows) = x (N, cols) · Wᵀ;
+// 1: y (N, cols) = x (N, rows) · W. W is (rows, cols) = (out, in) in 4-bit codes.
 static napi_value Matmul4(napi_env env, napi_callback_info info) {
   if (!ensureInit(env)) return nullptr;
   auto a = args(env, info, 10);
@@ -728,20 +785,36 @@ static napi_value Matmul4(napi_env env, napi_callback_info info) {
   int shift = (int)argNumber(env, a[8]); bool gradInput = argNumber(env, a[9]) != 0;
   long long k = gradInput ? rows : cols, nOut = gradInput ? cols : rows;
   if (N * nOut == 0) return nullptr;
-  void* x16 = scratch(0, (size_t)(N * k) * 2); void* w16 = scratch(1, (size_t)(rows * cols) * 2);
+  const unsigned* packed = (const unsigned*)argPtr(env, a[1]);
+  const float* code = (const float*)argPtr(env, a[2]); const float* scale = (const float*)argPtr(env, a[3]);
+  float* y = (float*)argPtr(env, a[4]);
+  // Slices: forward, nr rows of W (columns [r0, r0 + nr) of y); input gradient, nc columns of W (columns of y).
+  // Each slice is a multiple of 8 elements wide, balanced over ceil(rows·cols / chunk) slices.
+  long long slices = cols % 8 == 0 ? (rows * cols + dequantChunkElems() - 1) / dequantChunkElems() : 1;
+  long long span = gradInput ? cols : rows;
+  long long step = slices <= 1 ? span : ((span + slices - 1) / slices + 7) / 8 * 8;
+  if (step >= span) step = span;
+  long long sliceElems = step * (gradInput ? rows : cols);
+  void* x16 = scratch(0, (size_t)(N * k) * 2); void* w16 = scratch(1, (size_t)(cols % 8 == 0 ? sliceElems : rows * cols) * 2);
   if (!x16 || !w16) return throwError(env, "cudaMalloc failed for the 4-bit GEMM scratch");
-  kToBf16<<<gridFor(N * k), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (__nv_bfloat16*)x16, N * k);
-  kDequant4Bf16<<<gridFor((rows * cols + 7) / 8), 256, 0, gStream>>>((const unsigned*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (const float*)argPtr(env, a[3]), (__nv_bfloat16*)w16, rows * cols, shift);
-  LAUNCH_CHECK();
-  // Row-major C (N × nOut) = x · op(W); cuBLAS (column-major) computes Cᵀ = op(W)ᵀ · xᵀ.
+  launchToBf16((const float*)argPtr(env, a[0]), (__nv_bfloat16*)x16, N * k);
   float alpha = 1.f, beta = 0.f;
-  int m = (int)N, n = (int)nOut, kk = (int)k;
-  bool tb = !gradInput;  // forward multiplies by Wᵀ
-  int ldb = tb ? kk : n, lda = kk;
-  cublasStatus_t st = gBlas.gemmStridedBatchedEx(gBlas.handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, n, m, kk, &alpha,
-                                                 w16, CUDA_R_16BF_, ldb, 0, x16, CUDA_R_16BF_, lda, 0, &beta,
-                                                 argPtr(env, a[4]), CUDA_R_32F_, n, 0, 1, CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
-  if (st != 0) return throwError(env, "cublasGemmStridedBatchedEx (4-bit) failed with status " + std::to_string(st));
+  for (long long s0 = 0; s0 < span; s0 += step) {
+    long long w = span - s0 < step ? span - s0 : step;
+    if (cols % 8 != 0)  // odd widths: the whole weight at once, element by element
+      kDequant4Bf16<<<gridFor((rows * cols + 7) / 8), 256, 0, gStream>>>(packed, code, scale, (__nv_bfloat16*)w16, rows * cols, shift);
+    else if (gradInput)
+      kDequant4Bf16Tile<<<gridFor(rows * w / 8), 256, 0, gStream>>>(packed, code, scale, (uint4*)w16, 0, (unsigned)rows, cols, s0, (unsigned)w, shift);
+    else
+      kDequant4Bf16Tile<<<gridFor(w * cols / 8), 256, 0, gStream>>>(packed, code, scale, (uint4*)w16, s0, (unsigned)w, cols, 0, (unsigned)cols, shift);
+    LAUNCH_CHECK();
+    // Row-major y[:, s0 : s0 + w] (ld nOut) = x · op(slice); cuBLAS (column-major) computes its transpose:
+    // forward op(slice)ᵀ = slice (w, cols) read transposed; input gradient slice (rows, w) as it is.
+    cublasStatus_t st = gBlas.gemmStridedBatchedEx(gBlas.handle, gradInput ? CUBLAS_OP_N : CUBLAS_OP_T, CUBLAS_OP_N, (int)w, (int)N, (int)k, &alpha,
+                                                   w16, CUDA_R_16BF_, gradInput ? (int)w : (int)k, 0, x16, CUDA_R_16BF_, (int)k, 0, &beta,
+                                                   y + s0, CUDA_R_32F_, (int)nOut, 0, 1, CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
+    if (st != 0) return throwError(env, "cublasGemmStridedBatchedEx (4-bit) failed with status " + std::to_string(st));
+  }
   return nullptr;
 }
 
@@ -861,11 +934,56 @@ __global__ void kSoftmaxGrad(const float* p, const float* dy, float* dx, long lo
   s = blockReduce(s, sh, false);
   for (long long c = threadIdx.x; c < S; c += blockDim.x) dx[off + c] = p[off + c] * (dy[off + c] - s) * scale;
 }
-static napi_value MaskedSoftmax(napi_env env, napi_callback_info info) {  // (x, mask, y, B, H, T, S, scale, maskBatched)
-  auto a = args(env, info, 9);
+// The same with the row in registers (ITEMS values per thread, S ≤ ITEMS·blockDim): x read once,
+// y written once, so y may be x (in place). y16, when given, gets a bf16 copy of y: the A operand
+// of the next GEMM (matmul mode 4), so that GEMM does not round y in a pass of its own.
+template <int ITEMS>
+__global__ void kMaskedSoftmaxReg(const float* x, const float* mask, float* y, __nv_bfloat16* y16, long long H, long long T, long long S, float scale, int maskBatched) {
+  extern __shared__ float sh[];
+  long long row = blockIdx.x, t = row % T, b = maskBatched ? row / (H * T) : 0;
+  const float* xr = x + row * S; const float* mr = mask + (b * T + t) * S;
+  float v[ITEMS], m = -INFINITY;
+#pragma unroll
+  for (int i = 0; i < ITEMS; i++) {
+    long long c = threadIdx.x + (long long)i * blockDim.x;
+    v[i] = c < S ? xr[c] * scale + mr[c] : -INFINITY;
+    m = fmaxf(m, v[i]);
+  }
+  m = blockReduce(m, sh, true);
+  float sum = 0.f;
+#pragma unroll
+  for (int i = 0; i < ITEMS; i++) {
+    long long c = threadIdx.x + (long long)i * blockDim.x;
+    v[i] = c < S ? __expf(v[i] - m) : 0.f;
+    sum += v[i];
+  }
+  sum = blockReduce(sum, sh, false);
+  float inv = 1.f / sum;
+#pragma unroll
+  for (int i = 0; i < ITEMS; i++) {
+    long long c = threadIdx.x + (long long)i * blockDim.x;
+    if (c >= S) continue;
+    float p = v[i] * inv;
+    y[row * S + c] = p;
+    if (y16) y16[row * S + c] = __float2bfloat16(p);
+  }
+}
+static napi_value MaskedSoftmax(napi_env env, napi_callback_info info) {  // (x, mask, y, B, H, T, S, scale, maskBatched[, y16 bf16 copy or 0])
+  size_t argc = 10; napi_value a[10]; napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
   long long B = (long long)argNumber(env, a[3]), H = (long long)argNumber(env, a[4]), T = (long long)argNumber(env, a[5]), S = (long long)argNumber(env, a[6]);
   if (B * H * T == 0) return nullptr;
-  kMaskedSoftmax<<<(unsigned)(B * H * T), 256, 256 * sizeof(float), gStream>>>((const float*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), H, T, S, (float)argNumber(env, a[7]), (int)argNumber(env, a[8]));
+  __nv_bfloat16* y16 = argc > 9 ? (__nv_bfloat16*)argPtr(env, a[9]) : nullptr;
+  const float* x = (const float*)argPtr(env, a[0]); const float* mask = (const float*)argPtr(env, a[1]); float* y = (float*)argPtr(env, a[2]);
+  float scale = (float)argNumber(env, a[7]); int batched = (int)argNumber(env, a[8]);
+  unsigned rows = (unsigned)(B * H * T); size_t shb = 256 * sizeof(float);
+  if (S <= 256) kMaskedSoftmaxReg<1><<<rows, 256, shb, gStream>>>(x, mask, y, y16, H, T, S, scale, batched);
+  else if (S <= 512) kMaskedSoftmaxReg<2><<<rows, 256, shb, gStream>>>(x, mask, y, y16, H, T, S, scale, batched);
+  else if (S <= 1024) kMaskedSoftmaxReg<4><<<rows, 256, shb, gStream>>>(x, mask, y, y16, H, T, S, scale, batched);
+  else if (S <= 2048) kMaskedSoftmaxReg<8><<<rows, 256, shb, gStream>>>(x, mask, y, y16, H, T, S, scale, batched);
+  else {
+    kMaskedSoftmax<<<rows, 256, shb, gStream>>>(x, mask, y, H, T, S, scale, batched);
+    if (y16) launchToBf16(y, y16, (long long)rows * S);
+  }
   LAUNCH_CHECK(); return nullptr;
 }
 static napi_value SoftmaxGrad(napi_env env, napi_callback_info info) {  // (p, dy, dx, rows, S, scale)
