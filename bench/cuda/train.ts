@@ -23,7 +23,7 @@ import type { CudaBackend } from '../../lib/backend/cuda';
 import { deviceRandom } from '../../lib/backend/cuda/random';
 import { storeFrozenWeightsInBf16 } from '../../lib/backend/cuda/bf16';
 import { LlamaConfig } from '../../lib/model/config';
-import { LlamaForCausalLM, type ModelBuilder } from '../../lib/model/llama';
+import { LlamaForCausalLM, MakingBuilder } from '../../lib/model/llama';
 import { Linear, type LinearLike } from '../../lib/nn/linear';
 import { Linear4bit } from '../../lib/quant/linear4bit';
 import { codeFor } from '../../lib/quant/codebooks';
@@ -54,11 +54,12 @@ function random(shape: number[], kind: 'normal' | 'uniform' | 'bits', seed: numb
 }
 
 /** Random NF4 weights and float32 embeddings made on the device. */
-class DeviceRandomInit implements ModelBuilder {
+class DeviceRandomInit extends MakingBuilder {
   private seed = 1;
-  private made: tf.Tensor[] = [];
   private readonly code = codeFor('nf4');
-  constructor(private readonly std: number) {}
+  constructor(private readonly std: number) {
+    super();
+  }
 
   linear(name: string, inF: number, outF: number, bias: boolean): LinearLike {
     if (bias) throw new Error('bench: Llama linears have no bias');
@@ -78,20 +79,7 @@ class DeviceRandomInit implements ModelBuilder {
   }
 
   embedding(_name: string, vocab: number, dim: number): tf.Tensor {
-    const t = random([vocab, dim], 'normal', this.seed++, 0, this.std);
-    this.made.push(t);
-    return t;
-  }
-
-  norm(_name: string, dim: number): tf.Tensor {
-    const t = tf.ones([dim]);
-    this.made.push(t);
-    return t;
-  }
-
-  release(): void {
-    tf.dispose(this.made);
-    this.made = [];
+    return this.keep(random([vocab, dim], 'normal', this.seed++, 0, this.std));
   }
 }
 

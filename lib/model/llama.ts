@@ -429,15 +429,42 @@ export interface ModelBuilder {
   release(): void;
 }
 
-class RandomInit implements ModelBuilder {
-  private n = 0;
+/**
+ * A builder that makes its own tensors: norms start at one, and `release()` frees the tensors that
+ * `keep` collected since the last call (the model holds its own references by then). Subclasses
+ * say where linears and embeddings come from (random on the host here, on the device in
+ * bench/cuda/train.ts).
+ */
+export abstract class MakingBuilder implements ModelBuilder {
   private made: tf.Tensor[] = [];
-  constructor(private readonly config: LlamaConfig, private readonly seed: number) {}
 
-  private normal(shape: number[]): tf.Tensor {
-    const t = tf.randomNormal(shape, 0, this.config.initializerRange, 'float32', mixSeed(this.seed, this.n++));
+  abstract linear(name: string, inF: number, outF: number, bias: boolean): LinearLike;
+  abstract embedding(name: string, vocab: number, dim: number): tf.Tensor;
+
+  /** Frees `t` at the next `release()`; returns it. */
+  protected keep<T extends tf.Tensor>(t: T): T {
     this.made.push(t);
     return t;
+  }
+
+  norm(_name: string, dim: number): tf.Tensor {
+    return this.keep(tf.ones([dim]));
+  }
+
+  release(): void {
+    tf.dispose(this.made);
+    this.made = [];
+  }
+}
+
+class RandomInit extends MakingBuilder {
+  private n = 0;
+  constructor(private readonly config: LlamaConfig, private readonly seed: number) {
+    super();
+  }
+
+  private normal(shape: number[]): tf.Tensor {
+    return this.keep(tf.randomNormal(shape, 0, this.config.initializerRange, 'float32', mixSeed(this.seed, this.n++)));
   }
 
   linear(_name: string, inF: number, outF: number, bias: boolean): LinearLike {
@@ -450,22 +477,9 @@ class RandomInit implements ModelBuilder {
     const pad = this.config.padTokenId;
     const w = this.normal([vocab, dim]);
     if (pad === null || pad < 0 || pad >= vocab) return w;
-    const ids = tf.tensor1d([pad], 'int32');
-    const rowMask = tf.reshape(tf.oneHot(ids, vocab), [vocab, 1]); // (vocab, 1)
-    const zeroed = tf.mul(w, tf.sub(1, rowMask)); // padding_idx row zero, as torch's Embedding
-    this.made.push(ids, rowMask, zeroed);
-    return zeroed;
-  }
-
-  norm(_name: string, dim: number): tf.Tensor {
-    const t = tf.ones([dim]);
-    this.made.push(t);
-    return t;
-  }
-
-  release(): void {
-    tf.dispose(this.made);
-    this.made = [];
+    const ids = this.keep(tf.tensor1d([pad], 'int32'));
+    const rowMask = this.keep(tf.reshape(tf.oneHot(ids, vocab), [vocab, 1])); // (vocab, 1)
+    return this.keep(tf.mul(w, this.keep(tf.sub(1, rowMask)))); // padding_idx row zero, as torch's Embedding
   }
 }
 
