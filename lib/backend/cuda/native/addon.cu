@@ -548,12 +548,22 @@ static void* scratch(int which, size_t bytes) {
   return gScratch[which];
 }
 
-// Row-major C[b] (m×n) = op(A[b]) · op(B[b]); cuBLAS is column-major, so compute Cᵀ = op(B)ᵀ·op(A)ᵀ.
-// (a, b, c, batch, m, n, k, transA, transB, strideA, strideB, strideC, tf32)
+// An optional number argument: its value, or dflt when it is not a number.
 static double optNumber(napi_env env, napi_value v, double dflt) {
   napi_valuetype t; napi_typeof(env, v, &t);
   return t == napi_number ? argNumber(env, v) : dflt;
 }
+
+// The fp32 operand x (n values) rounded to bf16 into GEMM scratch `which`; nullptr when the
+// scratch cannot be allocated.
+static const void* roundedToBf16(const void* x, long long n, int which) {
+  void* y = scratch(which, (size_t)n * 2);
+  if (y) launchToBf16((const float*)x, (__nv_bfloat16*)y, n);
+  return y;
+}
+
+// Row-major C[b] (m×n) = op(A[b]) · op(B[b]); cuBLAS is column-major, so compute Cᵀ = op(B)ᵀ·op(A)ᵀ.
+// (a, b, c, batch, m, n, k, transA, transB, strideA, strideB, strideC, mode, alpha?, beta?)
 static napi_value Matmul(napi_env env, napi_callback_info info) {
   if (!ensureInit(env)) return nullptr;
   auto a = args(env, info, 15);
@@ -571,28 +581,14 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   int lda = ta ? m : k, ldb = tb ? k : n;
   const void* A = argPtr(env, a[0]); const void* B = argPtr(env, a[1]);
   int inType = CUDA_R_32F_;
-  if (mode == 2) {
-    long long nA = (sA == 0 ? 1 : batch) * (long long)m * k, nB = (sB == 0 ? 1 : batch) * (long long)k * n;
-    void* a16 = scratch(0, (size_t)nA * 2); void* b16 = scratch(1, (size_t)nB * 2);
-    if (!a16 || !b16) return throwError(env, "cudaMalloc failed for the bf16 GEMM scratch");
-    launchToBf16((const float*)A, (__nv_bfloat16*)a16, nA);
-    launchToBf16((const float*)B, (__nv_bfloat16*)b16, nB);
+  // Modes 2–4 multiply bf16 operands: each fp32 one is rounded into its GEMM scratch first.
+  const bool roundA = mode == 2 || mode == 3, roundB = mode == 2 || mode == 4;
+  if (roundA || roundB) {
+    if (roundA) A = roundedToBf16(A, (sA == 0 ? 1 : batch) * (long long)m * k, 0);
+    if (roundB) B = roundedToBf16(B, (sB == 0 ? 1 : batch) * (long long)k * n, 1);
+    if (!A || !B) return throwError(env, "cudaMalloc failed for the bf16 GEMM scratch");
     LAUNCH_CHECK();
-    A = a16; B = b16; inType = CUDA_R_16BF_;
-  } else if (mode == 4) {
-    long long nB = (sB == 0 ? 1 : batch) * (long long)k * n;
-    void* b16 = scratch(1, (size_t)nB * 2);
-    if (!b16) return throwError(env, "cudaMalloc failed for the bf16 GEMM scratch");
-    launchToBf16((const float*)B, (__nv_bfloat16*)b16, nB);
-    LAUNCH_CHECK();
-    B = b16; inType = CUDA_R_16BF_;
-  } else if (mode == 3) {
-    long long nA = (sA == 0 ? 1 : batch) * (long long)m * k;
-    void* a16 = scratch(0, (size_t)nA * 2);
-    if (!a16) return throwError(env, "cudaMalloc failed for the bf16 GEMM scratch");
-    launchToBf16((const float*)A, (__nv_bfloat16*)a16, nA);
-    LAUNCH_CHECK();
-    A = a16; inType = CUDA_R_16BF_;
+    inType = CUDA_R_16BF_;
   }
   cublasStatus_t st = gBlas.gemmStridedBatchedEx(gBlas.handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha,
                                                  B, inType, ldb, sB, A, inType, lda, sA, &beta,
