@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
 import { ropeHeads } from './rope';
+import { backendHasKernels } from '../backend/has_kernels';
 
 /**
  * Names of the fused attention kernels a backend may register (the cuda backend does):
@@ -51,8 +52,7 @@ export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.
     throw new ArgumentError(`scaledDotProductAttention: \`mask\` has shape ${show(mask.shape)}, expected [${B}, 1, ${T}, ${S}]`);
   }
   const g = H / Hkv;
-  const backend = tf.getBackend();
-  const fused = tf.getKernel(FUSED_ATTENTION, backend) && tf.getKernel(FUSED_ATTENTION_GRAD, backend);
+  const fused = backendHasKernels(FUSED_ATTENTION, FUSED_ATTENTION_GRAD);
   if (fused && (mask.shape[0] === B || mask.shape[0] === 1) && [q, k, v, mask].every((t) => t.dtype === 'float32')) {
     // One forward kernel (the probabilities kept for the backward pass, as autodiff would keep them), one backward.
     const scale = 1 / Math.sqrt(D);
@@ -109,9 +109,8 @@ export function ropeAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, co
   if (mask.shape[2] !== T || mask.shape[3] !== T || (mask.shape[0] !== B && mask.shape[0] !== 1)) {
     throw new ArgumentError(`ropeAttention: \`mask\` has shape ${show(mask.shape)}, expected [${B}, 1, ${T}, ${T}] (no cache)`);
   }
-  const backend = tf.getBackend();
   const attrs = { numHeads, numKvHeads, scale: 1 / Math.sqrt(D) };
-  if (tf.getKernel(FUSED_ROPE_ATTENTION, backend) && tf.getKernel(FUSED_ROPE_ATTENTION_GRAD, backend) && [q, k, v, cos, sin, mask].every((t) => t.dtype === 'float32')) {
+  if (backendHasKernels(FUSED_ROPE_ATTENTION, FUSED_ROPE_ATTENTION_GRAD) && [q, k, v, cos, sin, mask].every((t) => t.dtype === 'float32')) {
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [qt, kt, vt, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const [out, qr, kr, vh, probs] = tf.engine().runKernel(FUSED_ROPE_ATTENTION, { q: qt, k: kt, v: vt, cos, sin, mask }, attrs) as tf.Tensor[];

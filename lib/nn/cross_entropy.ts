@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
+import { backendHasKernels } from '../backend/has_kernels';
 
 /** Labels with this value count for nothing, as in torch's CrossEntropyLoss. */
 export const IGNORE_INDEX = -100;
@@ -13,6 +14,24 @@ export const FUSED_CROSS_ENTROPY = 'QloraCrossEntropy';
 export const FUSED_CROSS_ENTROPY_GRAD = 'QloraCrossEntropyGrad';
 
 /**
+ * The rows that count: keep (1 where the target is not `ignoreIndex`), their target ids (0
+ * elsewhere) and how many there are. A target outside [0, V) is an error naming `caller` and the row.
+ */
+export function countedTargets(targets: number[], V: number, ignoreIndex: number, caller: string): { keep: Float32Array; ids: Int32Array; count: number } {
+  const keep = new Float32Array(targets.length);
+  const ids = new Int32Array(targets.length);
+  let count = 0;
+  targets.forEach((t, i) => {
+    if (t === ignoreIndex) return;
+    if (!Number.isInteger(t) || t < 0 || t >= V) throw new ArgumentError(`${caller}: target ${show(t)} at row ${i} is outside [0, ${V})`);
+    keep[i] = 1;
+    ids[i] = t;
+    count++;
+  });
+  return { keep, ids, count };
+}
+
+/**
  * Mean cross-entropy of logits (N, V) against integer targets (N) with `ignoreIndex` skipped:
  * mean over counted rows, like torch. Forward: logsumexp − picked logit; backward written once:
  * (softmax − onehot) · dy / count, so only the logits are kept for the backward pass.
@@ -20,21 +39,12 @@ export const FUSED_CROSS_ENTROPY_GRAD = 'QloraCrossEntropyGrad';
 export function crossEntropy(logits: tf.Tensor2D, targets: number[], ignoreIndex = IGNORE_INDEX): tf.Scalar {
   const [N, V] = logits.shape;
   if (targets.length !== N) throw new ArgumentError(`crossEntropy: ${targets.length} targets for ${N} rows of logits`);
-  const keep = new Float32Array(N);
-  const ids = new Int32Array(N);
-  let count = 0;
-  targets.forEach((t, i) => {
-    if (t === ignoreIndex) return;
-    if (!Number.isInteger(t) || t < 0 || t >= V) throw new ArgumentError(`crossEntropy: target ${show(t)} at row ${i} is outside [0, ${V})`);
-    keep[i] = 1;
-    ids[i] = t;
-    count++;
-  });
+  const { keep, ids, count } = countedTargets(targets, V, ignoreIndex, 'crossEntropy');
   const denom = Math.max(count, 1);
   if (count === 0) return tf.tidy(() => tf.mul(tf.sum(logits), 0) as tf.Scalar);
   // Constants made inside forward and backward (each scope frees its own): no input-dependent kernel.
   const constants = () => [tf.tensor1d(keep), tf.tensor1d(ids, 'int32')] as const;
-  if (tf.getKernel(FUSED_CROSS_ENTROPY, tf.getBackend()) && tf.getKernel(FUSED_CROSS_ENTROPY_GRAD, tf.getBackend())) {
+  if (backendHasKernels(FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD)) {
     const fused = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
       const [keepT, idsT] = constants();

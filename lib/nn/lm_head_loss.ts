@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError } from '../errors';
-import { crossEntropy, IGNORE_INDEX, shiftLabels } from './cross_entropy';
+import { countedTargets, crossEntropy, IGNORE_INDEX, shiftLabels } from './cross_entropy';
+import { backendHasKernels } from '../backend/has_kernels';
 
 /**
  * Name of the fused kernel a backend may register (the cuda backend does): {hidden (N, h),
@@ -29,20 +30,10 @@ export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, tar
   const [V, Hw] = weight.shape;
   if (Hw !== H) throw new ArgumentError(`linearCrossEntropy: \`weight\` has shape [${weight.shape}], expected [vocab, ${H}] to match \`hidden\` [${hidden.shape}]`);
   if (targets.length !== N) throw new ArgumentError(`linearCrossEntropy: ${targets.length} targets for ${N} rows of hidden states`);
-  const backend = tf.getBackend();
-  if (!tf.getKernel(FUSED_LM_HEAD_LOSS, backend) || !frozen(weight)) {
+  if (!backendHasKernels(FUSED_LM_HEAD_LOSS) || !frozen(weight)) {
     return tf.tidy(() => crossEntropy(tf.matMul(hidden, weight, false, true), targets, ignoreIndex));
   }
-  const keep = new Float32Array(N);
-  const ids = new Int32Array(N);
-  let count = 0;
-  targets.forEach((t, i) => {
-    if (t === ignoreIndex) return;
-    if (!Number.isInteger(t) || t < 0 || t >= V) throw new ArgumentError(`linearCrossEntropy: target ${t} at row ${i} is outside [0, ${V})`);
-    keep[i] = 1;
-    ids[i] = t;
-    count++;
-  });
+  const { keep, ids, count } = countedTargets(targets, V, ignoreIndex, 'linearCrossEntropy');
   const denom = Math.max(count, 1);
   // Inside customGrad's forward the tape is paused, so ask before: no gradient pass, no dhidden.
   const withGrad = (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();

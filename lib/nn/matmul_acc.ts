@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
+import { backendHasKernels } from '../backend/has_kernels';
 
 /**
  * Name of the kernel a backend may register (the cuda backend does): {a, b (2-D), c (optional)}
@@ -17,7 +18,7 @@ export function matMulAcc(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, t
   const m = transposeA ? a.shape[1] : a.shape[0];
   const n = transposeB ? b.shape[0] : b.shape[1];
   if (c && (c.shape[0] !== m || c.shape[1] !== n)) throw new ArgumentError(`matMulAcc: \`c\` has shape ${show(c.shape)}, expected [${m}, ${n}]`);
-  if (tf.getKernel(FUSED_MATMUL_ACC, tf.getBackend())) {
+  if (backendHasKernels(FUSED_MATMUL_ACC)) {
     const inputs: tf.NamedTensorMap = c ? { a, b, c } : { a, b };
     return tf.engine().runKernel(FUSED_MATMUL_ACC, inputs, { transposeA, transposeB, alpha }) as tf.Tensor2D;
   }

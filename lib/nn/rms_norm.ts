@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
 import { Module } from './module';
 import { pyFloat } from './repr';
+import { backendHasKernels } from '../backend/has_kernels';
 
 /**
  * Names of the fused RMSNorm kernels a backend may register (the cuda and wasm backends do):
@@ -26,8 +27,7 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor
   // The fused kernels where the backend has them, whether or not the weight trains, so a model
   // computes the same values before and after its norms are frozen. A frozen weight (QLoRA) gets
   // no gradient; a trainable one gets Σ_rows dy·x·rstd from tf ops.
-  const backend = tf.getBackend();
-  if (tf.getKernel(FUSED_RMS_NORM, backend) && tf.getKernel(FUSED_RMS_NORM_GRAD, backend)) {
+  if (backendHasKernels(FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD)) {
     const frozen = weight instanceof tf.Variable && !weight.trainable;
     const forward = (xt: tf.Tensor, save: tf.GradSaveFunc) => {
       const [y, rstd] = tf.engine().runKernel(FUSED_RMS_NORM, { x: xt, weight }, { eps }) as tf.Tensor[];
@@ -47,7 +47,7 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor
       return {
         value: forward(xt, save),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          if (tf.getKernel(FUSED_RMS_NORM_WEIGHT_GRAD, backend)) {
+          if (backendHasKernels(FUSED_RMS_NORM_WEIGHT_GRAD)) {
             return [dx(dy, saved), tf.engine().runKernel(FUSED_RMS_NORM_WEIGHT_GRAD, { x: saved[0], rstd: saved[1], dy }, {}) as tf.Tensor];
           }
           const rstd = tf.reshape(saved[1], [...saved[0].shape.slice(0, -1), 1]);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
+import { backendHasKernels } from '../backend/has_kernels';
 
 /**
  * Names of the fused rotary-embedding kernels a backend may register (wasm does): {x (B, H, T, D),
@@ -100,8 +101,7 @@ export function applyRotaryPosEmb(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tens
     throw new ArgumentError(`applyRotaryPosEmb: \`cos\` has shape ${show(cos.shape)}, expected [${B}, 1, ${T}, ${D}]`);
   }
   if (D % 2 !== 0) throw new ArgumentError(`applyRotaryPosEmb: head dimension ${D} must be even`);
-  const backend = tf.getBackend();
-  if (tf.getKernel(FUSED_ROPE, backend) && tf.getKernel(FUSED_ROPE_GRAD, backend) && [x, cos, sin].every((t) => t.dtype === 'float32')) {
+  if (backendHasKernels(FUSED_ROPE, FUSED_ROPE_GRAD) && [x, cos, sin].every((t) => t.dtype === 'float32')) {
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [xt, save] = args as [tf.Tensor, tf.GradSaveFunc];
       save([cos, sin]); // kept for the backward pass: the caller may dispose its tables first
@@ -127,8 +127,7 @@ export function ropeHeads(y: tf.Tensor3D, nHeads: number, cos: tf.Tensor4D, sin:
   const [B, T, HD] = y.shape;
   if (HD % nHeads !== 0) throw new ArgumentError(`ropeHeads: last dimension ${HD} is not a multiple of ${nHeads} heads`);
   const D = HD / nHeads;
-  const backend = tf.getBackend();
-  if (!tf.getKernel(FUSED_ROPE_HEADS, backend) || !tf.getKernel(FUSED_ROPE_HEADS_GRAD, backend) || cos.shape[0] !== B || cos.shape[2] !== T || cos.shape[3] !== D) {
+  if (!backendHasKernels(FUSED_ROPE_HEADS, FUSED_ROPE_HEADS_GRAD) || cos.shape[0] !== B || cos.shape[2] !== T || cos.shape[3] !== D) {
     return tf.tidy(() => applyRotaryPosEmb(tf.transpose(tf.reshape(y, [B, T, nHeads, D]), [0, 2, 1, 3]) as tf.Tensor4D, cos, sin));
   }
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
+import { backendHasKernels } from '../backend/has_kernels';
 
 /**
  * Names of the fused SwiGLU kernels a backend may register (the cuda backend does):
@@ -15,8 +16,7 @@ export const FUSED_SWIGLU_GRAD = 'QloraSwiGLUGrad';
  */
 export function swiglu(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
   if (g.shape.join(',') !== u.shape.join(',')) throw new ArgumentError(`swiglu: gate ${show(g.shape)} and up ${show(u.shape)} must have the same shape`);
-  const backend = tf.getBackend();
-  if (!tf.getKernel(FUSED_SWIGLU, backend) || !tf.getKernel(FUSED_SWIGLU_GRAD, backend)) {
+  if (!backendHasKernels(FUSED_SWIGLU, FUSED_SWIGLU_GRAD)) {
     return tf.tidy(() => tf.mul(tf.mul(g, tf.sigmoid(g)), u));
   }
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { backendHasKernels } from '../backend/has_kernels';
 
 /**
  * The `Dequantize4bit` op: packed 4-bit weights (int32 words holding 8 codes each) → float32.
@@ -159,13 +160,13 @@ function namedInputs(inputs: Dequantize4bitInputs): tf.NamedTensorMap {
 
 /** Dequantizes on the active backend: its kernel when it has one, else the composite. */
 export function dequantize4bitOp(inputs: Dequantize4bitInputs, attrs: Dequantize4bitAttrs): tf.Tensor {
-  if (!tf.getKernel(DEQUANTIZE_4BIT, tf.getBackend())) return dequantize4bitComposite(inputs, attrs);
+  if (!backendHasKernels(DEQUANTIZE_4BIT)) return dequantize4bitComposite(inputs, attrs);
   return tf.engine().runKernel(DEQUANTIZE_4BIT, namedInputs(inputs), attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
 /** True when the active backend has the fused 4-bit matmul. */
 export function hasMatmul4bit(): boolean {
-  return tf.getKernel(MATMUL_4BIT, tf.getBackend()) !== undefined;
+  return backendHasKernels(MATMUL_4BIT);
 }
 
 /** x (N, in) · Wᵀ, or with gradInput x (N, out) · W, through the backend's fused kernel (see hasMatmul4bit). No gradient. */

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError, show } from '../../errors';
 import { decodeRaw, encodeRaw } from '../../model/safetensors';
 import { paramGroupJSON, type AdamWOptions, type Optimizer, type OptimizerState } from './optimizer';
+import { backendHasKernels } from '../../backend/has_kernels';
 
 /**
  * Name of the fused AdamW kernel a backend may register (the cuda backend does): {p, g, m, v} with
@@ -29,7 +30,7 @@ export class AdamW implements Optimizer {
     this.stepCount++;
     const bc1 = 1 - b1 ** this.stepCount;
     const bc2Sqrt = Math.sqrt(1 - b2 ** this.stepCount);
-    const fused = tf.getKernel(FUSED_ADAMW, tf.getBackend()) !== undefined;
+    const fused = backendHasKernels(FUSED_ADAMW);
     this.params.forEach((p, i) => {
       const decays = wd > 0 && (decay?.[i] ?? true);
       const [next, m, v] = fused
