@@ -90,3 +90,21 @@ export function transposeBlocks(src: Float32Array, dst: Float32Array, count: num
     }
   }
 }
+
+const replaced = new Set<string>();
+
+/**
+ * Replaces the wasm backend's kernel `name`, once per process, by the function `wrap` makes from
+ * the original (which it may call for the cases it does not handle); the original's setup still
+ * runs. False when wasm has no such kernel (the backend is not loaded).
+ */
+export function replaceWasmKernel(name: string, wrap: (original: tf.KernelConfig) => tf.KernelFunc): boolean {
+  if (replaced.has(name)) return true;
+  const original = tf.getKernel(name, 'wasm');
+  if (!original) return false;
+  const kernelFunc = wrap(original);
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc, setupFunc: original.setupFunc });
+  replaced.add(name);
+  return true;
+}

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD } from '../nn/cross_entropy';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../nn/rms_norm';
 import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
-import { heapF32, heapI32, type WasmBackendLike } from './wasm_heap';
+import { heapF32, heapI32, replaceWasmKernel, type WasmBackendLike } from './wasm_heap';
 
 /**
  * The library's own kernels for the wasm backend, as plain JS loops over the tensors' data in the
@@ -163,8 +163,6 @@ export function registerWasmKernels(): void {
   patchIdentity();
 }
 
-let identityPatched = false;
-
 /**
  * Identity (tf.clone, and the engine's copy of every tensor it keeps for a backward pass) shares
  * the input's data by reference count, as the cpu backend does and as wasm's Reshape already
@@ -173,18 +171,12 @@ let identityPatched = false;
  * and a third of the non-matmul time of a training step of the bench's tiny Llama.
  */
 function patchIdentity(): void {
-  if (identityPatched) return;
-  const original = tf.getKernel('Identity', 'wasm');
-  if (!original) return;
-  const shared: tf.KernelFunc = (args) => {
+  replaceWasmKernel('Identity', (original) => (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     if (x.dtype === 'string') return original.kernelFunc(args);
     (args.backend as WasmBackendLike & { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-  };
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: shared, setupFunc: original.setupFunc });
-  identityPatched = true;
+  });
 }
 
 /** x (N, …), segmentIds int32 (N) → (numSegments, …): rows of x summed into their segment; ids outside [0, numSegments) are dropped, as tfjs does. */
@@ -204,14 +196,9 @@ const unsortedSegmentSum: Kernel = ({ x, segmentIds }, be, { numSegments }) => {
   return oInfo;
 };
 
-let gatherPatched = false;
-
 /** GatherV2 of float32 rows along axis 0 (batchDims 0, int32 indices) as row copies; anything else goes to the original kernel. */
 function patchGather(): void {
-  if (gatherPatched) return;
-  const original = tf.getKernel('GatherV2', 'wasm');
-  if (!original) return;
-  const fast: tf.KernelFunc = (args) => {
+  replaceWasmKernel('GatherV2', (original) => (args) => {
     const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
     const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
     if (axis !== 0 || (batchDims ?? 0) !== 0 || x.dtype !== 'float32' || indices.dtype !== 'int32') return original.kernelFunc(args);
@@ -225,8 +212,5 @@ function patchGather(): void {
     const I = heapI32(be, indices);
     for (let n = 0; n < I.length; n++) O.set(X.subarray(I[n] * row, (I[n] + 1) * row), n * row);
     return oInfo;
-  };
-  tf.unregisterKernel('GatherV2', 'wasm');
-  tf.registerKernel({ kernelName: 'GatherV2', backendName: 'wasm', kernelFunc: fast, setupFunc: original.setupFunc });
-  gatherPatched = true;
+  });
 }

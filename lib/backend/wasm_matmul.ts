@@ -1,6 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeBlas, type NativeBlas } from './wasm_blas';
-import { HeapMatMul, heapF32, heapOffset, transposeBlocks, type WasmBackendLike } from './wasm_heap';
+import { HeapMatMul, heapF32, heapOffset, replaceWasmKernel, transposeBlocks, type WasmBackendLike } from './wasm_heap';
+
+let blasEnabled = true;
+
+/** Turns the OpenBLAS path on or off (when OpenBLAS loaded at all); returns the previous setting. For comparisons. */
+export function useNativeBlas(on: boolean): boolean {
+  const was = blasEnabled;
+  blasEnabled = on;
+  return was;
+}
 
 /**
  * The wasm backend's BatchMatMul has one fast path, XNNPACK's dense product for a single
@@ -14,59 +23,44 @@ import { HeapMatMul, heapF32, heapOffset, transposeBlocks, type WasmBackendLike 
  * OpenBLAS is available (wasm_blas.ts) float32 products go to its sgemm instead, transposes
  * included, in place on the heap. Idempotent.
  */
-let patched = false;
-let blasEnabled = true;
-
-/** Turns the OpenBLAS path on or off (when OpenBLAS loaded at all); returns the previous setting. For comparisons. */
-export function useNativeBlas(on: boolean): boolean {
-  const was = blasEnabled;
-  blasEnabled = on;
-  return was;
-}
-
 export function patchWasmBatchMatMul(): boolean {
-  if (patched) return true;
-  const original = tf.getKernel('BatchMatMul', 'wasm');
-  if (!original) return false;
-  const blas = nativeBlas();
-  const fixed: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-    const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
-    const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
-    if (blas && blasEnabled && a.dtype === 'float32' && b.dtype === 'float32') {
-      const out = blasProduct(blas, backend as WasmBackendLike, a, b, transposeA, transposeB, batchA, batchB);
-      if (out) return out;
-    }
-    if (!transposeA && !transposeB && batchA === 1 && batchB === 1) return original.kernelFunc({ inputs, backend, attrs });
-    const made: tf.TensorInfo[] = [];
-    const swapLast = (x: tf.TensorInfo): tf.TensorInfo => {
-      const [R, C] = x.shape.slice(-2);
-      const be = backend as WasmBackendLike;
-      const out = be.makeOutput([...x.shape.slice(0, -2), C, R], 'float32');
-      transposeBlocks(heapF32(be, x), heapF32(be, out), tf.util.sizeFromShape(x.shape) / (R * C), R, C);
-      made.push(out);
+  return replaceWasmKernel('BatchMatMul', (original) => {
+    const blas = nativeBlas();
+    return ({ inputs, backend, attrs }) => {
+      const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+      const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+      if (blas && blasEnabled && a.dtype === 'float32' && b.dtype === 'float32') {
+        const out = blasProduct(blas, backend as WasmBackendLike, a, b, transposeA, transposeB, batchA, batchB);
+        if (out) return out;
+      }
+      if (!transposeA && !transposeB && batchA === 1 && batchB === 1) return original.kernelFunc({ inputs, backend, attrs });
+      const made: tf.TensorInfo[] = [];
+      const swapLast = (x: tf.TensorInfo): tf.TensorInfo => {
+        const [R, C] = x.shape.slice(-2);
+        const be = backend as WasmBackendLike;
+        const out = be.makeOutput([...x.shape.slice(0, -2), C, R], 'float32');
+        transposeBlocks(heapF32(be, x), heapF32(be, out), tf.util.sizeFromShape(x.shape) / (R * C), R, C);
+        made.push(out);
+        return out;
+      };
+      const a2 = transposeA ? swapLast(a) : a;
+      const b2 = transposeB ? swapLast(b) : b;
+      const plain = { ...attrs, transposeA: false, transposeB: false };
+      const batchDimsA = a2.shape.slice(0, -2);
+      const batchDimsB = b2.shape.slice(0, -2);
+      const sameBatch = batchDimsA.length === batchDimsB.length && batchDimsA.every((d, i) => d === batchDimsB[i]);
+      let out: tf.TensorInfo;
+      if ((batchA === 1 && batchB === 1) || !(sameBatch || batchA === 1 || batchB === 1)) {
+        out = original.kernelFunc({ inputs: { a: a2, b: b2 }, backend, attrs: plain }) as tf.TensorInfo;
+      } else {
+        out = batchedByEntry(backend as WasmBackendLike, a2, b2, batchA, batchB);
+      }
+      for (const t of made) (backend as tf.KernelBackend).disposeData(t.dataId);
       return out;
     };
-    const a2 = transposeA ? swapLast(a) : a;
-    const b2 = transposeB ? swapLast(b) : b;
-    const plain = { ...attrs, transposeA: false, transposeB: false };
-    const batchDimsA = a2.shape.slice(0, -2);
-    const batchDimsB = b2.shape.slice(0, -2);
-    const sameBatch = batchDimsA.length === batchDimsB.length && batchDimsA.every((d, i) => d === batchDimsB[i]);
-    let out: tf.TensorInfo;
-    if ((batchA === 1 && batchB === 1) || !(sameBatch || batchA === 1 || batchB === 1)) {
-      out = original.kernelFunc({ inputs: { a: a2, b: b2 }, backend, attrs: plain }) as tf.TensorInfo;
-    } else {
-      out = batchedByEntry(backend as WasmBackendLike, a2, b2, batchA, batchB);
-    }
-    for (const t of made) (backend as tf.KernelBackend).disposeData(t.dataId);
-    return out;
-  };
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: fixed, setupFunc: original.setupFunc });
-  patched = true;
-  return true;
+  });
 }
 
 /** op(a) · op(b) by OpenBLAS with batch dims equal or one side unbatched; undefined for other broadcasts. */
