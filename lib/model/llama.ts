@@ -478,7 +478,7 @@ class RandomInit extends MakingBuilder {
     const w = this.normal([vocab, dim]);
     if (pad === null || pad < 0 || pad >= vocab) return w;
     const ids = this.keep(tf.tensor1d([pad], 'int32'));
-    const rowMask = this.keep(tf.reshape(tf.oneHot(ids, vocab), [vocab, 1])); // (vocab, 1)
+    const rowMask = this.keep(tf.reshape(this.keep(tf.oneHot(ids, vocab)), [vocab, 1])); // (vocab, 1)
     return this.keep(tf.mul(w, this.keep(tf.sub(1, rowMask)))); // padding_idx row zero, as torch's Embedding
   }
 }
