@@ -8,3 +8,9 @@ export function backendHasKernels(...names: string[]): boolean {
   const backend = tf.getBackend();
   return names.every((name) => tf.getKernel(name, backend) !== undefined);
 }
+
+/** Registers `kernelFunc` as `kernelName` for `backendName`, replacing a registration already there. */
+export function replaceKernel(kernelName: string, backendName: string, kernelFunc: tf.KernelFunc): void {
+  if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel({ kernelName, backendName, kernelFunc });
+}

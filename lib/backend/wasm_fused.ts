@@ -5,7 +5,8 @@ import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD, FUSED_RMS_NORM_WEIGHT_GRAD } from 
 import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
 import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../nn/swiglu';
 import { nativeBlas, type NativeFused } from './wasm_blas';
-import { heapF32, heapOffset, type WasmBackendLike } from './wasm_heap';
+import { replaceKernel } from './kernel_registry';
+import { heapF32, heapOffset, wasmKernelFunc, type WasmBackendLike, type WasmKernel as Kernel } from './wasm_heap';
 import { registerWasmKernels } from './wasm_kernels';
 
 /**
@@ -24,8 +25,6 @@ import { registerWasmKernels } from './wasm_kernels';
  * heap's buffer).
  */
 
-type Inputs = Record<string, tf.TensorInfo>;
-type Kernel = (inputs: Inputs, be: WasmBackendLike, attrs: Record<string, number>) => tf.TensorInfo | tf.TensorInfo[];
 
 const out = (be: WasmBackendLike, shape: number[]) => be.makeOutput(shape, 'float32');
 const f32 = (name: string, ...ts: tf.TensorInfo[]) => {
@@ -167,13 +166,8 @@ export function registerWasmFusedKernels(): boolean {
   const fused = nativeBlas()?.fused;
   if (process.env.QLORA_TS_FUSED === '0' || typeof fused?.ropeAttentionGrad !== 'function') return false; // off, or an addon built before fused.cc
   for (const [name, k] of kernels(fused)) {
-    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm'); // wasm_kernels.ts's JS form
+    replaceKernel(name, 'wasm', wasmKernelFunc(k)); // over wasm_kernels.ts's JS form where it has one
     registered.push(name);
-    tf.registerKernel({
-      kernelName: name,
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, backend, attrs }) => k(inputs as Inputs, backend as WasmBackendLike, attrs as unknown as Record<string, number>),
-    });
   }
   return true;
 }

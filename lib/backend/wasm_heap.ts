@@ -91,6 +91,15 @@ export function transposeBlocks(src: Float32Array, dst: Float32Array, count: num
   }
 }
 
+/** A wasm kernel as the library writes it: named inputs, numeric attrs, outputs on the heap. */
+export type WasmInputs = Record<string, tf.TensorInfo>;
+export type WasmKernel = (inputs: WasmInputs, be: WasmBackendLike, attrs: Record<string, number>) => tf.TensorInfo | tf.TensorInfo[];
+
+/** tfjs's kernel function for a WasmKernel. */
+export function wasmKernelFunc(k: WasmKernel): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => k(inputs as WasmInputs, backend as WasmBackendLike, attrs as unknown as Record<string, number>);
+}
+
 const replaced = new Set<string>();
 
 /**

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD } from '../nn/cross_entropy';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../nn/rms_norm';
 import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
-import { heapF32, heapI32, replaceWasmKernel, type WasmBackendLike } from './wasm_heap';
+import { heapF32, heapI32, replaceWasmKernel, wasmKernelFunc, type WasmBackendLike, type WasmKernel as Kernel } from './wasm_heap';
 
 /**
  * The library's own kernels for the wasm backend, as plain JS loops over the tensors' data in the
@@ -19,8 +19,6 @@ import { heapF32, heapI32, replaceWasmKernel, type WasmBackendLike } from './was
  * replace) the heap's ArrayBuffer.
  */
 
-type Inputs = Record<string, tf.TensorInfo>;
-type Kernel = (inputs: Inputs, be: WasmBackendLike, attrs: Record<string, number>) => tf.TensorInfo | tf.TensorInfo[];
 
 const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
 const out = (be: WasmBackendLike, shape: number[]) => be.makeOutput(shape, 'float32');
@@ -153,11 +151,7 @@ export function registerWasmKernels(): void {
   ];
   for (const [name, k] of kernels) {
     if (tf.getKernel(name, 'wasm')) continue;
-    tf.registerKernel({
-      kernelName: name,
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, backend, attrs }) => k(inputs as Inputs, backend as WasmBackendLike, attrs as unknown as Record<string, number>),
-    });
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: wasmKernelFunc(k) });
   }
   patchGather();
   patchIdentity();

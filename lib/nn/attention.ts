@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
 import { ropeHeads } from './rope';
-import { backendHasKernels } from '../backend/has_kernels';
+import { backendHasKernels } from '../backend/kernel_registry';
 
 /**
  * Names of the fused attention kernels a backend may register (the cuda backend does):

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
-import { backendHasKernels } from '../backend/has_kernels';
+import { backendHasKernels } from '../backend/kernel_registry';
 
 /** Labels with this value count for nothing, as in torch's CrossEntropyLoss. */
 export const IGNORE_INDEX = -100;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError } from '../errors';
 import { countedTargets, crossEntropy, IGNORE_INDEX, shiftLabels } from './cross_entropy';
-import { backendHasKernels } from '../backend/has_kernels';
+import { backendHasKernels } from '../backend/kernel_registry';
 
 /**
  * Name of the fused kernel a backend may register (the cuda backend does): {hidden (N, h),

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
 import { Module } from './module';
 import { pyFloat } from './repr';
-import { backendHasKernels } from '../backend/has_kernels';
+import { backendHasKernels } from '../backend/kernel_registry';
 
 /**
  * Names of the fused RMSNorm kernels a backend may register (the cuda and wasm backends do):

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
-import { backendHasKernels } from '../backend/has_kernels';
+import { backendHasKernels } from '../backend/kernel_registry';
 
 /**
  * Names of the fused SwiGLU kernels a backend may register (the cuda backend does):

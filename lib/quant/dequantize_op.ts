@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backendHasKernels } from '../backend/has_kernels';
+import { backendHasKernels } from '../backend/kernel_registry';
 
 /**
  * The `Dequantize4bit` op: packed 4-bit weights (int32 words holding 8 codes each) → float32.

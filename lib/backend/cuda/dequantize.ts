@@ -3,6 +3,7 @@ import { DEQUANTIZE_4BIT, MATMUL_4BIT, Dequantize4bitAttrs } from '../../quant/d
 import type { CudaBackend } from './backend';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Fn } from './kernels';
+import { replaceKernel } from '../kernel_registry';
 
 /**
  * `Dequantize4bit` on the device: the packed int32 words (uploaded once per tensor and kept with
@@ -51,8 +52,5 @@ function withScales(backend: CudaBackend, inputs: Record<string, TensorInfo>, a:
 
 /** Registers the device kernels for the `cuda` backend. */
 export function registerDequantizeKernel(backendName: string): void {
-  for (const [kernelName, fn] of [dequantizeKernel, matmul4bitKernel]) {
-    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
-    tf.registerKernel({ kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc });
-  }
+  for (const [kernelName, fn] of [dequantizeKernel, matmul4bitKernel]) replaceKernel(kernelName, backendName, fn as unknown as tf.KernelFunc);
 }

@@ -10,6 +10,7 @@ import { FUSED_MATMUL_ACC } from '../../nn/matmul_acc';
 import { FUSED_ROPE, FUSED_ROPE_GRAD, FUSED_ROPE_HEADS, FUSED_ROPE_HEADS_GRAD } from '../../nn/rope';
 import type { CudaBackend } from './backend';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { replaceKernel } from '../kernel_registry';
 
 /**
  * Rotary embedding through the addon's one-pass kernel: x in (B, T, H, D) when `inBTHD` (else
@@ -240,8 +241,5 @@ const kernels: Record<string, Fn> = {
 
 /** Registers the fused kernels for the `cuda` backend. */
 export function registerFusedKernels(backendName: string): void {
-  for (const [kernelName, fn] of Object.entries(kernels)) {
-    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
-    tf.registerKernel({ kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc });
-  }
+  for (const [kernelName, fn] of Object.entries(kernels)) replaceKernel(kernelName, backendName, fn as unknown as tf.KernelFunc);
 }

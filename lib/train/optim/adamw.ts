@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError, show } from '../../errors';
 import { decodeRaw, encodeRaw } from '../../model/safetensors';
 import { paramGroupJSON, type AdamWOptions, type Optimizer, type OptimizerState } from './optimizer';
-import { backendHasKernels } from '../../backend/has_kernels';
+import { backendHasKernels } from '../../backend/kernel_registry';
 
 /**
  * Name of the fused AdamW kernel a backend may register (the cuda backend does): {p, g, m, v} with
