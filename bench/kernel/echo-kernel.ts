@@ -10,7 +10,7 @@
 import * as zmq from 'zeromq';
 import { endpoint, readConnectionFile } from '../../kernel/connection.js';
 import { Codec } from '../../kernel/wire/codec.js';
-import { Session, type Message } from '../../kernel/wire/message.js';
+import { Session, replyType, type Message } from '../../kernel/wire/message.js';
 import { SendQueue } from '../../kernel/wire/send-queue.js';
 
 async function main(file: string): Promise<void> {
@@ -42,8 +42,7 @@ async function main(file: string): Promise<void> {
         language_info: { name: 'none' }, banner: '' };
     }
     await outputs.drain();
-    const type = msg.header.msg_type.replace(/_request$/, '_reply');
-    await replies.send(codec.encode(session.make(type, content, msg)));
+    await replies.send(codec.encode(session.make(replyType(msg.header.msg_type), content, msg)));
     await publish(msg, 'status', { execution_state: 'idle' });
   }
 }
