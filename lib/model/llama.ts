@@ -23,6 +23,7 @@ import { Checkpoint } from './checkpoint';
 import { saveSafetensors, tensorToRaw, type RawTensor, type SafetensorsDtype } from './safetensors';
 import { generate, type GenerateOptions } from './generate';
 import { toRows, type IdRows } from './inputs';
+import { mergeHeads, splitHeads } from '../nn/heads';
 
 export { toRows, type IdRows };
 
@@ -99,23 +100,20 @@ export class LlamaAttention extends Module {
    * op, `ropeAttention` (fused kernels where the backend has them).
    */
   forward(x: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, past?: { key: tf.Tensor4D; value: tf.Tensor4D }, keepCache = true): { out: tf.Tensor3D; key?: tf.Tensor4D; value?: tf.Tensor4D } {
-    const [B, T] = x.shape;
-    const { numAttentionHeads: nH, numKeyValueHeads: nKv, headDim: d } = this.config;
+    const { numAttentionHeads: nH, numKeyValueHeads: nKv } = this.config;
     if (!past && !keepCache) {
       const merged = ropeAttention(this.q_proj.forward(x) as tf.Tensor3D, this.k_proj.forward(x) as tf.Tensor3D, this.v_proj.forward(x) as tf.Tensor3D, cos, sin, mask, nH, nKv); // (B, T, nH·d)
       return { out: this.o_proj.forward(merged) as tf.Tensor3D };
     }
-    const heads = (y: tf.Tensor, n: number) => tf.transpose(tf.reshape(y, [B, T, n, d]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, n, T, d)
     const q = ropeHeads(this.q_proj.forward(x) as tf.Tensor3D, nH, cos, sin); // (B, nH, T, d)
     let k = ropeHeads(this.k_proj.forward(x) as tf.Tensor3D, nKv, cos, sin); // (B, nKv, T, d)
-    let v = heads(this.v_proj.forward(x), nKv); // (B, nKv, T, d)
+    let v = splitHeads(this.v_proj.forward(x) as tf.Tensor3D, nKv); // (B, nKv, T, d)
     if (past) {
       k = tf.concat([past.key, k], 2) as tf.Tensor4D; // (B, nKv, S, d)
       v = tf.concat([past.value, v], 2) as tf.Tensor4D; // (B, nKv, S, d)
     }
     const att = scaledDotProductAttention(q, k, v, mask); // (B, nH, T, d)
-    const merged = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B, T, nH * d]); // (B, T, nH·d)
-    return { out: this.o_proj.forward(merged) as tf.Tensor3D, key: k, value: v };
+    return { out: this.o_proj.forward(mergeHeads(att)) as tf.Tensor3D, key: k, value: v }; // o_proj of (B, T, nH·d)
   }
 }
 

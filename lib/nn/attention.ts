@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
 import { ropeHeads } from './rope';
 import { backendHasKernels } from '../backend/kernel_registry';
+import { mergeHeads, splitHeads } from './heads';
 
 /**
  * Names of the fused attention kernels a backend may register (the cuda backend does):
@@ -126,8 +127,7 @@ export function ropeAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, co
     return f(q, k, v) as tf.Tensor3D;
   }
   return tf.tidy(() => {
-    const vh = tf.transpose(tf.reshape(v, [B, T, numKvHeads, D]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, Hkv, T, D)
-    const att = scaledDotProductAttention(ropeHeads(q, numHeads, cos, sin), ropeHeads(k, numKvHeads, cos, sin), vh, mask); // (B, H, T, D)
-    return tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B, T, HD]) as tf.Tensor3D; // (B, T, H·D)
+    const att = scaledDotProductAttention(ropeHeads(q, numHeads, cos, sin), ropeHeads(k, numKvHeads, cos, sin), splitHeads(v, numKvHeads), mask); // (B, H, T, D)
+    return mergeHeads(att); // (B, T, H·D)
   });
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError, show } from '../errors';
 import { backendHasKernels } from '../backend/kernel_registry';
+import { splitHeads } from './heads';
 
 /**
  * Names of the fused rotary-embedding kernels a backend may register (wasm does): {x (B, H, T, D),
@@ -128,7 +129,7 @@ export function ropeHeads(y: tf.Tensor3D, nHeads: number, cos: tf.Tensor4D, sin:
   if (HD % nHeads !== 0) throw new ArgumentError(`ropeHeads: last dimension ${HD} is not a multiple of ${nHeads} heads`);
   const D = HD / nHeads;
   if (!backendHasKernels(FUSED_ROPE_HEADS, FUSED_ROPE_HEADS_GRAD) || cos.shape[0] !== B || cos.shape[2] !== T || cos.shape[3] !== D) {
-    return tf.tidy(() => applyRotaryPosEmb(tf.transpose(tf.reshape(y, [B, T, nHeads, D]), [0, 2, 1, 3]) as tf.Tensor4D, cos, sin));
+    return tf.tidy(() => applyRotaryPosEmb(splitHeads(y, nHeads), cos, sin));
   }
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [yt, save] = args as [tf.Tensor, tf.GradSaveFunc];
