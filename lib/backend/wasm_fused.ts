@@ -6,7 +6,7 @@ import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
 import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../nn/swiglu';
 import { nativeBlas, type NativeFused } from './wasm_blas';
 import { replaceKernel } from './kernel_registry';
-import { heapF32, heapOffset, wasmKernelFunc, type WasmBackendLike, type WasmKernel as Kernel } from './wasm_heap';
+import { floatOutput as out, heapF32, heapOffset, wasmKernelFunc, type WasmBackendLike, type WasmKernel as Kernel } from './wasm_heap';
 import { registerWasmKernels } from './wasm_kernels';
 
 /**
@@ -26,7 +26,6 @@ import { registerWasmKernels } from './wasm_kernels';
  */
 
 
-const out = (be: WasmBackendLike, shape: number[]) => be.makeOutput(shape, 'float32');
 const f32 = (name: string, ...ts: tf.TensorInfo[]) => {
   for (const t of ts) if (t.dtype !== 'float32') throw new Error(`${name} on wasm: inputs must be float32, got ${t.dtype}`);
 };

@@ -32,9 +32,14 @@ export function heapI32(backend: WasmBackendLike, t: tf.TensorInfo): Int32Array 
   return new Int32Array(backend.wasm.HEAPU8.buffer, heapOffset(backend, t), tf.util.sizeFromShape(t.shape));
 }
 
+/** A new float32 output tensor on the heap. */
+export function floatOutput(backend: WasmBackendLike, shape: number[]): tf.TensorInfo {
+  return backend.makeOutput(shape, 'float32');
+}
+
 /** A new float32 output tensor on the heap and its data as a view. */
 export function heapOutput(backend: WasmBackendLike, shape: number[]): { info: tf.TensorInfo; data: Float32Array } {
-  const info = backend.makeOutput(shape, 'float32');
+  const info = floatOutput(backend, shape);
   return { info, data: heapF32(backend, info) };
 }
 

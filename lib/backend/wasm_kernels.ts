@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD } from '../nn/cross_entropy';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../nn/rms_norm';
 import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
-import { heapF32, heapI32, replaceWasmKernel, wasmKernelFunc, type WasmBackendLike, type WasmKernel as Kernel } from './wasm_heap';
+import { floatOutput as out, heapF32, heapI32, replaceWasmKernel, wasmKernelFunc, type WasmBackendLike, type WasmKernel as Kernel } from './wasm_heap';
 
 /**
  * The library's own kernels for the wasm backend, as plain JS loops over the tensors' data in the
@@ -21,7 +21,6 @@ import { heapF32, heapI32, replaceWasmKernel, wasmKernelFunc, type WasmBackendLi
 
 
 const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
-const out = (be: WasmBackendLike, shape: number[]) => be.makeOutput(shape, 'float32');
 
 /** x (…, D), weight (D) → y = x · rstd · weight, rstd (rows) = 1 / √(mean(x²) + eps). */
 const rmsNorm: Kernel = ({ x, weight }, be, { eps }) => {
