@@ -4,7 +4,7 @@
  * is an NF4 Linear4bit (random 4-bit codes, absmax per 64-block), embeddings / lm_head / norms
  * float32 as bitsandbytes leaves them. One process per configuration so each peak is its own.
  *
- *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt] [--steps 3] [--gen 128] [--profile] [--logits] [--json FILE]
+ *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt | --ckpt-layers N] [--steps 3] [--gen 128] [--profile] [--logits] [--json FILE]
  *
  * The loss comes straight from the last hidden states (`returnLogits: false`, the fused chunked
  * lm_head + cross-entropy) unless --logits asks for the (B, T, V) logits path. The frozen embedding
@@ -99,13 +99,13 @@ function num(name: string, dflt: number): number {
 }
 
 /** Matmul FLOPs of one training step as the MFU convention counts them: 6·N·tokens for weights that see a weight gradient's worth of work, plus attention. */
-function stepFlops(cfg: LlamaConfig, tokens: number, seq: number, ckpt: boolean): { model: number; hardware: number } {
+function stepFlops(cfg: LlamaConfig, tokens: number, seq: number, ckptLayers: number): { model: number; hardware: number } {
   const h = cfg.hiddenSize, kv = cfg.numKeyValueHeads * cfg.headDim, L = cfg.numHiddenLayers;
   const linear = L * (2 * h * h + 2 * h * kv + 3 * h * cfg.intermediateSize) + h * cfg.vocabSize;
   const attn = L * 2 * 2 * seq * h; // per token: QKᵀ and PV, causal half counted in full as torch's FLOP counters do
   // Frozen base: forward 2·N, input gradient 2·N (no weight gradient), LoRA weights are negligible.
   const model = tokens * (4 * linear + 3 * attn);
-  const hardware = model + (ckpt ? tokens * (2 * (linear - h * cfg.vocabSize) + attn) : 0);
+  const hardware = model + tokens * (2 * (linear - h * cfg.vocabSize) + attn) * (ckptLayers / L); // the recomputed layers' forward
   return { model, hardware };
 }
 
@@ -122,12 +122,14 @@ async function main(): Promise<void> {
   const B = num('batch', 8), T = num('seq', 512), r = num('r', 16), alpha = num('alpha', 32), steps = num('steps', 3), gen = num('gen', 0);
   const targets = TARGETS[flag('targets') ?? 'all'];
   if (!targets) throw new Error(`bench/cuda/train: --targets must be one of ${Object.keys(TARGETS).join(', ')}`);
-  const ckpt = flag('ckpt') === 'true';
   const cfg = new LlamaConfig(SHAPES[shape]);
+  // --ckpt: every layer recomputes; --ckpt-layers N: the first N (gradient_checkpointing_kwargs.layers).
+  const ckptLayers = flag('ckpt-layers') !== undefined ? num('ckpt-layers', 0) : flag('ckpt') === 'true' ? cfg.numHiddenLayers : 0;
+  const ckpt = ckptLayers > 0;
 
   let t0 = performance.now();
   const base = new LlamaForCausalLM(cfg, new DeviceRandomInit(cfg.initializerRange));
-  prepareModelForKbitTraining(base, { useGradientCheckpointing: ckpt });
+  prepareModelForKbitTraining(base, { useGradientCheckpointing: ckpt, gradientCheckpointingKwargs: { layers: ckptLayers } });
   const model = getPeftModel(base, new LoraConfig({ r, loraAlpha: alpha, targetModules: targets, loraDropout: 0, taskType: 'CAUSAL_LM' }), { warn: false });
   model.train();
   const params = model.trainableParameters();
@@ -166,9 +168,9 @@ async function main(): Promise<void> {
   const mem = stats();
   const stepS = times.reduce((a, b) => a + b, 0) / times.length;
   const tokens = B * T;
-  const flops = stepFlops(cfg, tokens, T, ckpt);
+  const flops = stepFlops(cfg, tokens, T, ckptLayers);
   const result: Record<string, unknown> = {
-    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', ckpt, logits: flag('logits') === 'true', bf16Frozen, backend: describeBackend(),
+    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', ckpt, ckptLayers, logits: flag('logits') === 'true', bf16Frozen, backend: describeBackend(),
     trainable: params.reduce((n, p) => n + p.size, 0), buildS: +buildS.toFixed(2), firstStepS: +warmS.toFixed(2),
     stepS: times.map((t) => +t.toFixed(3)), tokensPerS: Math.round(tokens / stepS),
     peakGiB: +((mem.peak + mem.scratch) / 2 ** 30).toFixed(2), weightsGiB: +(weightsBytes / 2 ** 30).toFixed(2),

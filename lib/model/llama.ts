@@ -247,6 +247,12 @@ export class LlamaModel extends Module {
   }
 }
 
+/** transformers' `gradient_checkpointing_kwargs`, as qlora-ts reads them. */
+export interface GradientCheckpointingKwargs {
+  /** Decoder layers that recompute, counted from the first; default every layer. */
+  layers?: number;
+}
+
 /** Float formats savePretrained writes, by safetensors or torch name. */
 export type SaveDtype = 'BF16' | 'F16' | 'F32' | 'bfloat16' | 'float16' | 'float32';
 const SAVE_DTYPES: Record<string, SafetensorsDtype> = { BF16: 'BF16', F16: 'F16', F32: 'F32', bfloat16: 'BF16', float16: 'F16', float32: 'F32' };
@@ -260,7 +266,8 @@ export class LlamaForCausalLM extends Module {
   readonly config: LlamaConfig;
   generationConfig: GenerationConfig;
   private invFreq: Float32Array;
-  private checkpointing = false;
+  /** Decoder layers that recompute in the backward pass, from the first (0: checkpointing off). */
+  private checkpointedLayers = 0;
   /** The 4-bit config the model was loaded with (savePretrained writes bitsandbytes' layout then). */
   quantizationConfig: BitsAndBytesConfig | undefined;
 
@@ -287,17 +294,31 @@ export class LlamaForCausalLM extends Module {
     return new LlamaForCausalLM(cfg, new RandomInit(cfg, options.seed ?? 0));
   }
 
-  /** Recompute each decoder layer in the backward pass instead of keeping its activations. */
-  gradientCheckpointingEnable(): void {
-    this.checkpointing = true;
+  /**
+   * Recompute decoder layers in the backward pass instead of keeping their activations: every
+   * layer, or with `{ layers: n }` the first n (memory between the two extremes; the layers that
+   * keep their activations pay no recomputation).
+   */
+  gradientCheckpointingEnable(kwargs: GradientCheckpointingKwargs = {}): void {
+    const n = this.config.numHiddenLayers;
+    const layers = kwargs.layers ?? n;
+    if (!Number.isInteger(layers) || layers < 0 || layers > n) {
+      throw new ArgumentError(`\`gradient_checkpointing_kwargs.layers\` is ${show(layers)}; the model has ${n} decoder layers`, `pass an integer from 0 to ${n} (or leave it out to recompute every layer)`);
+    }
+    this.checkpointedLayers = layers;
   }
 
   gradientCheckpointingDisable(): void {
-    this.checkpointing = false;
+    this.checkpointedLayers = 0;
   }
 
   get isGradientCheckpointing(): boolean {
-    return this.checkpointing;
+    return this.checkpointedLayers > 0;
+  }
+
+  /** How many decoder layers (from the first) recompute in the backward pass. */
+  get gradientCheckpointingLayers(): number {
+    return this.checkpointedLayers;
   }
 
   /** With `returnLogits: false` and labels: the loss and no logits (see ForwardArgs.returnLogits). */
@@ -317,7 +338,7 @@ export class LlamaForCausalLM extends Module {
     const labels = args.labels ? toRows(args.labels, 'labels') : undefined;
     const V = this.config.vocabSize;
     for (const row of ids) for (const id of row) if (!Number.isInteger(id) || id < 0 || id >= V) throw new ArgumentError(`\`input_ids\` holds ${show(id)}, outside the vocabulary [0, ${V})`);
-    const useCheckpoint = this.checkpointing && this.training && !past && !args.useCache;
+    const checkpointed = this.training && !past && !args.useCache ? this.checkpointedLayers : 0;
     const result = tf.tidy(() => {
       const idsT = tf.tensor2d(ids, [B, T], 'int32');
       let h = this.model.embed_tokens.forward(idsT) as tf.Tensor3D; // (B, T, hidden)
@@ -325,7 +346,7 @@ export class LlamaForCausalLM extends Module {
       const maskT = buildAttentionMask(mask, T); // (B, 1, T, past + T)
       const cache: Array<{ key: tf.Tensor4D; value: tf.Tensor4D }> = [];
       this.model.layers.forEach((layer, i) => {
-        if (useCheckpoint) {
+        if (i < checkpointed) {
           h = layer.forwardCheckpointed(h, cos, sin, maskT);
           return;
         }

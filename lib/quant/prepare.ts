@@ -3,6 +3,8 @@ import { Module } from '../nn/module';
 export interface PrepareForKbitOptions {
   /** Turns on the model's gradient checkpointing (recompute each layer in the backward pass). */
   useGradientCheckpointing?: boolean;
+  /** Passed to gradientCheckpointingEnable: `{ layers: n }` recomputes only the first n decoder layers. */
+  gradientCheckpointingKwargs?: { layers?: number };
 }
 
 /**
@@ -15,7 +17,7 @@ export function prepareModelForKbitTraining<M extends Module>(model: M, options:
   for (const [, p] of model.namedParameters()) {
     p.trainable = false;
   }
-  const m = model as unknown as { gradientCheckpointingEnable?: () => void };
-  if (useGradientCheckpointing && typeof m.gradientCheckpointingEnable === 'function') m.gradientCheckpointingEnable();
+  const m = model as unknown as { gradientCheckpointingEnable?: (kwargs?: { layers?: number }) => void };
+  if (useGradientCheckpointing && typeof m.gradientCheckpointingEnable === 'function') m.gradientCheckpointingEnable(options.gradientCheckpointingKwargs);
   return model;
 }

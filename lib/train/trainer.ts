@@ -95,9 +95,9 @@ export class Trainer {
 
   /** Turns gradient checkpointing on wherever the model (or the base model inside a PeftModel) offers it. */
   private enableGradientCheckpointing(): void {
-    const target = this.model.namedModules().map(([, m]) => m as Module & { gradientCheckpointingEnable?: () => void }).find((m) => typeof m.gradientCheckpointingEnable === 'function');
+    const target = this.model.namedModules().map(([, m]) => m as Module & { gradientCheckpointingEnable?: (kwargs?: { layers?: number }) => void }).find((m) => typeof m.gradientCheckpointingEnable === 'function');
     if (!target) throw new ArgumentError('`gradient_checkpointing` is true, but the model has no gradientCheckpointingEnable()');
-    target.gradientCheckpointingEnable!();
+    target.gradientCheckpointingEnable!(this.args.gradientCheckpointingKwargs ?? undefined);
   }
 
   /** LoRA dropout counters (the only RNG state the model keeps), by module name. */

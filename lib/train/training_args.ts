@@ -40,6 +40,8 @@ export interface TrainingArgumentsOptions {
   seed?: number;
   groupByLength?: boolean;
   gradientCheckpointing?: boolean;
+  /** Passed to the model's gradientCheckpointingEnable: `{ layers: n }` recomputes only the first n decoder layers. */
+  gradientCheckpointingKwargs?: { layers?: number } | null;
   dataloaderDropLast?: boolean;
   reportTo?: 'none' | 'all' | string[];
   doEval?: boolean;
@@ -92,6 +94,7 @@ export class TrainingArguments implements Required<Omit<TrainingArgumentsOptions
   seed = 42;
   groupByLength = false;
   gradientCheckpointing = false;
+  gradientCheckpointingKwargs: { layers?: number } | null = null;
   dataloaderDropLast = false;
   reportTo: 'none' | 'all' | string[] = 'none';
   doEval = false;
@@ -147,6 +150,10 @@ export class TrainingArguments implements Required<Omit<TrainingArgumentsOptions
     int('saveSteps', 1);
     if (this.saveTotalLimit !== null) int('saveTotalLimit', 1);
     int('seed', 0);
+    const kw = this.gradientCheckpointingKwargs as unknown;
+    if (kw !== null && (typeof kw !== 'object' || Array.isArray(kw) || Object.keys(kw as object).some((k) => k !== 'layers'))) {
+      fail('gradientCheckpointingKwargs', kw, "null or { layers: n } (the decoder layers to recompute, from the first)");
+    }
     if (this.maxSteps === -1 && this.numTrainEpochs <= 0) fail('numTrainEpochs', this.numTrainEpochs, 'positive when `max_steps` is not set');
     if (this.reportTo !== 'none' && !(Array.isArray(this.reportTo) && this.reportTo.length === 0)) {
       fail('reportTo', this.reportTo, "'none' (qlora-ts reports to callbacks, e.g. the live loss plot)");

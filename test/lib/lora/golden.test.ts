@@ -63,7 +63,11 @@ test('our adapter fixture is still what qlora-ts saves (config round trip, same 
   assert.deepEqual({ ...LoraConfig.fromJSON(json).toJSON(), inference_mode: true }, json);
   const peft = await PeftModel.fromPretrained(await AutoModelForCausalLM.fromPretrained(BASE), dir);
   const ours = JSON.parse(fs.readFileSync(path.join(FIX, 'peft/ours/logits.json'), 'utf8'));
-  assert.ok(relL2(await logitsOf(peft), ours.logits) < 1e-6);
+  // The fixture's logits came from the CPU backends; cuBLAS sums in another order (measured on the
+  // H200: above 1e-6, the bound the CPU backends meet), so on cuda the bound is PEFT's cross-stack 1e-5.
+  const bound = tf.getBackend() === 'cuda' ? 1e-5 : 1e-6;
+  const err = relL2(await logitsOf(peft), ours.logits);
+  assert.ok(err < bound, `relative L2 ${err} against the saved logits, bound ${bound} on ${tf.getBackend()}`);
   assert.ok(relL2(refs.ours_in_peft.logits, ours.logits) < 1e-5);
   peft.dispose();
 });
