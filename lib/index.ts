@@ -71,6 +71,8 @@ export { printNumberOfTrainableModelParameters, formatTrainableParameters, param
 
 // Training: transformers' TrainingArguments/Trainer (AdamW, 8-bit AdamW, schedules, checkpoints that resume) and the causal-LM collators.
 export { TrainingArguments, Trainer, TrainerState, PrinterCallback, NotebookProgressCallback, DataCollatorForLanguageModeling, DataCollatorForCompletionOnlyLM, AdamW, AdamW8bit, clipGradNorm, createOptimizer, lrLambda, LRScheduler, lastCheckpoint, listCheckpoints, type TrainingArgumentsOptions, type SchedulerType, type OptimName, type IntervalStrategy, type TrainerOptions, type TrainerDataset, type TrainableModel, type TrainerCallback, TrainOutput, type LogEntry, type Batch, type DataCollator, type Example, type CollatorTokenizer, type Optimizer } from './train';
+// Gradients that free activations and intermediate gradients during the backward pass (tf.variableGrads / tf.grads otherwise), and a peak-memory probe.
+export { variableGradsReleasing, gradsReleasing, peakDataBytes } from './train';
 
 // Evaluation: ROUGE exactly as rouge_score (evaluate.load('rouge')), and human vs base vs fine-tuned summary comparison.
 export { rouge, evaluate, scoreAll as rougeScoreAll, DEFAULT_ROUGE_TYPES, type RougeComputeArgs, type RougeResult, type RougePerSample } from './eval/rouge';

@@ -4,11 +4,13 @@
  * is an NF4 Linear4bit (random 4-bit codes, absmax per 64-block), embeddings / lm_head / norms
  * float32 as bitsandbytes leaves them. One process per configuration so each peak is its own.
  *
- *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt | --ckpt-layers N] [--steps 3] [--gen 128] [--profile] [--logits] [--json FILE]
+ *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt | --ckpt-layers N] [--steps 3] [--gen 128] [--profile] [--logits] [--tfjs-grads] [--json FILE]
  *
  * The loss comes straight from the last hidden states (`returnLogits: false`, the fused chunked
  * lm_head + cross-entropy) unless --logits asks for the (B, T, V) logits path. The frozen embedding
- * and lm_head are stored in bf16 (storeFrozenWeightsInBf16) unless --fp32-frozen.
+ * and lm_head are stored in bf16 (storeFrozenWeightsInBf16) unless --fp32-frozen. Gradients come
+ * from variableGradsReleasing (activations and gradients freed during backward) unless --tfjs-grads
+ * asks for tf.variableGrads (everything kept until backward ends), to compare the two.
  *
  * Prints one JSON line: tokens/s of a training step (forward + backward + AdamW, mean of the timed
  * steps after one warm-up), the allocator's peak bytes over those steps (weights, adapters,
@@ -31,6 +33,7 @@ import { prepareModelForKbitTraining } from '../../lib/quant/prepare';
 import { LoraConfig } from '../../lib/lora/config';
 import { getPeftModel } from '../../lib/lora/peft_model';
 import { AdamW } from '../../lib/train/optim';
+import { variableGradsReleasing } from '../../lib/train/grads';
 
 const SHAPES: Record<string, Partial<ConstructorParameters<typeof LlamaConfig>[0]>> = {
   // Llama-3.2-1B: tied embeddings.
@@ -143,9 +146,10 @@ async function main(): Promise<void> {
   // Token ids: a fixed pseudo-random sequence (labels = inputs, shifted inside the loss).
   const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7919 + t * 104729 + 17) % cfg.vocabSize));
   const hostS: number[] = [];
+  const tfjsGrads = flag('tfjs-grads') === 'true';
   const step = (): number => {
     const stepStart = performance.now();
-    const { value, grads } = tf.variableGrads(() => (base.forward({ inputIds: ids, labels: ids, returnLogits: flag('logits') === 'true' }).loss as tf.Scalar), params);
+    const { value, grads } = (tfjsGrads ? tf.variableGrads : variableGradsReleasing)(() => (base.forward({ inputIds: ids, labels: ids, returnLogits: flag('logits') === 'true' }).loss as tf.Scalar), params);
     opt.step(params.map((p) => grads[p.name]), 1e-4);
     tf.dispose(Object.values(grads));
     hostS.push((performance.now() - stepStart) / 1000); // JavaScript's time to queue the step
@@ -170,7 +174,7 @@ async function main(): Promise<void> {
   const tokens = B * T;
   const flops = stepFlops(cfg, tokens, T, ckptLayers);
   const result: Record<string, unknown> = {
-    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', ckpt, ckptLayers, logits: flag('logits') === 'true', bf16Frozen, backend: describeBackend(),
+    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', ckpt, ckptLayers, logits: flag('logits') === 'true', bf16Frozen, grads: tfjsGrads ? 'tf.variableGrads' : 'variableGradsReleasing', backend: describeBackend(),
     trainable: params.reduce((n, p) => n + p.size, 0), buildS: +buildS.toFixed(2), firstStepS: +warmS.toFixed(2),
     stepS: times.map((t) => +t.toFixed(3)), tokensPerS: Math.round(tokens / stepS),
     peakGiB: +((mem.peak + mem.scratch) / 2 ** 30).toFixed(2), weightsGiB: +(weightsBytes / 2 ** 30).toFixed(2),

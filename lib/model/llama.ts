@@ -24,6 +24,7 @@ import { saveSafetensors, tensorToRaw, type RawTensor, type SafetensorsDtype } f
 import { generate, type GenerateOptions } from './generate';
 import { toRows, type IdRows } from './inputs';
 import { mergeHeads, splitHeads } from '../nn/heads';
+import { gradsReleasing } from '../train/grads';
 
 export { toRows, type IdRows };
 
@@ -187,11 +188,9 @@ export class LlamaDecoderLayer extends Module {
           const [xs, cs, ss, ms] = saved;
           const after = rng.map(getRngState);
           rng.forEach((mod, i) => setRngState(mod, before[i]));
-          // The engine keeps one active tape; a nested gradient replaces it, so restore it after.
-          const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
-          const outerTape = state.activeTape;
-          const grads = tf.grads((xIn: tf.Tensor) => run(xIn, cs, ss, ms))([xs, ...params], dy);
-          state.activeTape = outerTape;
+          // The recomputed layer's own backward frees its activations as it goes, and puts back
+          // the tape of the backward pass around it (lib/train/engine_tape.ts).
+          const grads = gradsReleasing((xIn: tf.Tensor) => run(xIn, cs, ss, ms))([xs, ...params], dy);
           rng.forEach((mod, i) => setRngState(mod, after[i]));
           return [grads[0], tf.zerosLike(cs), tf.zerosLike(ss), tf.zerosLike(ms), ...grads.slice(1)];
         },

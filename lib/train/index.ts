@@ -6,3 +6,5 @@ export { AdamW, AdamW8bit, clipGradNorm, createOptimizer, type Optimizer } from 
 export { lrLambda, LRScheduler } from './schedule';
 export { lastCheckpoint, listCheckpoints } from './checkpoint';
 export { PrinterCallback, NotebookProgressCallback } from './progress';
+export { variableGradsReleasing, gradsReleasing } from './grads';
+export { peakDataBytes } from './engine_tape';

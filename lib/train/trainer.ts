@@ -12,6 +12,7 @@ import { epochBatches, numBatches } from './sampler';
 import { LRScheduler } from './schedule';
 import { TrainOutput, TrainerState, type LogEntry, type TrainerCallback } from './state';
 import { TrainingArguments } from './training_args';
+import { variableGradsReleasing } from './grads';
 import { defaultProgressCallback } from './progress';
 
 /** Rows with `input_ids` (number[]): a plain array, or anything with `length` and `get(i)` (the Dataset class). */
@@ -264,9 +265,9 @@ export class Trainer {
     let loss = 0;
     let tokens = 0;
     micro.forEach((b, k) => {
-      let result: ReturnType<typeof tf.variableGrads>;
+      let result: ReturnType<typeof variableGradsReleasing>;
       try {
-        result = tf.variableGrads(() => {
+        result = variableGradsReleasing(() => {
           const out = this.model.forward({ inputIds: b.input_ids, attentionMask: b.attention_mask, labels: b.labels, returnLogits: false });
           if (!out.loss) throw new TrainingError('Trainer: the model returned no loss for a batch with labels');
           return tf.mul(out.loss, counts[k] / total) as tf.Scalar;
