@@ -22,6 +22,7 @@ import { applyRotaryPosEmb, ropeCosSin, ropeHeads, ropeInvFreq } from '../../lib
 import { swiglu } from '../../lib/nn/swiglu';
 import { rmsNorm } from '../../lib/nn/rms_norm';
 import { AdamW } from '../../lib/train/optim/adamw';
+import { checkAdamW8bit } from './check_adamw8bit';
 import { LlamaForCausalLM } from '../../lib/model/llama';
 import { prepareModelForKbitTraining } from '../../lib/quant/prepare';
 import { LoraConfig } from '../../lib/lora/config';
@@ -566,6 +567,7 @@ async function main(): Promise<void> {
       opt.dispose();
       tf.dispose([...init, ...params]);
     }
+    await checkAdamW8bit(report);
   }
 
   // GEMM throughput (one sync at the end of each loop).

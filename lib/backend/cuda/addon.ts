@@ -45,6 +45,13 @@ export interface CudaAddon {
   adamwStep(p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number,
     lr: number, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2s: number): void;
   /**
+   * One 8-bit AdamW step of one parameter into new buffers (lib/backend/cuda/native/adamw8bit.cuh): codes c1, c2 one
+   * byte per element, absmax a1, a2 one float per block of blockSize (≤ 4096), maps the 256-entry dynamic maps.
+   */
+  adamw8bitStep(p: number, g: number, c1: number, c2: number, a1: number, a2: number, map1: number, map2: number,
+    po: number, c1o: number, c2o: number, a1o: number, a2o: number, n: number, blockSize: number,
+    b1: number, b2: number, eps: number, shrink: number, stepSize: number, bc2Sqrt: number): void;
+  /**
    * 4-bit weight (rows, cols) dequantized to bf16 × activations rounded to bf16: y = x·Wᵀ, or x·W when gradInput.
    * A weight over QLORA_TS_CUDA_DEQUANT_CHUNK elements (default 2²⁴) is dequantized and multiplied in slices of y's columns
    * (its bf16 copy never exists whole: about 32 MiB of scratch).

@@ -5,6 +5,7 @@ import { CudaBackend } from './backend';
 import { registerCudaKernels } from './kernels';
 import { registerDequantizeKernel } from './dequantize';
 import { registerFusedKernels } from './fused';
+import { registerAdamW8bitKernel } from './adamw8bit';
 
 /**
  * Registers the `cuda` backend with tfjs if the addon loads and a GPU answers; otherwise returns
@@ -18,6 +19,7 @@ export function registerCudaBackend(priority = 3): { ok: true } | { ok: false; r
   registerCudaKernels('cuda');
   registerDequantizeKernel('cuda');
   registerFusedKernels('cuda');
+  registerAdamW8bitKernel('cuda');
   return { ok: true };
 }
 

@@ -3,6 +3,19 @@ import { CheckpointError, show } from '../../errors';
 import { decodeRaw, encodeRaw, type RawTensor } from '../../model/safetensors';
 import { createDynamicMap } from '../../quant/codebooks';
 import { paramGroupJSON, type AdamWOptions, type Optimizer, type OptimizerState } from './optimizer';
+import { FUSED_ADAMW } from './adamw';
+import { backendHasKernels } from '../../backend/kernel_registry';
+
+/**
+ * Name of the fused 8-bit AdamW kernel a backend may register (the cuda backend does):
+ * {p, g, state1, state2 (int32 words, four codes each), absmax1, absmax2, map1, map2} with attrs
+ * beta1, beta2, eps, shrink (1 − lr·wd or 1), stepSize (lr / bc1), bc2Sqrt, blockSize
+ * → [p', state1', state2', absmax1', absmax2'].
+ */
+export const FUSED_ADAMW8BIT = 'QloraAdamW8bit';
+
+/** Largest block size the fused kernel takes (bitsandbytes' largest, 4096). */
+const FUSED_MAX_BLOCK = 4096;
 
 /** Index of the map value nearest to x (the map is sorted ascending; a tie takes the lower). */
 export function quantizeNearest(map: Float32Array, x: number, lo = 0, hi = map.length - 1): number {
@@ -54,6 +67,8 @@ export interface AdamW8bitOptions extends AdamWOptions {
   blockSize?: number;
   /** Parameters with fewer elements keep 32-bit moments (bitsandbytes' min_8bit_size, 4096). */
   min8bitSize?: number;
+  /** false keeps the host form even where the backend registers the fused kernels (for comparison). */
+  fused?: boolean;
 }
 
 /** Per-step constants of the update. */
@@ -68,17 +83,50 @@ interface Moments {
 }
 
 /**
+ * The same moments as tensors on the backend: codes packed four to an int32 word (byte j of the
+ * words is element j's code; int32 so no value is ever read as a float) with absmax (blocks), or
+ * float32 m, v shaped like the parameter (absmax undefined).
+ */
+interface DeviceMoments {
+  state1: tf.Tensor;
+  state2: tf.Tensor;
+  absmax1?: tf.Tensor;
+  absmax2?: tf.Tensor;
+}
+
+/** 8-bit codes as an int32 tensor of ceil(n / 4) words (the last word padded with zero bytes). */
+export function codesTensor(codes: Uint8Array): tf.Tensor {
+  const bytes = new Uint8Array(4 * Math.ceil(codes.length / 4));
+  bytes.set(codes);
+  return tf.tensor1d(new Int32Array(bytes.buffer), 'int32'); // (ceil(n / 4),)
+}
+
+/** The first n codes of an int32 tensor made by codesTensor (or the fused kernel). */
+export function tensorCodes(words: tf.Tensor, n: number): Uint8Array {
+  const w = words.dataSync() as Int32Array;
+  return new Uint8Array(w.buffer, w.byteOffset, n).slice();
+}
+
+/**
  * bitsandbytes' AdamW8bit (blockwise): both moments stored as 8-bit codes of the dynamic map, one
  * float32 absmax per block of 256. Each step dequantizes a block, applies the AdamW update in
  * float, then re-quantizes with the block's new absmax. 'paged_adamw_8bit' is the same update
  * (paging moves states between GPU and host memory, which has no meaning on CPU).
- * Runs on the host: gradients are read once per step, parameters written back once.
+ *
+ * Two forms of the same update. Where the backend registers FUSED_ADAMW8BIT (cuda), the moments
+ * live on the device from the first step and each parameter takes one kernel per step (parameters
+ * under min8bitSize take the fp32 fused AdamW kernel). Elsewhere the host form runs: gradients
+ * are read once per step, parameters written back once. stateDict and loadStateDict are the same
+ * for both, so a checkpoint written by either form resumes in the other.
  */
 export class AdamW8bit implements Optimizer {
   stepCount = 0;
   readonly blockSize: number;
   readonly min8bitSize: number;
+  /** Host moments (host form); empty while they live on the device. */
   private moments: Moments[];
+  /** The moments and both maps as backend tensors, from the first fused step until they go back to the host. */
+  private device?: { moments: DeviceMoments[]; map1: tf.Tensor; map2: tf.Tensor };
 
   constructor(readonly params: tf.Variable[], readonly options: AdamW8bitOptions) {
     this.blockSize = options.blockSize ?? 256;
@@ -102,11 +150,17 @@ export class AdamW8bit implements Optimizer {
     const { betas: [b1, b2], eps, weightDecay: wd, decay } = this.options;
     this.stepCount++;
     const h: StepConstants = { b1, b2, eps, stepSize: lr / (1 - b1 ** this.stepCount), bc2Sqrt: Math.sqrt(1 - b2 ** this.stepCount), shrink: 1 };
+    const shrink = (i: number) => (wd > 0 && (decay?.[i] ?? true) ? 1 - lr * wd : 1);
+    if (this.options.fused !== false && this.blockSize <= FUSED_MAX_BLOCK && backendHasKernels(FUSED_ADAMW8BIT, FUSED_ADAMW)) {
+      this.stepFused(grads, lr, h, shrink);
+      return;
+    }
+    const moments = this.hostMoments();
     this.params.forEach((param, i) => {
       const g = grads[i].dataSync() as Float32Array;
       const p = Float32Array.from(param.dataSync() as Float32Array);
-      h.shrink = wd > 0 && (decay?.[i] ?? true) ? 1 - lr * wd : 1;
-      const s = this.moments[i];
+      h.shrink = shrink(i);
+      const s = moments[i];
       if (s.state1 instanceof Float32Array) {
         const m = s.state1;
         const v = s.state2 as Float32Array;
@@ -122,6 +176,68 @@ export class AdamW8bit implements Optimizer {
       param.assign(next);
       next.dispose();
     });
+  }
+
+  /** One kernel per parameter on the backend; its outputs replace the moments, which never leave the device. */
+  private stepFused(grads: tf.Tensor[], lr: number, h: StepConstants, shrink: (i: number) => number): void {
+    const { moments, map1, map2 } = this.deviceState();
+    const { b1, b2, eps, stepSize, bc2Sqrt } = h;
+    this.params.forEach((p, i) => {
+      const s = moments[i];
+      const g = grads[i];
+      let out: tf.Tensor[];
+      if (s.absmax1 && s.absmax2) {
+        out = tf.engine().runKernel(FUSED_ADAMW8BIT, { p, g, state1: s.state1, state2: s.state2, absmax1: s.absmax1, absmax2: s.absmax2, map1, map2 },
+          { beta1: b1, beta2: b2, eps, shrink: shrink(i), stepSize, bc2Sqrt, blockSize: this.blockSize }) as tf.Tensor[];
+        tf.dispose([s.state1, s.state2, s.absmax1, s.absmax2]);
+        [s.state1, s.state2, s.absmax1, s.absmax2] = out.slice(1);
+      } else {
+        out = tf.engine().runKernel(FUSED_ADAMW, { p, g, m: s.state1, v: s.state2 },
+          { lr, beta1: b1, beta2: b2, eps, decay: shrink(i), stepSize, bc2Sqrt }) as tf.Tensor[];
+        tf.dispose([s.state1, s.state2]);
+        [s.state1, s.state2] = out.slice(1);
+      }
+      p.assign(out[0]);
+      out[0].dispose();
+    });
+  }
+
+  /** The moments as backend tensors, uploaded from the host arrays on the first fused step (or the first after a load). */
+  private deviceState(): { moments: DeviceMoments[]; map1: tf.Tensor; map2: tf.Tensor } {
+    if (!this.device) {
+      const moments = this.moments.map((s, i): DeviceMoments => (s.state1 instanceof Uint8Array
+        ? { state1: codesTensor(s.state1), state2: codesTensor(s.state2 as Uint8Array), absmax1: tf.tensor1d(s.absmax1), absmax2: tf.tensor1d(s.absmax2) }
+        : { state1: tf.tensor(s.state1, this.params[i].shape, 'float32'), state2: tf.tensor(s.state2, this.params[i].shape, 'float32') }));
+      this.device = { moments, map1: tf.tensor1d(MAP1), map2: tf.tensor1d(MAP2) };
+      this.moments = [];
+    }
+    return this.device;
+  }
+
+  /** The moments as host arrays: downloaded from the device (without moving them) when they live there. */
+  private readMoments(): Moments[] {
+    if (!this.device) return this.moments;
+    return this.device.moments.map((d, i) => {
+      const n = this.params[i].size;
+      if (!d.absmax1 || !d.absmax2) return { state1: new Float32Array(d.state1.dataSync() as Float32Array), state2: new Float32Array(d.state2.dataSync() as Float32Array), absmax1: new Float32Array(0), absmax2: new Float32Array(0) };
+      return { state1: tensorCodes(d.state1, n), state2: tensorCodes(d.state2, n), absmax1: new Float32Array(d.absmax1.dataSync() as Float32Array), absmax2: new Float32Array(d.absmax2.dataSync() as Float32Array) };
+    });
+  }
+
+  /** The moments as host arrays for the host form, brought back (and the device tensors freed) if they lived on the device. */
+  private hostMoments(): Moments[] {
+    if (this.device) {
+      this.moments = this.readMoments();
+      this.freeDevice();
+    }
+    return this.moments;
+  }
+
+  private freeDevice(): void {
+    if (!this.device) return;
+    const { moments, map1, map2 } = this.device;
+    tf.dispose([map1, map2, ...moments.flatMap((d) => [d.state1, d.state2, ...(d.absmax1 ? [d.absmax1] : []), ...(d.absmax2 ? [d.absmax2] : [])])]);
+    this.device = undefined;
   }
 
   /** Dequantize block → AdamW update (p in place) → new absmax → re-quantize, block by block. */
@@ -158,7 +274,7 @@ export class AdamW8bit implements Optimizer {
   /** bitsandbytes' state names: state1/state2 (U8 codes or F32), absmax1/absmax2 per block. */
   async stateDict(): Promise<OptimizerState> {
     const tensors = new Map<string, RawTensor>();
-    this.moments.forEach((s, i) => {
+    this.readMoments().forEach((s, i) => {
       const shape = [...this.params[i].shape];
       for (const key of ['state1', 'state2'] as const) {
         const data = s[key];
@@ -175,7 +291,7 @@ export class AdamW8bit implements Optimizer {
 
   loadStateDict(state: OptimizerState, where: string): void {
     if (state.meta.optimizer !== 'adamw_8bit') throw new CheckpointError(`${where}: optimizer state is ${show(state.meta.optimizer)}, but this run uses an 8-bit AdamW`, 'resume with the same `optim` the checkpoint was trained with');
-    this.moments = this.params.map((p, i) => {
+    const moments = this.params.map((p, i) => {
       const s = this.emptyMoments(p.size);
       const read = (key: string, into: Uint8Array | Float32Array) => {
         const raw = state.tensors.get(`state.${i}.${key}`);
@@ -191,14 +307,19 @@ export class AdamW8bit implements Optimizer {
       }
       return s;
     });
+    this.freeDevice(); // the next fused step uploads the loaded moments
+    this.moments = moments;
     this.stepCount = Number(state.meta.step);
   }
 
+  /** Bytes of both moments (on the device: codes in whole int32 words, so up to 3 bytes more per state). */
   stateBytes(): number {
+    if (this.device) return this.device.moments.reduce((n, d) => n + 4 * (d.state1.size + d.state2.size + (d.absmax1?.size ?? 0) + (d.absmax2?.size ?? 0)), 0);
     return this.moments.reduce((n, s) => n + s.state1.byteLength + s.state2.byteLength + s.absmax1.byteLength + s.absmax2.byteLength, 0);
   }
 
   dispose(): void {
+    this.freeDevice();
     this.moments = [];
   }
 }

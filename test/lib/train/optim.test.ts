@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../../lib/backend';
 import { createDynamicMap } from '../../../lib/quant/codebooks';
 import { AdamW } from '../../../lib/train/optim/adamw';
-import { AdamW8bit, NearestCode, quantizeNearest } from '../../../lib/train/optim/adamw_8bit';
+import { AdamW8bit, NearestCode, codesTensor, quantizeNearest, tensorCodes } from '../../../lib/train/optim/adamw_8bit';
 import { clipGradNorm } from '../../../lib/train/optim/clip';
 import { createOptimizer } from '../../../lib/train/optim';
 import { TrainingArguments, type TrainingArgumentsOptions } from '../../../lib/train/training_args';
@@ -112,6 +112,20 @@ test('8-bit AdamW: bitsandbytes\' unsigned map, blockwise states that track Adam
   opt2.step(gs, 1e-3);
   assert.deepEqual(Array.from(q.dataSync()), Array.from(p.dataSync()));
   tf.dispose([...gs, p, q, small, qs]);
+});
+
+test('8-bit codes packed four to an int32 word (the device form\'s storage) come back bit for bit, NaN-shaped bytes included', async () => {
+  await ensureBackend();
+  const before = tf.memory().numTensors;
+  // 267 codes: every byte value, two words whose bytes read as float32 would be a quiet and a signalling NaN, a partial last word.
+  const codes = Uint8Array.from([...Array.from({ length: 256 }, (_, i) => i), 0xff, 0xff, 0xff, 0x7f, 0x01, 0x00, 0x80, 0x7f, 0x00, 0x80, 0xff]);
+  const words = codesTensor(codes);
+  assert.equal(words.dtype, 'int32');
+  assert.deepEqual(words.shape, [67]);
+  assert.deepEqual(tensorCodes(words, codes.length), codes);
+  assert.equal(tensorCodes(words, 268)[267], 0, 'the last word is padded with zero bytes');
+  words.dispose();
+  assert.equal(tf.memory().numTensors, before);
 });
 
 test('clipGradNorm returns the global norm and scales by max_norm / (norm + 1e-6) only above it', async () => {

@@ -990,6 +990,8 @@ static napi_value SoftmaxGrad(napi_env env, napi_callback_info info) {  // (p, d
   LAUNCH_CHECK(); return nullptr;
 }
 
+#include "adamw8bit.cuh"
+
 #define EXPORT(name, fn) do { napi_value f; napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f); napi_set_named_property(env, exports, name, f); } while (0)
 static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("info", Info); EXPORT("alloc", Alloc); EXPORT("free", Free); EXPORT("emptyCache", EmptyCache);
@@ -999,6 +1001,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
   EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4); EXPORT("intToFloat", IntToFloat);
   EXPORT("randomFill", RandomFill); EXPORT("ceForward", CeForward); EXPORT("ceBackward", CeBackward); EXPORT("adamwStep", AdamWStep); EXPORT("matmul4", Matmul4);
+  EXPORT("adamw8bitStep", AdamW8bitStep);
   EXPORT("swiglu", Swiglu); EXPORT("swigluGrad", SwigluGrad); EXPORT("rmsNorm", RmsNorm); EXPORT("rmsNormGrad", RmsNormGrad);
   EXPORT("maskedSoftmax", MaskedSoftmax); EXPORT("softmaxGrad", SoftmaxGrad); EXPORT("nestedScales", NestedScales);
   return exports;
