@@ -25,6 +25,7 @@ import { generate, type GenerateOptions } from './generate';
 import { toRows, type IdRows } from './inputs';
 import { mergeHeads, splitHeads } from '../nn/heads';
 import { gradsReleasing } from '../train/grads';
+import * as unkept from '../nn/unkept';
 
 export { toRows, type IdRows };
 
@@ -160,11 +161,19 @@ export class LlamaDecoderLayer extends Module {
     build.release();
   }
 
-  forward(h: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, past?: { key: tf.Tensor4D; value: tf.Tensor4D }, keepCache = true) {
-    const a = this.self_attn.forward(this.input_layernorm.forward(h) as tf.Tensor3D, cos, sin, mask, past, keepCache);
-    const h2 = tf.add(h, a.out) as tf.Tensor3D;
-    const out = tf.add(h2, this.mlp.forward(this.post_attention_layernorm.forward(h2) as tf.Tensor3D)) as tf.Tensor3D;
-    return { out, key: a.key, value: a.value };
+  /**
+   * h (B, T, hidden) → the layer's output, and its keys/values with `keepCache`. One tidy: of what
+   * the layer makes, only its results and the copies backward nodes kept outlive it (q/k/v before
+   * RoPE, the norms' and sublayers' outputs go at once, not when the step ends). The residual sums
+   * keep nothing (unkept.add), so the attention and MLP outputs are not held for their shapes.
+   */
+  forward(h: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, past?: { key: tf.Tensor4D; value: tf.Tensor4D }, keepCache = true): { out: tf.Tensor3D; key?: tf.Tensor4D; value?: tf.Tensor4D } {
+    return tf.tidy(() => {
+      const a = this.self_attn.forward(this.input_layernorm.forward(h) as tf.Tensor3D, cos, sin, mask, past, keepCache);
+      const h2 = unkept.add(h, a.out); // (B, T, hidden)
+      const out = unkept.add(h2, this.mlp.forward(this.post_attention_layernorm.forward(h2) as tf.Tensor3D)); // (B, T, hidden)
+      return { out, key: a.key, value: a.value };
+    });
   }
 
   /**

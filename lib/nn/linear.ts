@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module';
+import * as unkept from './unkept';
 
 /**
  * Anything that maps (..., inFeatures) → (..., outFeatures): a plain Linear, a 4-bit Linear4bit,
@@ -66,14 +67,31 @@ export class Linear extends Module implements LinearLike, FrozenLinear {
     return tf.matMul(dy, this.weight);
   }
 
+  /**
+   * (..., in) → (..., out). While nothing of the layer trains, the product is one tape node that
+   * keeps nothing (its input gradient needs only W; tfjs's MatMul would keep x too).
+   */
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      const x2 = tf.reshape(x, [-1, this.inFeatures]); // (N, in)
-      let y = tf.matMul(x2, this.weight, false, true); // (N, out)
-      if (this.bias) y = tf.add(y, this.bias);
-      return tf.reshape(y, [...lead, this.outFeatures]);
+      const x2 = unkept.reshape<tf.Rank.R2>(x, [-1, this.inFeatures]); // (N, in)
+      let y: tf.Tensor;
+      if (this.isFrozen()) {
+        y = this.frozenProduct(x2); // (N, out)
+      } else {
+        y = tf.matMul(x2, this.weight, false, true); // (N, out)
+        if (this.bias) y = tf.add(y, this.bias);
+      }
+      return unkept.reshape(y, [...lead, this.outFeatures]);
     });
+  }
+
+  private frozenProduct(x2: tf.Tensor2D): tf.Tensor2D {
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+      value: this.matmul2d(args[0] as tf.Tensor2D), // (N, out)
+      gradFunc: (dy: tf.Tensor) => this.inputGradient(dy as tf.Tensor2D), // (N, in)
+    }));
+    return f(x2) as tf.Tensor2D;
   }
 }
 

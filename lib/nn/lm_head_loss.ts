@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError } from '../errors';
+import * as unkept from './unkept';
 import { countedTargets, crossEntropy, IGNORE_INDEX, shiftLabels } from './cross_entropy';
 import { backendHasKernels } from '../backend/kernel_registry';
 
@@ -60,5 +61,5 @@ export function causalLmLinearLoss(hidden: tf.Tensor3D, weight: tf.Tensor2D, lab
   if (labels.length !== B || labels.some((row) => row.length !== T)) {
     throw new ArgumentError(`causalLmLinearLoss: \`labels\` must be ${B} rows of ${T}, like \`input_ids\``);
   }
-  return tf.tidy(() => linearCrossEntropy(tf.reshape(hidden, [B * T, H]) as tf.Tensor2D, weight, shiftLabels(labels, T, ignoreIndex), ignoreIndex));
+  return tf.tidy(() => linearCrossEntropy(unkept.reshape<tf.Rank.R2>(hidden, [B * T, H]), weight, shiftLabels(labels, T, ignoreIndex), ignoreIndex));
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module';
 import type { FrozenLinear, LinearLike } from '../nn/linear';
+import * as unkept from '../nn/unkept';
 import { ArgumentError } from '../errors';
 import { displaySymbol, type MimeBundle } from '../display';
 import { bytesToWords, dequantize4bitOp, hasMatmul4bit, matmul4bitOp, wordsToBytes, type Dequantize4bitAttrs, type Dequantize4bitInputs } from './dequantize_op';
@@ -159,14 +160,14 @@ export class Linear4bit extends Module implements LinearLike, FrozenLinear {
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      const x2 = tf.reshape(x, [-1, this.inFeatures]); // (N, in)
+      const x2 = unkept.reshape<tf.Rank.R2>(x, [-1, this.inFeatures]); // (N, in); tf.reshape would keep x for the backward pass
       const matmul = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
         value: this.product(args[0] as tf.Tensor2D, false), // (N, out)
         gradFunc: (dy: tf.Tensor) => this.product(dy as tf.Tensor2D, true), // (N, in)
       }));
       let y = matmul(x2) as tf.Tensor; // (N, out)
       if (this.bias) y = tf.add(y, this.bias);
-      return tf.reshape(y, [...lead, this.outFeatures]);
+      return unkept.reshape(y, [...lead, this.outFeatures]);
     });
   }
 
