@@ -685,12 +685,13 @@ static napi_value CeBackward(napi_env env, napi_callback_info info) {  // (x, id
   LAUNCH_CHECK(); return nullptr;
 }
 // torch's AdamW step for one parameter, new tensors out: p' = p·(1 − lr·wd) − lr/bc1 · m' / (√v'/bc2s + eps).
+// 1 − β1 and 1 − β2 arrive formed in double, as torch forms them (1 − 0.999f in float is off by 1.3e-5).
 __global__ void kAdamW(const float* p, const float* g, const float* m, const float* v, float* po, float* mo, float* vo, long long n,
-                       float lr, float b1, float b2, float eps, float decay, float stepSize, float bc2s) {
+                       float omb1, float b2, float omb2, float eps, float decay, float stepSize, float bc2s) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     float gi = g[i];
-    float mi = m[i] + (gi - m[i]) * (1.f - b1);
-    float vi = v[i] * b2 + gi * gi * (1.f - b2);
+    float mi = m[i] + (gi - m[i]) * omb1;
+    float vi = v[i] * b2 + gi * gi * omb2;
     mo[i] = mi; vo[i] = vi;
     po[i] = p[i] * decay - stepSize * (mi / (sqrtf(vi) / bc2s + eps));
   }
@@ -700,8 +701,8 @@ static napi_value AdamWStep(napi_env env, napi_callback_info info) {  // (p, g, 
   long long n = (long long)argNumber(env, a[7]);
   if (n == 0) return nullptr;
   kAdamW<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (const float*)argPtr(env, a[1]), (const float*)argPtr(env, a[2]), (const float*)argPtr(env, a[3]),
-    (float*)argPtr(env, a[4]), (float*)argPtr(env, a[5]), (float*)argPtr(env, a[6]), n, (float)argNumber(env, a[8]), (float)argNumber(env, a[9]), (float)argNumber(env, a[10]),
-    (float)argNumber(env, a[11]), (float)argNumber(env, a[12]), (float)argNumber(env, a[13]), (float)argNumber(env, a[14]));
+    (float*)argPtr(env, a[4]), (float*)argPtr(env, a[5]), (float*)argPtr(env, a[6]), n, (float)(1.0 - argNumber(env, a[9])), (float)argNumber(env, a[10]),
+    (float)(1.0 - argNumber(env, a[10])), (float)argNumber(env, a[11]), (float)argNumber(env, a[12]), (float)argNumber(env, a[13]), (float)argNumber(env, a[14]));
   LAUNCH_CHECK(); return nullptr;
 }
 
