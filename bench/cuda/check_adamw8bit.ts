@@ -102,7 +102,7 @@ export async function checkAdamW8bit(report: Report): Promise<void> {
   report('AdamW8bit fused: stateBytes (int32 words)', Math.abs(dev.stateBytes() - (2 * 4 * 250 + 2 * 4 * 4 + 2 * 4 * 19200 + 2 * 4 * 300 + 2 * 4 * 30)), 0);
 
   dispose([host, dev, devFromHost, hostFromDev]);
-  report('AdamW8bit fused: tensors gained steps 2–4, left after dispose', held + Math.abs(tf.memory().numTensors - start), 0);
+  report('AdamW8bit fused: tensors leaked (steps 2–4, dispose)', held + Math.abs(tf.memory().numTensors - start), 0);
 }
 
 /** Run alone on a GPU machine: `node dist/bench/cuda/check_adamw8bit.js` (check.js runs it with everything else). */
