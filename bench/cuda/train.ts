@@ -175,6 +175,7 @@ async function main(): Promise<void> {
   const flops = stepFlops(cfg, tokens, T, ckptLayers);
   const result: Record<string, unknown> = {
     shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', ckpt, ckptLayers, logits: flag('logits') === 'true', bf16Frozen, grads: tfjsGrads ? 'tf.variableGrads' : 'variableGradsReleasing', backend: describeBackend(),
+    attention: process.env.QLORA_TS_CUDA_FLASH === '0' ? 'probs' : 'flash', // the cuda kernels' path for head sizes 64/128 with bf16 matmuls
     trainable: params.reduce((n, p) => n + p.size, 0), buildS: +buildS.toFixed(2), firstStepS: +warmS.toFixed(2),
     stepS: times.map((t) => +t.toFixed(3)), tokensPerS: Math.round(tokens / stepS),
     peakGiB: +((mem.peak + mem.scratch) / 2 ** 30).toFixed(2), weightsGiB: +(weightsBytes / 2 ** 30).toFixed(2),

@@ -4,6 +4,8 @@ import { frozenLinear, Linear, type FrozenLinear, type LinearLike } from '../nn/
 import { mixSeed } from '../nn/seed';
 import { matMulAcc } from '../nn/matmul_acc';
 import type { InitLoraWeights } from './config';
+import { ArgumentError, show } from '../errors';
+import { swiglu, swigluGrad, type SwigluInputLinear } from '../nn/swiglu';
 
 /** PEFT's ModuleDict of adapters: one module per adapter name (`lora_A.default.weight`); qlora-ts has one, 'default'. */
 export class ModuleDict<T extends Module = Linear> extends Module {
@@ -30,7 +32,7 @@ export interface LoraLinearOptions {
  * `base_layer` is any LinearLike (a Linear or a Linear4bit) and stays frozen; lora_A (r, in) starts
  * kaiming-uniform (a = √5), lora_B (out, r) at zero, so the adapter starts as the identity.
  */
-export class LoraLinear extends Module implements LinearLike {
+export class LoraLinear extends Module implements LinearLike, SwigluInputLinear {
   base_layer: LinearLike;
   lora_A: ModuleDict;
   lora_B: ModuleDict;
@@ -93,15 +95,21 @@ export class LoraLinear extends Module implements LinearLike {
 
   forward(x: tf.Tensor): tf.Tensor {
     if (this.disabled) return this.base_layer.forward(x);
-    const base = frozenLinear(this.base_layer);
-    const dropout = this.training && this.loraDropout > 0;
-    if (base && !dropout && !this.loraA.bias && !this.loraB.bias) return this.fusedForward(x, base);
+    const base = this.fusableBase();
+    if (base) return this.fusedForward(x, base);
     return tf.tidy(() => {
       const y = this.base_layer.forward(x);
       const dropped = this.training && this.loraDropout > 0 ? tf.dropout(x, this.loraDropout, undefined, mixSeed(this.seed, 3, this.dropoutCalls++)) : x;
       const delta = this.loraB.forward(this.loraA.forward(dropped)); // (..., out)
       return tf.add(y, tf.mul(delta, this.scaling));
     });
+  }
+
+  /** The frozen base layer when the adapter can run as one op (no dropout now, no adapter bias). */
+  private fusableBase(): FrozenLinear | undefined {
+    const base = frozenLinear(this.base_layer);
+    const dropout = this.training && this.loraDropout > 0;
+    return base && !dropout && !this.loraA.bias && !this.loraB.bias ? base : undefined;
   }
 
   /**
@@ -111,27 +119,69 @@ export class LoraLinear extends Module implements LinearLike {
    * which gives dx = base′(dy) + s·(dy·B)·A, dA = s·(dy·B)ᵀ·x and dB = s·dyᵀ·(x·Aᵀ).
    */
   private fusedForward(x: tf.Tensor, base: FrozenLinear): tf.Tensor {
-    const s = this.scaling;
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [xIn, a, b, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
       const x2 = tf.reshape(xIn, [-1, this.inFeatures]) as tf.Tensor2D; // (N, in)
       save([x2]);
-      const xa = tf.matMul(x2, a, false, true) as tf.Tensor2D; // (N, r)
-      const y = matMulAcc(xa, b, false, true, s, base.matmul2d(x2)); // (N, out): base + s·xa·Bᵀ
       return {
-        value: tf.reshape(y, [...xIn.shape.slice(0, -1), this.outFeatures]),
+        value: tf.reshape(this.fusedProduct(x2, a, b, base), [...xIn.shape.slice(0, -1), this.outFeatures]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-          const xs = saved[0] as tf.Tensor2D; // (N, in)
-          const dy2 = tf.reshape(dy, [-1, this.outFeatures]) as tf.Tensor2D; // (N, out)
-          const g = matMulAcc(dy2, b, false, false, s); // (N, r): s · dy·B
-          const dx = matMulAcc(g, a, false, false, 1, base.inputGradient(dy2)); // (N, in)
-          const dA = tf.matMul(g, xs, true, false); // (r, in)
-          const dB = matMulAcc(dy2, tf.matMul(xs, a, false, true) as tf.Tensor2D, true, false, s); // (out, r)
+          const [dx, dA, dB] = this.fusedBackward(saved[0] as tf.Tensor2D, dy, a, b, base, false);
           return [tf.reshape(dx, xIn.shape), dA, dB];
         }),
       };
     });
     return f(x, this.loraA.weight, this.loraB.weight);
+  }
+
+  /**
+   * forward(swiglu(g, u)) for the MLP's down projection (SwigluInputLinear), as one op that keeps g
+   * and u instead of their product: the backward pass recomputes silu(g)·u, takes the adapter's
+   * gradients and dx as fusedForward does, then dg and du through swiglu's gradient. The
+   * (N, intermediate) product is then not held from the forward to the backward pass.
+   */
+  forwardSwiglu(g: tf.Tensor, u: tf.Tensor): tf.Tensor | undefined {
+    const base = this.disabled ? undefined : this.fusableBase();
+    if (!base) return undefined;
+    if (g.shape.join(',') !== u.shape.join(',') || g.shape[g.rank - 1] !== this.inFeatures) {
+      throw new ArgumentError(`LoraLinear.forwardSwiglu: gate ${show(g.shape)} and up ${show(u.shape)} must have one shape ending in in_features ${this.inFeatures}`);
+    }
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [gIn, uIn, a, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+      save([gIn, uIn]);
+      const x2 = tf.reshape(swiglu(gIn, uIn), [-1, this.inFeatures]) as tf.Tensor2D; // (N, in)
+      return {
+        value: tf.reshape(this.fusedProduct(x2, a, b, base), [...gIn.shape.slice(0, -1), this.outFeatures]),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+          const [gs, us] = saved;
+          const xs = tf.reshape(swiglu(gs, us), [-1, this.inFeatures]) as tf.Tensor2D; // (N, in), recomputed
+          const [dx, dA, dB] = this.fusedBackward(xs, dy, a, b, base, true);
+          return [...swigluGrad(gs, us, tf.reshape(dx, gs.shape)), dA, dB];
+        }),
+      };
+    });
+    return f(g, u, this.loraA.weight, this.loraB.weight);
+  }
+
+  /** x2 (N, in) → base(x2) + s·(x2·Aᵀ)·Bᵀ (N, out), the scaling and the sum inside one GEMM. */
+  private fusedProduct(x2: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, base: FrozenLinear): tf.Tensor2D {
+    const xa = tf.matMul(x2, a, false, true) as tf.Tensor2D; // (N, r)
+    return matMulAcc(xa, b, false, true, this.scaling, base.matmul2d(x2)); // (N, out)
+  }
+
+  /**
+   * [dx (N, in), dA, dB] from the op's input x2 (N, in) and dy (..., out); with `releaseInput`, x2
+   * is disposed as soon as dA and dB have it (a recomputed input, before dx is made).
+   */
+  private fusedBackward(x2: tf.Tensor2D, dy: tf.Tensor, a: tf.Tensor2D, b: tf.Tensor2D, base: FrozenLinear, releaseInput: boolean): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] {
+    const s = this.scaling;
+    const dy2 = tf.reshape(dy, [-1, this.outFeatures]) as tf.Tensor2D; // (N, out)
+    const g = matMulAcc(dy2, b, false, false, s); // (N, r): s · dy·B
+    const dA = tf.matMul(g, x2, true, false) as tf.Tensor2D; // (r, in)
+    const dB = matMulAcc(dy2, tf.matMul(x2, a, false, true) as tf.Tensor2D, true, false, s); // (out, r)
+    if (releaseInput) x2.dispose();
+    const dx = matMulAcc(g, a, false, false, 1, base.inputGradient(dy2)); // (N, in)
+    return [dx, dA, dB];
   }
 
   /** scaling · B·A, the (out, in) weight update that merging adds. Caller disposes. */

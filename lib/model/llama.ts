@@ -104,7 +104,7 @@ export class LlamaAttention extends Module {
   forward(x: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, past?: { key: tf.Tensor4D; value: tf.Tensor4D }, keepCache = true): { out: tf.Tensor3D; key?: tf.Tensor4D; value?: tf.Tensor4D } {
     const { numAttentionHeads: nH, numKeyValueHeads: nKv } = this.config;
     if (!past && !keepCache) {
-      const merged = ropeAttention(this.q_proj.forward(x) as tf.Tensor3D, this.k_proj.forward(x) as tf.Tensor3D, this.v_proj.forward(x) as tf.Tensor3D, cos, sin, mask, nH, nKv); // (B, T, nH·d)
+      const merged = ropeAttention(this.q_proj.forward(x) as tf.Tensor3D, this.k_proj.forward(x) as tf.Tensor3D, this.v_proj.forward(x) as tf.Tensor3D, cos, sin, mask, nH, nKv, true); // (B, T, nH·d); buildAttentionMask's mask is causal
       return { out: this.o_proj.forward(merged) as tf.Tensor3D };
     }
     const q = ropeHeads(this.q_proj.forward(x) as tf.Tensor3D, nH, cos, sin); // (B, nH, T, d)
@@ -114,7 +114,7 @@ export class LlamaAttention extends Module {
       k = tf.concat([past.key, k], 2) as tf.Tensor4D; // (B, nKv, S, d)
       v = tf.concat([past.value, v], 2) as tf.Tensor4D; // (B, nKv, S, d)
     }
-    const att = scaledDotProductAttention(q, k, v, mask); // (B, nH, T, d)
+    const att = scaledDotProductAttention(q, k, v, mask, true); // (B, nH, T, d)
     return { out: this.o_proj.forward(mergeHeads(att)) as tf.Tensor3D, key: k, value: v }; // o_proj of (B, T, nH·d)
   }
 }

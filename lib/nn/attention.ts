@@ -6,9 +6,12 @@ import { mergeHeads, splitHeads } from './heads';
 
 /**
  * Names of the fused attention kernels a backend may register (the cuda backend does):
- * {q (B, H, T, D), k, v (B, Hkv, S, D), mask (B or 1, 1, T, S)} attr scale → [out (B, H, T, D),
- * probs (B, H, T, S)]; gradient {dout, q, k, v, probs} attr scale → [dq, dk, dv]. The mask is a
- * constant (no gradient).
+ * {q (B, H, T, D), k, v (B, Hkv, S, D), mask (B or 1, 1, T, S)} attrs scale, causal → [out
+ * (B, H, T, D), probs (B, H, T, S)]; gradient {dout, q, k, v, probs, out, mask} (same attrs) →
+ * [dq, dk, dv]. The mask is a constant (no gradient). `causal` says the mask hides every key after
+ * a query's own position, so a kernel may skip those keys without reading the mask. A backend with
+ * flash-style kernels returns in place of probs what its gradient needs to rebuild them (per-row
+ * statistics), and reads out and mask in the gradient; the others ignore those two inputs.
  */
 export const FUSED_ATTENTION = 'QloraAttention';
 export const FUSED_ATTENTION_GRAD = 'QloraAttentionGrad';
@@ -44,8 +47,10 @@ export function buildAttentionMask(attentionMask: number[][], queryLength: numbe
  * (B, nKvHeads, S, D); each key/value head serves nHeads / nKvHeads query heads. Instead of
  * repeating k and v, the query heads of a group are stacked along T, so one batched matmul serves
  * the group. The backend's fused kernels where it has them, else tf ops with autodiff (any backend).
+ * `causal`: the mask hides each query's future (buildAttentionMask's masks do), which fused
+ * kernels may use to skip those keys; the result is the same either way.
  */
-export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D): tf.Tensor4D {
+export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D, causal = false): tf.Tensor4D {
   const [B, H, T, D] = q.shape;
   const [, Hkv, S] = k.shape;
   if (H % Hkv !== 0) throw new ArgumentError(`scaledDotProductAttention: ${H} query heads are not a multiple of ${Hkv} key/value heads`);
@@ -55,17 +60,17 @@ export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.
   const g = H / Hkv;
   const fused = backendHasKernels(FUSED_ATTENTION, FUSED_ATTENTION_GRAD);
   if (fused && (mask.shape[0] === B || mask.shape[0] === 1) && [q, k, v, mask].every((t) => t.dtype === 'float32')) {
-    // One forward kernel (the probabilities kept for the backward pass, as autodiff would keep them), one backward.
-    const scale = 1 / Math.sqrt(D);
+    // One forward kernel (the probabilities, or what rebuilds them, kept for the backward pass), one backward.
+    const attrs = { scale: 1 / Math.sqrt(D), causal };
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [qt, kt, vt, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-      const [out, probs] = tf.engine().runKernel(FUSED_ATTENTION, { q: qt, k: kt, v: vt, mask }, { scale }) as tf.Tensor[];
-      save([qt, kt, vt, probs]);
+      const [out, probs] = tf.engine().runKernel(FUSED_ATTENTION, { q: qt, k: kt, v: vt, mask }, attrs) as tf.Tensor[];
+      save([qt, kt, vt, probs, out, mask]); // the mask too: the caller's tidy may have freed it before the backward pass
       return {
         value: out,
         gradFunc: (dout: tf.Tensor, saved: tf.Tensor[]) => {
-          const [qs, ks, vs, ps] = saved;
-          return tf.engine().runKernel(FUSED_ATTENTION_GRAD, { dout, q: qs, k: ks, v: vs, probs: ps }, { scale }) as tf.Tensor[];
+          const [qs, ks, vs, ps, os, ms] = saved;
+          return tf.engine().runKernel(FUSED_ATTENTION_GRAD, { dout, q: qs, k: ks, v: vs, probs: ps, out: os, mask: ms }, attrs) as tf.Tensor[];
         },
       };
     });
@@ -85,9 +90,10 @@ export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.
 /**
  * Names of the fused kernels of `ropeAttention` a backend may register (wasm does, through the CPU
  * addon): {q (B, T, H·D), k, v (B, T, Hkv·D), cos, sin (B, 1, T, D), mask (B or 1, 1, T, T)} attrs
- * numHeads, numKvHeads, scale → [out (B, T, H·D), qr (B, H, T, D), kr, vh (B, Hkv, T, D),
- * probs (B, H, T, T)]; gradient {dout, qr, kr, vh, probs, cos, sin} (same attrs) → [dq, dk, dv] in
- * the layouts of q, k, v. cos, sin and the mask are constants (no gradient).
+ * numHeads, numKvHeads, scale, causal → [out (B, T, H·D), qr (B, H, T, D), kr, vh (B, Hkv, T, D),
+ * probs (B, H, T, T)]; gradient {dout, qr, kr, vh, probs, cos, sin, out, mask} (same attrs) → [dq,
+ * dk, dv] in the layouts of q, k, v. cos, sin and the mask are constants (no gradient). probs, out
+ * and mask as for FUSED_ATTENTION.
  */
 export const FUSED_ROPE_ATTENTION = 'QloraRopeAttention';
 export const FUSED_ROPE_ATTENTION_GRAD = 'QloraRopeAttentionGrad';
@@ -97,9 +103,10 @@ export const FUSED_ROPE_ATTENTION_GRAD = 'QloraRopeAttentionGrad';
  * q (B, T, nHeads·D), k and v (B, T, nKvHeads·D) → (B, T, nHeads·D), the input of o_proj: heads
  * split, RoPE on q and k (ropeHeads), scaledDotProductAttention, heads merged. One kernel each way
  * where the backend registers them (no transposes, no separate RoPE kernels); elsewhere those ops
- * in turn, each with the backend's own fused kernels where it has them.
+ * in turn, each with the backend's own fused kernels where it has them. `causal` as for
+ * scaledDotProductAttention.
  */
-export function ropeAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, numHeads: number, numKvHeads: number): tf.Tensor3D {
+export function ropeAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, cos: tf.Tensor4D, sin: tf.Tensor4D, mask: tf.Tensor4D, numHeads: number, numKvHeads: number, causal = false): tf.Tensor3D {
   const [B, T, HD] = q.shape;
   const D = HD / numHeads;
   if (!Number.isInteger(D) || D % 2 !== 0) throw new ArgumentError(`ropeAttention: \`q\` has ${HD} features, not an even head dimension times ${numHeads} heads`);
@@ -110,24 +117,24 @@ export function ropeAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, co
   if (mask.shape[2] !== T || mask.shape[3] !== T || (mask.shape[0] !== B && mask.shape[0] !== 1)) {
     throw new ArgumentError(`ropeAttention: \`mask\` has shape ${show(mask.shape)}, expected [${B}, 1, ${T}, ${T}] (no cache)`);
   }
-  const attrs = { numHeads, numKvHeads, scale: 1 / Math.sqrt(D) };
+  const attrs = { numHeads, numKvHeads, scale: 1 / Math.sqrt(D), causal };
   if (backendHasKernels(FUSED_ROPE_ATTENTION, FUSED_ROPE_ATTENTION_GRAD) && [q, k, v, cos, sin, mask].every((t) => t.dtype === 'float32')) {
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [qt, kt, vt, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const [out, qr, kr, vh, probs] = tf.engine().runKernel(FUSED_ROPE_ATTENTION, { q: qt, k: kt, v: vt, cos, sin, mask }, attrs) as tf.Tensor[];
-      save([qr, kr, vh, probs, cos, sin]);
+      save([qr, kr, vh, probs, cos, sin, out, mask]);
       return {
         value: out, // (B, T, H·D)
         gradFunc: (dout: tf.Tensor, saved: tf.Tensor[]) => {
-          const [qrs, krs, vhs, ps, cs, ss] = saved;
-          return tf.engine().runKernel(FUSED_ROPE_ATTENTION_GRAD, { dout, qr: qrs, kr: krs, vh: vhs, probs: ps, cos: cs, sin: ss }, attrs) as tf.Tensor[];
+          const [qrs, krs, vhs, ps, cs, ss, os, ms] = saved;
+          return tf.engine().runKernel(FUSED_ROPE_ATTENTION_GRAD, { dout, qr: qrs, kr: krs, vh: vhs, probs: ps, cos: cs, sin: ss, out: os, mask: ms }, attrs) as tf.Tensor[];
         },
       };
     });
     return f(q, k, v) as tf.Tensor3D;
   }
   return tf.tidy(() => {
-    const att = scaledDotProductAttention(ropeHeads(q, numHeads, cos, sin), ropeHeads(k, numKvHeads, cos, sin), splitHeads(v, numKvHeads), mask); // (B, H, T, D)
+    const att = scaledDotProductAttention(ropeHeads(q, numHeads, cos, sin), ropeHeads(k, numKvHeads, cos, sin), splitHeads(v, numKvHeads), mask, causal); // (B, H, T, D)
     return mergeHeads(att); // (B, T, H·D)
   });
 }

@@ -11,6 +11,7 @@ import { FUSED_ROPE, FUSED_ROPE_GRAD, FUSED_ROPE_HEADS, FUSED_ROPE_HEADS_GRAD } 
 import type { CudaBackend } from './backend';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { replaceKernel } from '../kernel_registry';
+import { flashBackward, flashForward, isFlashStats, useFlash } from './flash';
 
 /**
  * Rotary embedding through the addon's one-pass kernel: x in (B, T, H, D) when `inBTHD` (else
@@ -73,6 +74,12 @@ function attentionBackward(backend: CudaBackend, dout: TensorInfo, q: TensorInfo
   return [dq, dk, dv];
 }
 
+/** An input the flash kernels' gradient reads, which a caller built for the probabilities' gradient may leave out. */
+function needed(t: TensorInfo | undefined, name: string): TensorInfo {
+  if (t === undefined) throw new Error(`cuda attention gradient: the flash forward's gradient needs the input \`${name}\` (pass the forward's output and mask)`);
+  return t;
+}
+
 /** Rows of logits per chunk of the fused lm_head loss: at most 2²⁷ floats (512 MiB). */
 export function lmHeadChunkRows(n: number, vocab: number): number {
   return Math.max(1, Math.min(n, Math.floor(2 ** 27 / vocab)));
@@ -93,12 +100,27 @@ export function lmHeadChunkRows(n: number, vocab: number): number {
  *   (rows, h): the loss and d(loss)/d(hidden) without whole (N, V) logits.
  */
 const kernels: Record<string, Fn> = {
-  // {q (B, H, T, D), k, v (B, Hkv, S, D), mask (B or 1, 1, T, S)} attr scale → [out (B, H, T, D), probs (B, H, T, S)].
-  [FUSED_ATTENTION]: ({ inputs: { q, k, v, mask }, backend, attrs }) => attentionForward(backend, q, k, v, mask, attrs.scale as number),
-  // {dout, q, k, v, probs} attr scale → [dq, dk, dv].
-  [FUSED_ATTENTION_GRAD]: ({ inputs: { dout, q, k, v, probs }, backend, attrs }) => attentionBackward(backend, dout, q, k, v, probs, attrs.scale as number),
-  // {q (B, T, H·D), k, v (B, T, Hkv·D), cos, sin, mask} → [out (B, T, H·D), qr, kr (rotated heads), vh (B, Hkv, T, D), probs]:
-  // RoPE with the head split, attention, heads merged, all in one tfjs kernel.
+  // {q (B, H, T, D), k, v (B, Hkv, S, D), mask (B or 1, 1, T, S)} attrs scale, causal → [out (B, H, T, D), probs (B, H, T, S)
+  // or, from the flash kernels, row statistics (B·H, T, 2)].
+  [FUSED_ATTENTION]: ({ inputs: { q, k, v, mask }, backend, attrs }) => {
+    const [B, H, T, D] = q.shape;
+    const [, Hkv, S] = k.shape;
+    if (!useFlash(backend, D, T)) return attentionForward(backend, q, k, v, mask, attrs.scale as number);
+    const shape = { B, H, Hkv, T, S, D, scale: attrs.scale as number, causal: Boolean(attrs.causal) };
+    return flashForward(backend, { t: q, heads: H }, { t: k, heads: Hkv }, { t: v, heads: Hkv }, mask, shape, false);
+  },
+  // {dout, q, k, v, probs, out, mask} attrs scale, causal → [dq, dk, dv] (out and mask are read only after the flash forward).
+  [FUSED_ATTENTION_GRAD]: ({ inputs: { dout, q, k, v, probs, out, mask }, backend, attrs }) => {
+    if (!isFlashStats(probs)) return attentionBackward(backend, dout, q, k, v, probs, attrs.scale as number);
+    const [B, H, T, D] = q.shape;
+    const [, Hkv, S] = k.shape;
+    const shape = { B, H, Hkv, T, S, D, scale: attrs.scale as number, causal: Boolean(attrs.causal) };
+    return flashBackward(backend, { t: dout, heads: H }, { t: needed(out, 'out'), heads: H }, { t: q, heads: H }, { t: k, heads: Hkv }, { t: v, heads: Hkv },
+      probs, needed(mask, 'mask'), shape, false);
+  },
+  // {q (B, T, H·D), k, v (B, T, Hkv·D), cos, sin, mask} → [out (B, T, H·D), qr, kr (rotated heads), vh (B, Hkv, T, D), probs or
+  // row statistics]: RoPE with the head split, attention, heads merged, all in one tfjs kernel. The flash kernels write out
+  // straight in (B, T, H·D).
   [FUSED_ROPE_ATTENTION]: ({ inputs: { q, k, v, cos, sin, mask }, backend, attrs }) => {
     const [H, Hkv] = [attrs.numHeads as number, attrs.numKvHeads as number];
     const [B, T, HD] = q.shape;
@@ -106,15 +128,29 @@ const kernels: Record<string, Fn> = {
     const qr = rope(backend, q, cos, sin, [B, H, T, D], true, false, false);
     const kr = rope(backend, k, cos, sin, [B, Hkv, T, D], true, false, false);
     const vh = transposeHeads(backend, v, [B, T, Hkv, D]);
+    if (useFlash(backend, D, T)) {
+      const shape = { B, H, Hkv, T, S: T, D, scale: attrs.scale as number, causal: Boolean(attrs.causal) };
+      const [out, stats] = flashForward(backend, { t: qr, heads: H }, { t: kr, heads: Hkv }, { t: vh, heads: Hkv }, mask, shape, true);
+      return [out, qr, kr, vh, stats];
+    }
     const [att, probs] = attentionForward(backend, qr, kr, vh, mask, attrs.scale as number);
     const out = transposeHeads(backend, att, [B, H, T, D]); // (B, T, H, D)
     backend.disposeData(att.dataId);
     return [{ ...out, shape: [B, T, HD] }, qr, kr, vh, probs];
   },
-  // {dout (B, T, H·D), qr, kr, vh, probs, cos, sin} → [dq, dk, dv] in the layouts of q, k, v.
-  [FUSED_ROPE_ATTENTION_GRAD]: ({ inputs: { dout, qr, kr, vh, probs, cos, sin }, backend, attrs }) => {
+  // {dout (B, T, H·D), qr, kr, vh, probs, cos, sin, out, mask} → [dq, dk, dv] in the layouts of q, k, v.
+  [FUSED_ROPE_ATTENTION_GRAD]: ({ inputs: { dout, qr, kr, vh, probs, cos, sin, out, mask }, backend, attrs }) => {
     const [B, H, T, D] = qr.shape;
     const Hkv = kr.shape[1];
+    if (isFlashStats(probs)) {
+      const shape = { B, H, Hkv, T, S: T, D, scale: attrs.scale as number, causal: Boolean(attrs.causal) };
+      const [dqr, dkr, dv] = flashBackward(backend, { t: dout, heads: H, tokens: true }, { t: needed(out, 'out'), heads: H, tokens: true },
+        { t: qr, heads: H }, { t: kr, heads: Hkv }, { t: vh, heads: Hkv }, probs, needed(mask, 'mask'), shape, true);
+      const dq = rope(backend, dqr, cos, sin, [B, H, T, D], false, true, true); // dqr (B, H, T, D), dkr and dv (B, T, Hkv·D)
+      const dk = rope(backend, dkr, cos, sin, [B, Hkv, T, D], true, true, true);
+      for (const t of [dqr, dkr]) backend.disposeData(t.dataId);
+      return [dq, dk, dv];
+    }
     const dAtt = transposeHeads(backend, dout, [B, T, H, D]); // (B, H, T, D)
     const [dqr, dkr, dvh] = attentionBackward(backend, dAtt, qr, kr, vh, probs, attrs.scale as number);
     const dq = rope(backend, dqr, cos, sin, [B, H, T, D], false, true, true);

@@ -992,6 +992,7 @@ static napi_value SoftmaxGrad(napi_env env, napi_callback_info info) {  // (p, d
 }
 
 #include "adamw8bit.cuh"
+#include "flash_attention.cuh"
 
 #define EXPORT(name, fn) do { napi_value f; napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f); napi_set_named_property(env, exports, name, f); } while (0)
 static napi_value Init(napi_env env, napi_value exports) {
@@ -1005,6 +1006,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("adamw8bitStep", AdamW8bitStep);
   EXPORT("swiglu", Swiglu); EXPORT("swigluGrad", SwigluGrad); EXPORT("rmsNorm", RmsNorm); EXPORT("rmsNormGrad", RmsNormGrad);
   EXPORT("maskedSoftmax", MaskedSoftmax); EXPORT("softmaxGrad", SoftmaxGrad); EXPORT("nestedScales", NestedScales);
+  EXPORT("flashForward", FlashForward); EXPORT("flashBackward", FlashBackward);
   return exports;
 }
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

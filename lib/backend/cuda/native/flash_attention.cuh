@@ -1,0 +1,425 @@
+// Flash-style attention (included by addon.cu): softmax(q·kᵀ·scale + mask)·v with grouped-query
+// heads, never holding the (T, S) scores in device memory. Inputs are float32 in global memory,
+// rounded to bf16 as they are staged in shared memory; products run on bf16 tensor cores
+// (mma.sync m16n8k16) with fp32 accumulation.
+//
+// Forward: one block of 4 warps per (batch, head, 64 query rows), each warp 16 rows; a loop over
+// blocks of 64 keys keeps a running max and sum per row (online softmax). Writes O and, per row,
+// the max m of the scaled masked scores and 1/Σexp(score − m): the backward pass rebuilds P from
+// them. (A logsumexp alone would lose Σexp for a row whose every key is masked: −1e30 + log Σ
+// rounds to −1e30 in float32.)
+// Backward (FlashAttention-2): Delta = rowsum(dO ∘ O) first; then one block per (batch, query
+// head, 64 keys) loops over the blocks of 32 query rows that see those keys, rebuilds P, and
+// accumulates dV = Pᵀ·dO and dK = dSᵀ·Q·scale in registers; dQ = dS·K·scale of each (query block,
+// key block) pair, and at the end the head's share of dK and dV (a group's query heads share one
+// kv head), are added to zeroed outputs with fp32 atomics. One block per query head rather than
+// per kv head: 4× the blocks at the benchmarks' shapes, so the causal imbalance between key blocks
+// spreads over the whole GPU.
+//
+// Any (b, head, row) view: element d of row t of head h in batch b sits at p[b·sb + h·sh + t·st + d],
+// so q, k, v, O, dO, dK and dV may each be (B, heads, T, D) or (B, T, heads·D) (no transposes).
+#pragma once
+
+namespace flash {
+
+constexpr int kThreads = 128;  // 4 warps
+constexpr int kRowsFwd = 64;   // query rows per forward block (16 per warp)
+constexpr int kKeys = 64;      // keys per forward step and per backward block (16 per warp)
+constexpr int kRowsBwd = 32;   // query rows per backward step
+constexpr int kPad = 8;        // bf16 padding per shared-memory row: fragment loads fall in distinct banks
+
+struct View { const float* p; long long sb, sh, st; };
+struct OutView { float* p; long long sb, sh, st; };
+struct Dims { int B, H, Hkv, T, S, maskBatched, causal; float scale; };
+
+__device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+// Two neighbouring bf16 values (the lower address in the low half).
+__device__ __forceinline__ unsigned ld2(const __nv_bfloat16* p) { return *reinterpret_cast<const unsigned*>(p); }
+// Two bf16 values from different rows (lo in the low half).
+__device__ __forceinline__ unsigned pair(const __nv_bfloat16* lo, const __nv_bfloat16* hi) {
+  return (unsigned)*reinterpret_cast<const unsigned short*>(lo) | ((unsigned)*reinterpret_cast<const unsigned short*>(hi) << 16);
+}
+__device__ __forceinline__ unsigned pack(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<unsigned*>(&v);
+}
+
+// Rows [r0, r0 + ROWS) of head h of batch b into a (ROWS, D + kPad) bf16 tile; rows at or past
+// `limit` are zeros. 16-byte loads (D is a multiple of 4 and views are 16-byte aligned), eight of
+// a thread's loads issued before their stores so that their latencies overlap (more would spill
+// next to the forward's accumulators at D = 128).
+template <int D, int ROWS>
+__device__ __forceinline__ void stage(__nv_bfloat16* dst, const View v, int b, int h, int r0, int limit) {
+  constexpr int kVec = D / 4, kPer = ROWS * kVec / kThreads, kBatch = kPer < 8 ? kPer : 8;
+  static_assert(ROWS * kVec % kThreads == 0 && kPer % kBatch == 0, "whole rows per pass");
+  const float* base = v.p + b * v.sb + h * v.sh;
+#pragma unroll
+  for (int u0 = 0; u0 < kPer; u0 += kBatch) {
+    float4 x[kBatch];
+#pragma unroll
+    for (int u = 0; u < kBatch; u++) {
+      const int i = threadIdx.x + (u0 + u) * kThreads, r = i / kVec, c = (i % kVec) * 4;
+      x[u] = r0 + r < limit ? *reinterpret_cast<const float4*>(base + (long long)(r0 + r) * v.st + c) : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+#pragma unroll
+    for (int u = 0; u < kBatch; u++) {
+      const int i = threadIdx.x + (u0 + u) * kThreads, r = i / kVec, c = (i % kVec) * 4;
+      *reinterpret_cast<uint2*>(dst + r * (D + kPad) + c) = make_uint2(pack(x[u].x, x[u].y), pack(x[u].z, x[u].w));
+    }
+  }
+}
+
+// The A fragment (16 × 16, row-major) at rows r0.., columns c0.. of a bf16 tile with leading dimension ld.
+__device__ __forceinline__ void loadA(unsigned (&a)[4], const __nv_bfloat16* tile, int ld, int r0, int c0, int g, int tg) {
+  const __nv_bfloat16* p = tile + (r0 + g) * ld + c0 + 2 * tg;
+  a[0] = ld2(p); a[1] = ld2(p + 8 * ld); a[2] = ld2(p + 8); a[3] = ld2(p + 8 * ld + 8);
+}
+// B fragment (16 × 8) read from a row-major (k, n) tile: rows k0.., columns n0...
+__device__ __forceinline__ void loadBkn(unsigned& b0, unsigned& b1, const __nv_bfloat16* tile, int ld, int k0, int n0, int g, int tg) {
+  const __nv_bfloat16* p = tile + (k0 + 2 * tg) * ld + n0 + g;
+  b0 = pair(p, p + ld); b1 = pair(p + 8 * ld, p + 9 * ld);
+}
+// B fragment (16 × 8) of Xᵀ from a row-major (n, k) tile X: rows n0.., columns k0...
+__device__ __forceinline__ void loadBnk(unsigned& b0, unsigned& b1, const __nv_bfloat16* tile, int ld, int n0, int k0, int g, int tg) {
+  const __nv_bfloat16* p = tile + (n0 + g) * ld + k0 + 2 * tg;
+  b0 = ld2(p); b1 = ld2(p + 8);
+}
+
+template <int D>
+__global__ void __launch_bounds__(kThreads) kForward(View q, View k, View v, const float* mask, OutView o, float* stats, Dims s) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  constexpr int LD = D + kPad;
+  __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(smem);  // (64 rows, D)
+  __nv_bfloat16* Ks = Qs + kRowsFwd * LD;                         // (64 keys, D)
+  __nv_bfloat16* Vs = Ks + kKeys * LD;                            // (64 keys, D)
+  const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, hk = h / (s.H / s.Hkv);
+  const int m0 = (gridDim.x - 1 - blockIdx.x) * kRowsFwd;  // the longest causal rows start first
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tg = lane % 4;
+  const int row0 = m0 + warp * 16 + g, row1 = row0 + 8;  // this thread's two query rows (may be ≥ T)
+  stage<D, kRowsFwd>(Qs, q, b, h, m0, s.T);
+  __syncthreads();
+  unsigned qa[D / 16][4];
+#pragma unroll
+  for (int kc = 0; kc < D / 16; kc++) loadA(qa[kc], Qs, LD, warp * 16, kc * 16, g, tg);
+  float acc[D / 8][4];
+#pragma unroll
+  for (int j = 0; j < D / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  float mRow[2] = {-INFINITY, -INFINITY}, lRow[2] = {0.f, 0.f};
+  const float* maskB = mask + (s.maskBatched ? (long long)b * s.T * s.S : 0);
+  // Causal: key n is visible to row t only when n ≤ (S − T) + t, so keys past the block's last row's diagonal are skipped.
+  const int nEnd = s.causal ? min(s.S, s.S - s.T + m0 + kRowsFwd) : s.S;
+  for (int n0 = 0; n0 < nEnd; n0 += kKeys) {
+    __syncthreads();  // every warp is done with the previous keys
+    stage<D, kKeys>(Ks, k, b, hk, n0, s.S);
+    stage<D, kKeys>(Vs, v, b, hk, n0, s.S);
+    __syncthreads();
+    float sc[kKeys / 8][4];
+#pragma unroll
+    for (int j = 0; j < kKeys / 8; j++) {
+      sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.f;
+#pragma unroll
+      for (int kc = 0; kc < D / 16; kc++) {
+        unsigned b0, b1;
+        loadBnk(b0, b1, Ks, LD, j * 8, kc * 16, g, tg);
+        mma(sc[j], qa[kc], b0, b1);
+      }
+    }
+    float mx[2] = {mRow[0], mRow[1]};
+#pragma unroll
+    for (int j = 0; j < kKeys / 8; j++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int row = e < 2 ? row0 : row1, col = n0 + j * 8 + 2 * tg + (e & 1);
+        float x = -INFINITY;  // keys past S weigh nothing
+        if (col < s.S) x = sc[j][e] * s.scale + (row < s.T ? maskB[(long long)row * s.S + col] : 0.f);
+        sc[j][e] = x;
+        mx[e >> 1] = fmaxf(mx[e >> 1], x);
+      }
+    }
+    float base[2], corr[2], sum[2] = {0.f, 0.f};
+#pragma unroll
+    for (int i = 0; i < 2; i++) {  // the 4 threads of a quad share a row
+      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
+      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
+      base[i] = mx[i] == -INFINITY ? 0.f : mx[i];  // a user mask of −inf everywhere: no NaN from −inf − −inf
+      corr[i] = __expf(mRow[i] - base[i]);
+      mRow[i] = mx[i];
+    }
+#pragma unroll
+    for (int j = 0; j < kKeys / 8; j++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        float p = __expf(sc[j][e] - base[e >> 1]);
+        sc[j][e] = p;
+        sum[e >> 1] += p;
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < 2; i++) lRow[i] = lRow[i] * corr[i] + sum[i];  // this thread's share of the row sum
+#pragma unroll
+    for (int j = 0; j < D / 8; j++) { acc[j][0] *= corr[0]; acc[j][1] *= corr[0]; acc[j][2] *= corr[1]; acc[j][3] *= corr[1]; }
+    // O += P·V: the score accumulators of two neighbouring 8-key tiles are the A fragment of 16 keys.
+#pragma unroll
+    for (int kc = 0; kc < kKeys / 16; kc++) {
+      const unsigned pa[4] = {pack(sc[2 * kc][0], sc[2 * kc][1]), pack(sc[2 * kc][2], sc[2 * kc][3]),
+                              pack(sc[2 * kc + 1][0], sc[2 * kc + 1][1]), pack(sc[2 * kc + 1][2], sc[2 * kc + 1][3])};
+#pragma unroll
+      for (int j = 0; j < D / 8; j++) {
+        unsigned b0, b1;
+        loadBkn(b0, b1, Vs, LD, kc * 16, j * 8, g, tg);
+        mma(acc[j], pa, b0, b1);
+      }
+    }
+  }
+  float inv[2];
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    lRow[i] += __shfl_xor_sync(0xffffffffu, lRow[i], 1);
+    lRow[i] += __shfl_xor_sync(0xffffffffu, lRow[i], 2);
+    inv[i] = lRow[i] > 0.f ? 1.f / lRow[i] : 0.f;
+  }
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const int row = i == 0 ? row0 : row1;
+    if (row >= s.T) continue;
+    float* out = o.p + b * o.sb + h * o.sh + (long long)row * o.st + 2 * tg;
+#pragma unroll
+    for (int j = 0; j < D / 8; j++) *reinterpret_cast<float2*>(out + j * 8) = make_float2(acc[j][2 * i] * inv[i], acc[j][2 * i + 1] * inv[i]);
+    if (tg == 0) {
+      float* st = stats + 2 * (((long long)b * s.H + h) * s.T + row);
+      st[0] = mRow[i] == -INFINITY ? 0.f : mRow[i];
+      st[1] = inv[i];
+    }
+  }
+}
+
+// Delta[b, h, t] = Σ_d dO·O, one warp per row.
+__global__ void kDelta(View dO, View O, float* delta, int H, int T, int D, long long rows) {
+  long long row = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+  int lane = threadIdx.x % 32;
+  if (row >= rows) return;
+  int t = (int)(row % T), h = (int)((row / T) % H), b = (int)(row / ((long long)T * H));
+  const float* a = dO.p + b * dO.sb + h * dO.sh + (long long)t * dO.st;
+  const float* c = O.p + b * O.sb + h * O.sh + (long long)t * O.st;
+  float sum = 0.f;
+  for (int d = lane; d < D; d += 32) sum += a[d] * c[d];
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  if (lane == 0) delta[row] = sum;
+}
+
+template <int D>
+__global__ void __launch_bounds__(kThreads) kBackward(View q, View k, View v, View dO, const float* mask, const float* stats, const float* delta,
+                                                      float* dq, OutView dk, OutView dv, Dims s) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  constexpr int LD = D + kPad, LDS = kKeys + kPad;
+  __nv_bfloat16* Ks = reinterpret_cast<__nv_bfloat16*>(smem);  // (64 keys, D)
+  __nv_bfloat16* Vs = Ks + kKeys * LD;                            // (64 keys, D)
+  __nv_bfloat16* Qs = Vs + kKeys * LD;                            // (32 rows, D)
+  __nv_bfloat16* dOs = Qs + kRowsBwd * LD;                        // (32 rows, D)
+  __nv_bfloat16* dSs = dOs + kRowsBwd * LD;                       // (32 rows, 64 keys)
+  float* rowM = reinterpret_cast<float*>(dSs + kRowsBwd * LDS);   // per query row: max, 1/sum, Delta
+  float* rowInv = rowM + kRowsBwd;
+  float* rowDelta = rowInv + kRowsBwd;
+  const int n0 = blockIdx.x * kKeys;
+  const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, hk = h / (s.H / s.Hkv);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tg = lane % 4;
+  const int key0 = n0 + warp * 16 + g, key1 = key0 + 8;  // this thread's two keys (may be ≥ S)
+  stage<D, kKeys>(Ks, k, b, hk, n0, s.S);
+  stage<D, kKeys>(Vs, v, b, hk, n0, s.S);
+  float dka[D / 8][4], dva[D / 8][4];
+#pragma unroll
+  for (int j = 0; j < D / 8; j++) {
+    dka[j][0] = dka[j][1] = dka[j][2] = dka[j][3] = 0.f;
+    dva[j][0] = dva[j][1] = dva[j][2] = dva[j][3] = 0.f;
+  }
+  const float* maskB = mask + (s.maskBatched ? (long long)b * s.T * s.S : 0);
+  // Causal: rows t < n0 − (S − T) see none of these keys.
+  const int mStart = s.causal ? max(0, n0 - (s.S - s.T)) / kRowsBwd * kRowsBwd : 0;
+  for (int m0 = mStart; m0 < s.T; m0 += kRowsBwd) {
+    __syncthreads();  // the previous rows' tiles are consumed
+    stage<D, kRowsBwd>(Qs, q, b, h, m0, s.T);
+    stage<D, kRowsBwd>(dOs, dO, b, h, m0, s.T);
+    if (threadIdx.x < kRowsBwd) {
+      const int t = m0 + threadIdx.x;
+      const long long r = ((long long)b * s.H + h) * s.T + t;
+      rowM[threadIdx.x] = t < s.T ? stats[2 * r] : 0.f;
+      rowInv[threadIdx.x] = t < s.T ? stats[2 * r + 1] : 0.f;
+      rowDelta[threadIdx.x] = t < s.T ? delta[r] : 0.f;
+    }
+    __syncthreads();
+    // Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ for the warp's 16 keys × 32 rows.
+    float st[kRowsBwd / 8][4], dp[kRowsBwd / 8][4];
+#pragma unroll
+    for (int j = 0; j < kRowsBwd / 8; j++) st[j][0] = st[j][1] = st[j][2] = st[j][3] = dp[j][0] = dp[j][1] = dp[j][2] = dp[j][3] = 0.f;
+#pragma unroll
+    for (int kc = 0; kc < D / 16; kc++) {
+      unsigned ka[4], va[4];
+      loadA(ka, Ks, LD, warp * 16, kc * 16, g, tg);
+      loadA(va, Vs, LD, warp * 16, kc * 16, g, tg);
+#pragma unroll
+      for (int j = 0; j < kRowsBwd / 8; j++) {
+        unsigned b0, b1;
+        loadBnk(b0, b1, Qs, LD, j * 8, kc * 16, g, tg);
+        mma(st[j], ka, b0, b1);
+        loadBnk(b0, b1, dOs, LD, j * 8, kc * 16, g, tg);
+        mma(dp[j], va, b0, b1);
+      }
+    }
+    // Pᵀ from the saved row statistics; dSᵀ = Pᵀ ∘ (dPᵀ − Delta), written to shared memory as (rows, keys) for dQ.
+#pragma unroll
+    for (int j = 0; j < kRowsBwd / 8; j++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int key = e < 2 ? key0 : key1, r = j * 8 + 2 * tg + (e & 1), t = m0 + r;
+        float p = 0.f;
+        if (key < s.S && t < s.T) p = __expf(st[j][e] * s.scale + maskB[(long long)t * s.S + key] - rowM[r]) * rowInv[r];
+        st[j][e] = p;
+        dp[j][e] = p * (dp[j][e] - rowDelta[r]);
+        dSs[r * LDS + warp * 16 + g + (e < 2 ? 0 : 8)] = __float2bfloat16(dp[j][e]);
+      }
+    }
+    // dV += Pᵀ·dO and dK += dSᵀ·Q (scaled at the end): the accumulators of two 8-row tiles are the A fragment of 16 rows.
+#pragma unroll
+    for (int kc = 0; kc < kRowsBwd / 16; kc++) {
+      const unsigned pa[4] = {pack(st[2 * kc][0], st[2 * kc][1]), pack(st[2 * kc][2], st[2 * kc][3]),
+                              pack(st[2 * kc + 1][0], st[2 * kc + 1][1]), pack(st[2 * kc + 1][2], st[2 * kc + 1][3])};
+      const unsigned sa[4] = {pack(dp[2 * kc][0], dp[2 * kc][1]), pack(dp[2 * kc][2], dp[2 * kc][3]),
+                              pack(dp[2 * kc + 1][0], dp[2 * kc + 1][1]), pack(dp[2 * kc + 1][2], dp[2 * kc + 1][3])};
+#pragma unroll
+      for (int j = 0; j < D / 8; j++) {
+        unsigned b0, b1;
+        loadBkn(b0, b1, dOs, LD, kc * 16, j * 8, g, tg);
+        mma(dva[j], pa, b0, b1);
+        loadBkn(b0, b1, Qs, LD, kc * 16, j * 8, g, tg);
+        mma(dka[j], sa, b0, b1);
+      }
+    }
+    __syncthreads();  // dS complete
+    // dQ rows += dS (32 rows × 64 keys) · K · scale: warp w takes rows 16·(w & 1).., columns (w >> 1)·D/2...
+    {
+      const int r0 = (warp & 1) * 16, c0 = (warp >> 1) * (D / 2);
+      float qacc[D / 16][4];
+#pragma unroll
+      for (int j = 0; j < D / 16; j++) qacc[j][0] = qacc[j][1] = qacc[j][2] = qacc[j][3] = 0.f;
+#pragma unroll
+      for (int kc = 0; kc < kKeys / 16; kc++) {
+        unsigned a[4];
+        loadA(a, dSs, LDS, r0, kc * 16, g, tg);
+#pragma unroll
+        for (int j = 0; j < D / 16; j++) {
+          unsigned b0, b1;
+          loadBkn(b0, b1, Ks, LD, kc * 16, c0 + j * 8, g, tg);
+          mma(qacc[j], a, b0, b1);
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < 2; i++) {
+        const int t = m0 + r0 + g + 8 * i;
+        if (t >= s.T) continue;
+        float* out = dq + (((long long)b * s.H + h) * s.T + t) * D + c0 + 2 * tg;
+#pragma unroll
+        for (int j = 0; j < D / 16; j++) {
+          atomicAdd(out + j * 8, qacc[j][2 * i] * s.scale);
+          atomicAdd(out + j * 8 + 1, qacc[j][2 * i + 1] * s.scale);
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const int key = i == 0 ? key0 : key1;
+    if (key >= s.S) continue;
+    float* kOut = dk.p + b * dk.sb + hk * dk.sh + (long long)key * dk.st + 2 * tg;
+    float* vOut = dv.p + b * dv.sb + hk * dv.sh + (long long)key * dv.st + 2 * tg;
+#pragma unroll
+    for (int j = 0; j < D / 8; j++) {
+      atomicAdd(kOut + j * 8, dka[j][2 * i] * s.scale);
+      atomicAdd(kOut + j * 8 + 1, dka[j][2 * i + 1] * s.scale);
+      atomicAdd(vOut + j * 8, dva[j][2 * i]);
+      atomicAdd(vOut + j * 8 + 1, dva[j][2 * i + 1]);
+    }
+  }
+}
+
+constexpr size_t forwardSmem(int D) { return (size_t)(kRowsFwd + 2 * kKeys) * (D + kPad) * 2; }
+constexpr size_t backwardSmem(int D) { return (size_t)(2 * kKeys + 2 * kRowsBwd) * (D + kPad) * 2 + (size_t)kRowsBwd * (kKeys + kPad) * 2 + 3 * kRowsBwd * 4; }
+
+}  // namespace flash
+
+// ---------------------------------------------------------------- N-API: flashForward, flashBackward
+// views: [ptr, sb, sh, st] per operand (element strides; d contiguous); dims: [B, H, Hkv, T, S, D, maskBatched, causal].
+static bool flashDims(napi_env env, napi_value v, flash::Dims& d, int& D) {
+  auto x = argInts(env, v);
+  if (x.size() != 8) { throwError(env, "flash attention: dims must be [B, H, Hkv, T, S, D, maskBatched, causal]"); return false; }
+  d = flash::Dims{(int)x[0], (int)x[1], (int)x[2], (int)x[3], (int)x[4], (int)x[6], (int)x[7], 0.f};
+  D = (int)x[5];
+  if (D != 64 && D != 128) { throwError(env, "flash attention: head dimension " + std::to_string(D) + " (64 or 128 only)"); return false; }
+  if (d.Hkv <= 0 || d.H % d.Hkv != 0 || d.T <= 0 || d.S <= 0 || d.B <= 0) { throwError(env, "flash attention: bad sizes"); return false; }
+  return true;
+}
+static bool flashView(napi_env env, napi_value v, flash::View& out) {
+  auto x = argInts(env, v);
+  out = flash::View{reinterpret_cast<const float*>(static_cast<uintptr_t>(x[0])), x[1], x[2], x[3]};
+  if ((x[0] & 15) || (x[1] & 3) || (x[2] & 3) || (x[3] & 3)) { throwError(env, "flash attention: an operand is not 16-byte aligned"); return false; }
+  return true;
+}
+static flash::OutView writable(const flash::View& v) { return flash::OutView{const_cast<float*>(v.p), v.sb, v.sh, v.st}; }
+// Lets a kernel take more than 48 KB of dynamic shared memory (asked once per kernel).
+template <typename K>
+static void allowSmem(K kernel, size_t bytes) {
+  static std::map<const void*, size_t> asked;
+  size_t& done = asked[(const void*)kernel];
+  if (done < bytes) { cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes); done = bytes; }
+}
+
+// (q, k, v, o views, mask, stats, dims, scale): o (B, H, T, D) viewed, stats (B, H, T, 2) = [max, 1/sum].
+static napi_value FlashForward(napi_env env, napi_callback_info info) {
+  if (!ensureInit(env)) return nullptr;
+  auto a = args(env, info, 8);
+  flash::View q, k, v, o; flash::Dims d; int D;
+  if (!flashView(env, a[0], q) || !flashView(env, a[1], k) || !flashView(env, a[2], v) || !flashView(env, a[3], o) || !flashDims(env, a[6], d, D)) return nullptr;
+  d.scale = (float)argNumber(env, a[7]);
+  const float* mask = (const float*)argPtr(env, a[4]); float* stats = (float*)argPtr(env, a[5]);
+  dim3 grid((d.T + flash::kRowsFwd - 1) / flash::kRowsFwd, d.B * d.H);
+  if (D == 64) {
+    allowSmem(flash::kForward<64>, flash::forwardSmem(64));
+    flash::kForward<64><<<grid, flash::kThreads, flash::forwardSmem(64), gStream>>>(q, k, v, mask, writable(o), stats, d);
+  } else {
+    allowSmem(flash::kForward<128>, flash::forwardSmem(128));
+    flash::kForward<128><<<grid, flash::kThreads, flash::forwardSmem(128), gStream>>>(q, k, v, mask, writable(o), stats, d);
+  }
+  LAUNCH_CHECK(); return nullptr;
+}
+
+// (q, k, v, dO, o views, dq (B, H, T, D) contiguous, dk, dv views of whole (B·Hkv·S·D) buffers, mask, stats,
+// delta scratch (B·H·T floats), dims, scale).
+static napi_value FlashBackward(napi_env env, napi_callback_info info) {
+  if (!ensureInit(env)) return nullptr;
+  auto a = args(env, info, 13);
+  flash::View q, k, v, dO, o, dk, dv; flash::Dims d; int D;
+  if (!flashView(env, a[0], q) || !flashView(env, a[1], k) || !flashView(env, a[2], v) || !flashView(env, a[3], dO) || !flashView(env, a[4], o) ||
+      !flashView(env, a[6], dk) || !flashView(env, a[7], dv) || !flashDims(env, a[11], d, D)) return nullptr;
+  d.scale = (float)argNumber(env, a[12]);
+  float* dq = (float*)argPtr(env, a[5]);
+  const float* mask = (const float*)argPtr(env, a[8]); const float* stats = (const float*)argPtr(env, a[9]); float* delta = (float*)argPtr(env, a[10]);
+  long long rows = (long long)d.B * d.H * d.T;
+  CUDA_OR_THROW(cudaMemsetAsync(dq, 0, (size_t)rows * D * sizeof(float), gStream));
+  const size_t kvBytes = (size_t)d.B * d.Hkv * d.S * D * sizeof(float);
+  CUDA_OR_THROW(cudaMemsetAsync(const_cast<float*>(dk.p), 0, kvBytes, gStream));
+  CUDA_OR_THROW(cudaMemsetAsync(const_cast<float*>(dv.p), 0, kvBytes, gStream));
+  flash::kDelta<<<(unsigned)((rows * 32 + 255) / 256), 256, 0, gStream>>>(dO, o, delta, d.H, d.T, D, rows);
+  dim3 grid((d.S + flash::kKeys - 1) / flash::kKeys, d.B * d.H);
+  if (D == 64) {
+    allowSmem(flash::kBackward<64>, flash::backwardSmem(64));
+    flash::kBackward<64><<<grid, flash::kThreads, flash::backwardSmem(64), gStream>>>(q, k, v, dO, mask, stats, delta, dq, writable(dk), writable(dv), d);
+  } else {
+    allowSmem(flash::kBackward<128>, flash::backwardSmem(128));
+    flash::kBackward<128><<<grid, flash::kThreads, flash::backwardSmem(128), gStream>>>(q, k, v, dO, mask, stats, delta, dq, writable(dk), writable(dv), d);
+  }
+  LAUNCH_CHECK(); return nullptr;
+}
