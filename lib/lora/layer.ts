@@ -154,7 +154,9 @@ export class LoraLinear extends Module implements LinearLike, SwigluInputLinear 
         value: tf.reshape(this.fusedProduct(x2, a, b, base), [...gIn.shape.slice(0, -1), this.outFeatures]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
           const [gs, us] = saved;
-          const xs = tf.reshape(swiglu(gs, us), [-1, this.inFeatures]) as tf.Tensor2D; // (N, in), recomputed
+          const act = swiglu(gs, us); // recomputed
+          const xs = tf.reshape(act, [-1, this.inFeatures]) as tf.Tensor2D; // (N, in)
+          act.dispose(); // xs holds the buffer, which fusedBackward frees before dx is made
           const [dx, dA, dB] = this.fusedBackward(xs, dy, a, b, base, true);
           return [...swigluGrad(gs, us, tf.reshape(dx, gs.shape)), dA, dB];
         }),
