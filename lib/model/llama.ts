@@ -16,7 +16,7 @@ import { ropeCosSin, ropeHeads, ropeInvFreq } from '../nn/rope';
 import { buildAttentionMask, ropeAttention, scaledDotProductAttention } from '../nn/attention';
 import { causalLmLoss } from '../nn/cross_entropy';
 import { causalLmLinearLoss } from '../nn/lm_head_loss';
-import { swiglu } from '../nn/swiglu';
+import { swiglu, type SwigluInputLinear } from '../nn/swiglu';
 import { mixSeed } from '../nn/seed';
 import { AutoConfig, LlamaConfig, generationConfigFromJSON, generationConfigToJSON, readJson, writeJsonAtomic, type GenerationConfig, type LlamaConfigFields } from './config';
 import { Checkpoint } from './checkpoint';
@@ -135,10 +135,13 @@ export class LlamaMLP extends Module {
     this.down_proj = make('down_proj', m, h, bias);
   }
 
+  /** down(silu(gate(x)) · up(x)); a down projection that can (LoRA's) keeps gate(x) and up(x), not their product. */
   forward(x: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
       const g = this.gate_proj.forward(x); // (B, T, inter)
-      return this.down_proj.forward(swiglu(g, this.up_proj.forward(x))) as tf.Tensor3D; // silu(g) · up(x)
+      const u = this.up_proj.forward(x); // (B, T, inter)
+      const fused = (this.down_proj as Partial<SwigluInputLinear>).forwardSwiglu?.(g, u);
+      return (fused ?? this.down_proj.forward(swiglu(g, u))) as tf.Tensor3D; // silu(g) · u
     });
   }
 }
