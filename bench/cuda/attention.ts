@@ -6,7 +6,7 @@
  * one sync after each pass), TFLOP/s counting the causal half (forward 2 GEMMs, backward 2.5× the
  * forward's), and the device memory the forward leaves for the backward.
  *
- *   node dist/bench/cuda/attention.js [--iters 20] [--json FILE]
+ *   node dist/bench/cuda/attention.js [--iters 20] [--paths probs,flash] [--json FILE]
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     const mask = buildAttentionMask(Array.from({ length: B }, () => Array(T).fill(1)), T);
     const attrs = { scale: 1 / Math.sqrt(D), causal: true };
     const fwdFlops = (4 * B * H * T * T * D) / 2;
-    for (const path of ['probs', 'flash']) {
+    for (const path of flag('paths', 'probs,flash').split(',')) {
       process.env.QLORA_TS_CUDA_FLASH = path === 'flash' ? '1' : '0';
       const forward = () => tf.engine().runKernel(FUSED_ATTENTION, { q, k, v, mask }, attrs) as tf.Tensor[];
       const backward = (out: tf.Tensor, probs: tf.Tensor) => tf.engine().runKernel(FUSED_ATTENTION_GRAD, { dout, q, k, v, probs, out, mask }, attrs) as tf.Tensor[];

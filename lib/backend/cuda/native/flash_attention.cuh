@@ -33,7 +33,7 @@ struct OutView { float* p; long long sb, sh, st; };
 struct Dims { int B, H, Hkv, T, S, maskBatched, causal; float scale; };
 
 __device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
@@ -73,6 +73,41 @@ __device__ __forceinline__ void stage(__nv_bfloat16* dst, const View v, int b, i
   }
 }
 
+__device__ __forceinline__ void cpAsync16(void* smem, const void* gmem) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((unsigned)__cvta_generic_to_shared(smem)), "l"(gmem));
+}
+__device__ __forceinline__ void cpAsync4(void* smem, const void* gmem) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((unsigned)__cvta_generic_to_shared(smem)), "l"(gmem));
+}
+__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cpAsyncWait() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+// Rows [r0, r0 + ROWS) of head h of batch b copied as float32 into a (ROWS, D) tile by cp.async, so
+// the loads of the next block run while this one is multiplied. Rows at or past `limit` repeat row
+// limit − 1 (finite values that the callers never weigh).
+template <int D, int ROWS>
+__device__ __forceinline__ void prefetch(float* dst, const View v, int b, int h, int r0, int limit) {
+  constexpr int kVec = D / 4, kPer = ROWS * kVec / kThreads;
+  const float* base = v.p + b * v.sb + h * v.sh;
+#pragma unroll
+  for (int u = 0; u < kPer; u++) {
+    const int i = threadIdx.x + u * kThreads, r = i / kVec, c = (i % kVec) * 4;
+    cpAsync16(dst + r * D + c, base + (long long)min(r0 + r, limit - 1) * v.st + c);
+  }
+}
+// This thread's chunks of a prefetched tile (the ones it copied: visible to it after cpAsyncWait)
+// rounded into a (ROWS, D + kPad) bf16 tile.
+template <int D, int ROWS>
+__device__ __forceinline__ void convert(__nv_bfloat16* dst, const float* src) {
+  constexpr int kVec = D / 4, kPer = ROWS * kVec / kThreads;
+#pragma unroll
+  for (int u = 0; u < kPer; u++) {
+    const int i = threadIdx.x + u * kThreads, r = i / kVec, c = (i % kVec) * 4;
+    const float4 x = *reinterpret_cast<const float4*>(src + r * D + c);
+    *reinterpret_cast<uint2*>(dst + r * (D + kPad) + c) = make_uint2(pack(x.x, x.y), pack(x.z, x.w));
+  }
+}
+
 // The A fragment (16 × 16, row-major) at rows r0.., columns c0.. of a bf16 tile with leading dimension ld.
 __device__ __forceinline__ void loadA(unsigned (&a)[4], const __nv_bfloat16* tile, int ld, int r0, int c0, int g, int tg) {
   const __nv_bfloat16* p = tile + (r0 + g) * ld + c0 + 2 * tg;
@@ -93,9 +128,11 @@ template <int D>
 __global__ void __launch_bounds__(kThreads) kForward(View q, View k, View v, const float* mask, OutView o, float* stats, Dims s) {
   extern __shared__ __align__(16) unsigned char smem[];
   constexpr int LD = D + kPad;
-  __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(smem);  // (64 rows, D)
-  __nv_bfloat16* Ks = Qs + kRowsFwd * LD;                         // (64 keys, D)
+  __nv_bfloat16* Ks = reinterpret_cast<__nv_bfloat16*>(smem);  // (64 keys, D)
   __nv_bfloat16* Vs = Ks + kKeys * LD;                            // (64 keys, D)
+  float* nextK = reinterpret_cast<float*>(Vs + kKeys * LD);       // (64 keys, D) float32, prefetched
+  float* nextV = nextK + kKeys * D;
+  __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(nextK);   // (64 rows, D) until the first prefetch
   const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, hk = h / (s.H / s.Hkv);
   const int m0 = (gridDim.x - 1 - blockIdx.x) * kRowsFwd;  // the longest causal rows start first
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tg = lane % 4;
@@ -105,6 +142,10 @@ __global__ void __launch_bounds__(kThreads) kForward(View q, View k, View v, con
   unsigned qa[D / 16][4];
 #pragma unroll
   for (int kc = 0; kc < D / 16; kc++) loadA(qa[kc], Qs, LD, warp * 16, kc * 16, g, tg);
+  __syncthreads();  // every warp holds its Q fragments: the prefetch may overwrite the tile
+  prefetch<D, kKeys>(nextK, k, b, hk, 0, s.S);
+  prefetch<D, kKeys>(nextV, v, b, hk, 0, s.S);
+  cpAsyncCommit();
   float acc[D / 8][4];
 #pragma unroll
   for (int j = 0; j < D / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
@@ -113,16 +154,23 @@ __global__ void __launch_bounds__(kThreads) kForward(View q, View k, View v, con
   // Causal: key n is visible to row t only when n ≤ (S − T) + t, so keys past the block's last row's diagonal are skipped.
   const int nEnd = s.causal ? min(s.S, s.S - s.T + m0 + kRowsFwd) : s.S;
   for (int n0 = 0; n0 < nEnd; n0 += kKeys) {
+    cpAsyncWait();
     __syncthreads();  // every warp is done with the previous keys
-    stage<D, kKeys>(Ks, k, b, hk, n0, s.S);
-    stage<D, kKeys>(Vs, v, b, hk, n0, s.S);
-    __syncthreads();
+    convert<D, kKeys>(Ks, nextK);
+    convert<D, kKeys>(Vs, nextV);
+    __syncthreads();  // the tiles are whole and the prefetch area free
+    if (n0 + kKeys < nEnd) {
+      prefetch<D, kKeys>(nextK, k, b, hk, n0 + kKeys, s.S);
+      prefetch<D, kKeys>(nextV, v, b, hk, n0 + kKeys, s.S);
+      cpAsyncCommit();
+    }
     float sc[kKeys / 8][4];
 #pragma unroll
-    for (int j = 0; j < kKeys / 8; j++) {
-      sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.f;
+    for (int j = 0; j < kKeys / 8; j++) sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.f;
 #pragma unroll
-      for (int kc = 0; kc < D / 16; kc++) {
+    for (int kc = 0; kc < D / 16; kc++) {  // neighbouring products into different accumulators: no chain of dependent mma
+#pragma unroll
+      for (int j = 0; j < kKeys / 8; j++) {
         unsigned b0, b1;
         loadBnk(b0, b1, Ks, LD, j * 8, kc * 16, g, tg);
         mma(sc[j], qa[kc], b0, b1);
@@ -225,6 +273,10 @@ __global__ void __launch_bounds__(kThreads) kBackward(View q, View k, View v, Vi
   float* rowM = reinterpret_cast<float*>(dSs + kRowsBwd * LDS);   // per query row: max, 1/sum, Delta
   float* rowInv = rowM + kRowsBwd;
   float* rowDelta = rowInv + kRowsBwd;
+  float* nextQ = rowDelta + kRowsBwd;                              // (32 rows, D) float32, prefetched
+  float* nextdO = nextQ + kRowsBwd * D;                            // (32 rows, D)
+  float* nextStats = nextdO + kRowsBwd * D;                        // (32 rows, 2): max, 1/sum
+  float* nextDelta = nextStats + 2 * kRowsBwd;                     // (32 rows)
   const int n0 = blockIdx.x * kKeys;
   const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, hk = h / (s.H / s.Hkv);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tg = lane % 4;
@@ -240,18 +292,29 @@ __global__ void __launch_bounds__(kThreads) kBackward(View q, View k, View v, Vi
   const float* maskB = mask + (s.maskBatched ? (long long)b * s.T * s.S : 0);
   // Causal: rows t < n0 − (S − T) see none of these keys.
   const int mStart = s.causal ? max(0, n0 - (s.S - s.T)) / kRowsBwd * kRowsBwd : 0;
+  const long long rows = ((long long)b * s.H + h) * s.T;  // this head's first row in stats and delta
+  // Q, dO and the row statistics of rows [m0, m0 + 32) into the prefetch area (rows past T repeat row T − 1).
+  auto prefetchRows = [&](int m0) {
+    prefetch<D, kRowsBwd>(nextQ, q, b, h, m0, s.T);
+    prefetch<D, kRowsBwd>(nextdO, dO, b, h, m0, s.T);
+    const int i = threadIdx.x;
+    if (i < 2 * kRowsBwd) cpAsync4(nextStats + i, stats + 2 * (rows + min(m0 + i / 2, s.T - 1)) + (i & 1));
+    else if (i < 3 * kRowsBwd) cpAsync4(nextDelta + i - 2 * kRowsBwd, delta + rows + min(m0 + i - 2 * kRowsBwd, s.T - 1));
+    cpAsyncCommit();
+  };
+  if (mStart < s.T) prefetchRows(mStart);
   for (int m0 = mStart; m0 < s.T; m0 += kRowsBwd) {
-    __syncthreads();  // the previous rows' tiles are consumed
-    stage<D, kRowsBwd>(Qs, q, b, h, m0, s.T);
-    stage<D, kRowsBwd>(dOs, dO, b, h, m0, s.T);
+    cpAsyncWait();
+    __syncthreads();  // the previous rows' tiles are consumed; every thread's copies have landed
+    convert<D, kRowsBwd>(Qs, nextQ);
+    convert<D, kRowsBwd>(dOs, nextdO);
     if (threadIdx.x < kRowsBwd) {
-      const int t = m0 + threadIdx.x;
-      const long long r = ((long long)b * s.H + h) * s.T + t;
-      rowM[threadIdx.x] = t < s.T ? stats[2 * r] : 0.f;
-      rowInv[threadIdx.x] = t < s.T ? stats[2 * r + 1] : 0.f;
-      rowDelta[threadIdx.x] = t < s.T ? delta[r] : 0.f;
+      rowM[threadIdx.x] = nextStats[2 * threadIdx.x];
+      rowInv[threadIdx.x] = nextStats[2 * threadIdx.x + 1];
+      rowDelta[threadIdx.x] = nextDelta[threadIdx.x];
     }
-    __syncthreads();
+    __syncthreads();  // tiles and row statistics whole; the prefetch area is free
+    if (m0 + kRowsBwd < s.T) prefetchRows(m0 + kRowsBwd);
     // Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ for the warp's 16 keys × 32 rows.
     float st[kRowsBwd / 8][4], dp[kRowsBwd / 8][4];
 #pragma unroll
@@ -346,8 +409,13 @@ __global__ void __launch_bounds__(kThreads) kBackward(View q, View k, View v, Vi
   }
 }
 
-constexpr size_t forwardSmem(int D) { return (size_t)(kRowsFwd + 2 * kKeys) * (D + kPad) * 2; }
-constexpr size_t backwardSmem(int D) { return (size_t)(2 * kKeys + 2 * kRowsBwd) * (D + kPad) * 2 + (size_t)kRowsBwd * (kKeys + kPad) * 2 + 3 * kRowsBwd * 4; }
+// Forward: K and V tiles (bf16) and the next keys' float32 K and V (which first hold Q's tile).
+constexpr size_t forwardSmem(int D) { return (size_t)2 * kKeys * (D + kPad) * 2 + (size_t)2 * kKeys * D * 4; }
+static_assert(kRowsFwd * (128 + kPad) * 2 <= 2 * kKeys * 128 * 4, "Q's tile fits the prefetch area");
+// Backward: K, V, Q, dO and dS tiles (bf16), row statistics, the next rows' float32 Q, dO and statistics.
+constexpr size_t backwardSmem(int D) {
+  return (size_t)(2 * kKeys + 2 * kRowsBwd) * (D + kPad) * 2 + (size_t)kRowsBwd * (kKeys + kPad) * 2 + 3 * kRowsBwd * 4 + (size_t)2 * kRowsBwd * D * 4 + 3 * kRowsBwd * 4;
+}
 
 }  // namespace flash
 
