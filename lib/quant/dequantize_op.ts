@@ -13,11 +13,15 @@ import { backendHasKernels } from '../backend/kernel_registry';
 export const DEQUANTIZE_4BIT = 'Dequantize4bit';
 
 /**
- * A fused 4-bit matmul a backend may register (the cuda backend does, on bf16 tensor cores):
+ * A fused 4-bit matmul a backend may register (the cuda backend does, on 16-bit tensor cores):
  * inputs {x} plus the Dequantize4bit inputs, attrs Dequantize4bitAttrs (transpose ignored) plus
- * gradInput: false → x (N, in) · Wᵀ = (N, out); true → x (N, out) · W = (N, in).
+ * gradInput: false → x (N, in) · Wᵀ = (N, out); true → x (N, out) · W = (N, in), and computeDtype
+ * (Matmul4bitDtype, 'bfloat16' when absent): the type the weight and x are rounded to before the GEMM.
  */
 export const MATMUL_4BIT = 'Matmul4bit';
+
+/** The compute dtypes Matmul4bit multiplies in (fp32 accumulate and output either way). */
+export type Matmul4bitDtype = 'bfloat16' | 'float16';
 
 export interface Dequantize4bitAttrs {
   /** (out, in) of the original weight. */
@@ -169,7 +173,10 @@ export function hasMatmul4bit(): boolean {
   return backendHasKernels(MATMUL_4BIT);
 }
 
-/** x (N, in) · Wᵀ, or with gradInput x (N, out) · W, through the backend's fused kernel (see hasMatmul4bit). No gradient. */
-export function matmul4bitOp(x: tf.Tensor, inputs: Dequantize4bitInputs, attrs: Dequantize4bitAttrs, gradInput: boolean): tf.Tensor2D {
-  return tf.engine().runKernel(MATMUL_4BIT, { x, ...namedInputs(inputs) }, { ...attrs, gradInput } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+/**
+ * x (N, in) · Wᵀ, or with gradInput x (N, out) · W, through the backend's fused kernel (see hasMatmul4bit),
+ * W and x rounded to computeDtype. No gradient.
+ */
+export function matmul4bitOp(x: tf.Tensor, inputs: Dequantize4bitInputs, attrs: Dequantize4bitAttrs, gradInput: boolean, computeDtype: Matmul4bitDtype = 'bfloat16'): tf.Tensor2D {
+  return tf.engine().runKernel(MATMUL_4BIT, { x, ...namedInputs(inputs) }, { ...attrs, gradInput, computeDtype } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
 }

@@ -13,7 +13,10 @@ export interface Linear4bitOptions {
   quantType?: QuantType;
   blocksize?: number;
   compressStatistics?: boolean;
-  /** Recorded like bitsandbytes' compute_dtype; tfjs' CPU backends compute in float32. */
+  /**
+   * bitsandbytes' compute_dtype: on cuda, bfloat16 and float16 round the activations and the dequantized
+   * weight to that type before a GEMM with fp32 accumulate; the CPU backends compute in float32.
+   */
   computeDtype?: ComputeDtype;
 }
 
@@ -149,11 +152,13 @@ export class Linear4bit extends Module implements LinearLike, FrozenLinear {
   }
 
   /**
-   * x (N, in) · Wᵀ, or with gradInput dy (N, out) · W. bf16 compute on a backend with the fused
-   * kernel (cuda) dequantizes to bf16 inside the GEMM; elsewhere a float32 dequantize + matMul.
+   * x (N, in) · Wᵀ, or with gradInput dy (N, out) · W. A bfloat16 or float16 compute dtype on a backend
+   * with the fused kernel (cuda) rounds x and the dequantized weight to it for a GEMM with fp32
+   * accumulate, as bitsandbytes does; elsewhere, and for float32, a float32 dequantize + matMul (no
+   * rounding to the compute dtype).
    */
   private product(x: tf.Tensor2D, gradInput: boolean): tf.Tensor2D {
-    if (this.computeDtype === 'bfloat16' && hasMatmul4bit()) return matmul4bitOp(x, this.inputs(), this.attrs(false), gradInput);
+    if (this.computeDtype !== 'float32' && hasMatmul4bit()) return matmul4bitOp(x, this.inputs(), this.attrs(false), gradInput, this.computeDtype);
     return tf.tidy(() => tf.matMul(x, this.dequantize(!gradInput))); // (N, in) · (in, out) or (N, out) · (out, in)
   }
 

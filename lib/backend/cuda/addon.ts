@@ -52,11 +52,16 @@ export interface CudaAddon {
     po: number, c1o: number, c2o: number, a1o: number, a2o: number, n: number, blockSize: number,
     b1: number, b2: number, eps: number, shrink: number, stepSize: number, bc2Sqrt: number): void;
   /**
-   * 4-bit weight (rows, cols) dequantized to bf16 × activations rounded to bf16: y = x·Wᵀ, or x·W when gradInput.
-   * A weight over QLORA_TS_CUDA_DEQUANT_CHUNK elements (default 2²⁴) is dequantized and multiplied in slices of y's columns
-   * (its bf16 copy never exists whole: about 32 MiB of scratch).
+   * 4-bit weight (rows, cols) dequantized to a 16-bit type × activations rounded to it: y = x·Wᵀ, or x·W when gradInput;
+   * dtype 0 bfloat16 (the default), 1 float16 (native/matmul4bit.cuh). A weight over QLORA_TS_CUDA_DEQUANT_CHUNK elements
+   * (default 2²⁴) is dequantized and multiplied in slices of y's columns (its 16-bit copy never exists whole: about 32 MiB of scratch).
    */
-  matmul4(x: number, packed: number, code: number, scale: number, y: number, n: number, rows: number, cols: number, shift: number, gradInput: number): void;
+  matmul4(x: number, packed: number, code: number, scale: number, y: number, n: number, rows: number, cols: number, shift: number, gradInput: number, dtype?: number): void;
+  /**
+   * Bits set by float16 matmul4 calls since the last reset: 1 an activation, 2 a dequantized weight value was beyond ±65504 and
+   * became ±inf. Read without waiting for the GPU (queued calls have not set theirs yet); reset (after sync()) zeroes them.
+   */
+  float16Overflow(reset?: number): number;
   /** Rotary embedding (grad 0) or its gradient (grad 1); each side (B, T, H, D) when its flag is 1, else (B, H, T, D); cos/sin (B, T, D). */
   rope(x: number, cos: number, sin: number, y: number, b: number, h: number, t: number, d: number, inBTHD: number, outBTHD: number, grad: number): void;
   swiglu(g: number, u: number, y: number, n: number): void;

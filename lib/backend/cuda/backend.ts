@@ -168,6 +168,7 @@ export class CudaBackend extends KernelBackend {
         this.addon.download(d.ptr!, out);
       }
       d.host = out;
+      if (this.float16Matmuls) this.noticeFloat16Overflow(); // the download waited for every queued kernel
     }
     return d.host;
   }
@@ -208,6 +209,25 @@ export class CudaBackend extends KernelBackend {
   dispose(): void {
     this.addon.sync();
     this.addon.emptyCache();
+  }
+
+  private float16Matmuls = false;
+  private float16Warned = 0;
+  /**
+   * Warns once per kind when float16 Matmul4bit calls have rounded values beyond ±65504 to ±inf (the
+   * addon's float16Overflow bits: 1 activations, 2 dequantized weight values). Called by each such call
+   * and, once there has been one, after each download, so an overflow is told at the latest when the
+   * next value is read.
+   */
+  noticeFloat16Overflow(): void {
+    this.float16Matmuls = true;
+    const fresh = this.addon.float16Overflow() & ~this.float16Warned;
+    if (!fresh) return;
+    this.float16Warned |= fresh;
+    const what = [fresh & 1 ? 'activations' : '', fresh & 2 ? 'dequantized 4-bit weight values' : ''].filter(Boolean).join(' and ');
+    console.warn(`qlora-ts cuda: Matmul4bit with compute dtype float16: ${what} beyond ±65504, float16's largest value, became ±inf, `
+      + "so the layer's outputs (and the loss) hold inf or NaN; bitsandbytes overflows the same way. "
+      + "Hint: use bnb_4bit_compute_dtype 'bfloat16', which has float32's range.");
   }
 
   /** Says once per kernel that it runs on the CPU implementation (copies both ways). */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DEQUANTIZE_4BIT, MATMUL_4BIT, Dequantize4bitAttrs } from '../../quant/dequantize_op';
+import { DEQUANTIZE_4BIT, MATMUL_4BIT, type Dequantize4bitAttrs, type Matmul4bitDtype } from '../../quant/dequantize_op';
+import { ArgumentError, show } from '../../errors';
 import type { CudaBackend } from './backend';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Fn } from './kernels';
@@ -22,17 +23,21 @@ export const dequantizeKernel: [string, Fn] = [DEQUANTIZE_4BIT, ({ inputs, backe
 
 /**
  * `Matmul4bit`: {x, packed, code, absmax[, nestedAbsmax, nestedCode]} → x·Wᵀ (N, out), or with
- * attr gradInput x·W (N, in), x being (N, out) then. The weight is dequantized to bf16 and
- * multiplied on tensor cores (fp32 accumulate): the bf16 compute dtype of bitsandbytes' Linear4bit.
+ * attr gradInput x·W (N, in), x being (N, out) then. The weight is dequantized to attr computeDtype
+ * (bfloat16 when absent, or float16) and x rounded to it, then multiplied on tensor cores (fp32
+ * accumulate and output): the 16-bit compute dtypes of bitsandbytes' Linear4bit.
  */
 export const matmul4bitKernel: [string, Fn] = [MATMUL_4BIT, ({ inputs, backend, attrs }) => {
-  const a = attrs as unknown as Dequantize4bitAttrs & { gradInput: boolean };
+  const a = attrs as unknown as Dequantize4bitAttrs & { gradInput: boolean; computeDtype?: Matmul4bitDtype };
+  const dtype = a.computeDtype ?? 'bfloat16';
+  if (dtype !== 'bfloat16' && dtype !== 'float16') throw new ArgumentError(`Matmul4bit: \`computeDtype\` must be 'bfloat16' or 'float16', got ${show(dtype)}.`, 'float32 compute takes Dequantize4bit and a matMul (Linear4bit does so itself).');
   const [rows, cols] = a.shape;
   const x = inputs.x;
   const N = x.shape[0];
   const out = backend.makeDeviceOutput([N, a.gradInput ? cols : rows]);
   withScales(backend, inputs, a, (scale) => backend.addon.matmul4(backend.devicePtr(x), backend.indexPtr(inputs.packed), backend.devicePtr(inputs.code),
-    scale, backend.devicePtr(out), N, rows, cols, Math.log2(a.blocksize), a.gradInput ? 1 : 0));
+    scale, backend.devicePtr(out), N, rows, cols, Math.log2(a.blocksize), a.gradInput ? 1 : 0, dtype === 'float16' ? 1 : 0));
+  if (dtype === 'float16') backend.noticeFloat16Overflow();
   return out;
 }];
 

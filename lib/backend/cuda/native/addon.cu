@@ -706,22 +706,7 @@ static napi_value AdamWStep(napi_env env, napi_callback_info info) {  // (p, g, 
   LAUNCH_CHECK(); return nullptr;
 }
 
-// ---------------------------------------------------------------- 4-bit weight × activations on bf16 tensor cores
-// The weight (rows = out, cols = in), stored as 4-bit codes, is dequantized straight to bf16 in its
-// own (out, in) layout (coalesced, no fp32 copy, no transpose); the activations are rounded to bf16;
-// cuBLAS multiplies with fp32 accumulate and writes fp32.
-__global__ void kDequant4Bf16(const unsigned* packed, const float* code, const float* scale, __nv_bfloat16* y, long long n, int shift) {
-  for (long long w = blockIdx.x * (long long)blockDim.x + threadIdx.x; w * 8 < n; w += (long long)gridDim.x * blockDim.x) {
-    unsigned word = packed[w];
-    long long e0 = w * 8;
-    float s = scale[e0 >> shift];  // blocks are ≥ 32 elements and multiples of 8: one scale per word
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-      long long e = e0 + j;
-      if (e < n) y[e] = __float2bfloat16(code[(word >> (8 * (j >> 1) + ((j & 1) == 0 ? 4 : 0))) & 15u] * s);
-    }
-  }
-}
+// ---------------------------------------------------------------- bf16 <-> float32 copies
 __global__ void kFromBf16(const __nv_bfloat16* x, float* y, long long n) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) y[i] = __bfloat162float(x[i]);
 }
@@ -739,82 +724,6 @@ static napi_value ToBf16(napi_env env, napi_callback_info info) {  // (x float32
   launchToBf16((const float*)argPtr(env, a[0]), (__nv_bfloat16*)argPtr(env, a[1]), n);
   LAUNCH_CHECK(); return nullptr;
 }
-// A tile of the weight, rows [r0, r0 + nr) × columns [c0, c0 + cc) of (rows, cols), dequantized to
-// a contiguous (nr, cc) bf16 block: one packed word per thread, its 8 values written as one 16-byte
-// store; the 16-entry code sits in shared memory. cols and cc are multiples of 8, so a word never
-// straddles a scale block (blocks are ≥ 32 elements and multiples of 8).
-__global__ void kDequant4Bf16Tile(const unsigned* packed, const float* code, const float* scale, uint4* y,
-                                  long long r0, unsigned nr, long long cols, long long c0, unsigned cc, int shift) {
-  __shared__ float table[16];
-  if (threadIdx.x < 16) table[threadIdx.x] = code[threadIdx.x];
-  __syncthreads();
-  unsigned wordsPerRow = cc / 8, total = nr * wordsPerRow;
-  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
-    unsigned r = i / wordsPerRow, j = i - r * wordsPerRow;
-    long long e = (r0 + r) * cols + c0 + 8ll * j;
-    unsigned word = packed[e >> 3];
-    float s = scale[e >> shift];
-    unsigned out[4];
-#pragma unroll
-    for (int b = 0; b < 4; b++) {  // byte b holds elements 2b (high nibble) and 2b + 1 (low nibble)
-      unsigned byte = (word >> (8 * b)) & 255u;
-      __nv_bfloat162 v = __floats2bfloat162_rn(table[byte >> 4] * s, table[byte & 15u] * s);
-      out[b] = *reinterpret_cast<unsigned*>(&v);
-    }
-    y[i] = make_uint4(out[0], out[1], out[2], out[3]);
-  }
-}
-// Weight elements dequantized per GEMM: 2^24 (32 MiB of bf16) unless QLORA_TS_CUDA_DEQUANT_CHUNK
-// names another count. A larger weight is multiplied in slices of output columns, so its bf16 copy
-// never exists whole (8B shape: 112 MiB of scratch → 32). Each slice adds a GEMM with a partly
-// filled last wave: an 8B 4 × 512 step took 0.274 s with whole weights, 0.288 with 2^24, 0.302 with 2^23.
-static long long dequantChunkElems() {
-  const char* v = getenv("QLORA_TS_CUDA_DEQUANT_CHUNK");
-  long long c = v ? atoll(v) : 0;
-  return c > 0 ? c : (1ll << 24);
-}
-// (x, packed, code, scale, y, N, rows, cols, shift, gradInput): gradInput 0: y (N, rows) = x (N, cols) · Wᵀ;
-// 1: y (N, cols) = x (N, rows) · W. W is (rows, cols) = (out, in) in 4-bit codes.
-static napi_value Matmul4(napi_env env, napi_callback_info info) {
-  if (!ensureInit(env)) return nullptr;
-  auto a = args(env, info, 10);
-  long long N = (long long)argNumber(env, a[5]), rows = (long long)argNumber(env, a[6]), cols = (long long)argNumber(env, a[7]);
-  int shift = (int)argNumber(env, a[8]); bool gradInput = argNumber(env, a[9]) != 0;
-  long long k = gradInput ? rows : cols, nOut = gradInput ? cols : rows;
-  if (N * nOut == 0) return nullptr;
-  const unsigned* packed = (const unsigned*)argPtr(env, a[1]);
-  const float* code = (const float*)argPtr(env, a[2]); const float* scale = (const float*)argPtr(env, a[3]);
-  float* y = (float*)argPtr(env, a[4]);
-  // Slices: forward, nr rows of W (columns [r0, r0 + nr) of y); input gradient, nc columns of W (columns of y).
-  // Each slice is a multiple of 8 elements wide, balanced over ceil(rows·cols / chunk) slices.
-  long long slices = cols % 8 == 0 ? (rows * cols + dequantChunkElems() - 1) / dequantChunkElems() : 1;
-  long long span = gradInput ? cols : rows;
-  long long step = slices <= 1 ? span : ((span + slices - 1) / slices + 7) / 8 * 8;
-  if (step >= span) step = span;
-  long long sliceElems = step * (gradInput ? rows : cols);
-  void* x16 = scratch(0, (size_t)(N * k) * 2); void* w16 = scratch(1, (size_t)(cols % 8 == 0 ? sliceElems : rows * cols) * 2);
-  if (!x16 || !w16) return throwError(env, "cudaMalloc failed for the 4-bit GEMM scratch");
-  launchToBf16((const float*)argPtr(env, a[0]), (__nv_bfloat16*)x16, N * k);
-  float alpha = 1.f, beta = 0.f;
-  for (long long s0 = 0; s0 < span; s0 += step) {
-    long long w = span - s0 < step ? span - s0 : step;
-    if (cols % 8 != 0)  // odd widths: the whole weight at once, element by element
-      kDequant4Bf16<<<gridFor((rows * cols + 7) / 8), 256, 0, gStream>>>(packed, code, scale, (__nv_bfloat16*)w16, rows * cols, shift);
-    else if (gradInput)
-      kDequant4Bf16Tile<<<gridFor(rows * w / 8), 256, 0, gStream>>>(packed, code, scale, (uint4*)w16, 0, (unsigned)rows, cols, s0, (unsigned)w, shift);
-    else
-      kDequant4Bf16Tile<<<gridFor(w * cols / 8), 256, 0, gStream>>>(packed, code, scale, (uint4*)w16, s0, (unsigned)w, cols, 0, (unsigned)cols, shift);
-    LAUNCH_CHECK();
-    // Row-major y[:, s0 : s0 + w] (ld nOut) = x · op(slice); cuBLAS (column-major) computes its transpose:
-    // forward op(slice)ᵀ = slice (w, cols) read transposed; input gradient slice (rows, w) as it is.
-    cublasStatus_t st = gBlas.gemmStridedBatchedEx(gBlas.handle, gradInput ? CUBLAS_OP_N : CUBLAS_OP_T, CUBLAS_OP_N, (int)w, (int)N, (int)k, &alpha,
-                                                   w16, CUDA_R_16BF_, gradInput ? (int)w : (int)k, 0, x16, CUDA_R_16BF_, (int)k, 0, &beta,
-                                                   y + s0, CUDA_R_32F_, (int)nOut, 0, 1, CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
-    if (st != 0) return throwError(env, "cublasGemmStridedBatchedEx (4-bit) failed with status " + std::to_string(st));
-  }
-  return nullptr;
-}
-
 // ---------------------------------------------------------------- fused SwiGLU and RMSNorm
 // y = silu(g) · u; backward dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g).
 __global__ void kSwiglu(const float* g, const float* u, float* y, long long n) {
@@ -992,6 +901,7 @@ static napi_value SoftmaxGrad(napi_env env, napi_callback_info info) {  // (p, d
 }
 
 #include "adamw8bit.cuh"
+#include "matmul4bit.cuh"
 #include "flash_attention.cuh"
 
 #define EXPORT(name, fn) do { napi_value f; napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f); napi_set_named_property(env, exports, name, f); } while (0)
@@ -1002,7 +912,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul); EXPORT("toBf16", ToBf16); EXPORT("fromBf16", FromBf16); EXPORT("rope", Rope);
   EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
   EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4); EXPORT("intToFloat", IntToFloat);
-  EXPORT("randomFill", RandomFill); EXPORT("ceForward", CeForward); EXPORT("ceBackward", CeBackward); EXPORT("adamwStep", AdamWStep); EXPORT("matmul4", Matmul4);
+  EXPORT("randomFill", RandomFill); EXPORT("ceForward", CeForward); EXPORT("ceBackward", CeBackward); EXPORT("adamwStep", AdamWStep); EXPORT("matmul4", Matmul4); EXPORT("float16Overflow", Float16Overflow);
   EXPORT("adamw8bitStep", AdamW8bitStep);
   EXPORT("swiglu", Swiglu); EXPORT("swigluGrad", SwigluGrad); EXPORT("rmsNorm", RmsNorm); EXPORT("rmsNormGrad", RmsNormGrad);
   EXPORT("maskedSoftmax", MaskedSoftmax); EXPORT("softmaxGrad", SoftmaxGrad); EXPORT("nestedScales", NestedScales);

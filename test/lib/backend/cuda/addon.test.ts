@@ -6,6 +6,8 @@ import { addonPath, loadAddon } from '../../../../lib/backend/cuda/addon';
 import { registerCudaBackend } from '../../../../lib/backend/cuda';
 import * as tf from '@tensorflow/tfjs';
 import { dequantize4bitOp } from '../../../../lib/quant/dequantize_op';
+import { Linear4bit } from '../../../../lib/quant/linear4bit';
+import { roundToFloat16 } from '../../../../lib/quant/float16';
 
 const hasNvcc = spawnSync('/usr/local/cuda/bin/nvcc', ['--version']).status === 0 || spawnSync('nvcc', ['--version']).status === 0;
 const hasGpu = spawnSync('nvidia-smi', ['-L']).status === 0;
@@ -64,4 +66,78 @@ if (hasGpu) test('on a GPU: gather and its gradient, int32 one-hot, split/concat
   assert.equal(backend.addon.memoryStats().allocated, allocated);
   assert.equal(gotValues.length, wantValues.length);
   Array.from(gotValues).forEach((v, i) => assert.ok(Math.abs(v - wantValues[i]) <= 1e-5 * Math.max(1, Math.abs(wantValues[i])), `element ${i}: ${v} vs ${wantValues[i]}`));
+});
+
+// Registered only where a GPU answers, like the test above. Bounds from float16's 11-bit significand:
+// against float64 of the operands rounded to float16 only fp32 accumulation is left (2^-14); against
+// the exact operands each product moves by up to ≈ 2^-10.
+if (hasGpu) test('on a GPU: Linear4bit with compute dtype float16 rounds x and W to float16 (forward and input gradient); overflow is flagged and told', async () => {
+  assert.equal(registerCudaBackend().ok, true);
+  await tf.setBackend('cuda');
+  const backend = tf.backend() as unknown as { addon: { sync(): void; float16Overflow(reset?: number): number } };
+  const relL2 = (got: ArrayLike<number>, ref: Float64Array) => {
+    let num = 0, den = 0;
+    for (let i = 0; i < ref.length; i++) { num += (got[i] - ref[i]) ** 2; den += ref[i] ** 2; }
+    return Math.sqrt(num / den);
+  };
+  const [out, inF, N] = [96, 256, 24];
+  const w = tf.randomNormal([out, inF], 0, 0.05, 'float32', 31);
+  const layer = Linear4bit.fromLinearWeight(w, { quantType: 'nf4', compressStatistics: true, computeDtype: 'float16' });
+  const Wt = layer.dequantize(); // (out, in)
+  const W = Wt.dataSync() as Float32Array;
+  Wt.dispose();
+  const x = tf.randomNormal([N, inF], 0, 1, 'float32', 32);
+  const c = tf.randomNormal([N, out], 0, 1, 'float32', 33); // d(sum(y · c))/dy
+  const xv = x.dataSync(), cv = c.dataSync();
+  const before = tf.memory().numTensors;
+  backend.addon.sync();
+  backend.addon.float16Overflow(1);
+  const y = layer.forward(x);
+  const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(layer.forward(xi), c)))(x);
+  const [yv, dxv] = [y.dataSync(), dx.dataSync()];
+  tf.dispose([y, dx]);
+  assert.equal(tf.memory().numTensors, before);
+  for (const round of [false, true]) {
+    const r = round ? roundToFloat16 : (v: number) => v;
+    const yRef = new Float64Array(N * out), dxRef = new Float64Array(N * inF);
+    for (let i = 0; i < N; i++) {
+      for (let o = 0; o < out; o++) {
+        for (let k = 0; k < inF; k++) {
+          const wk = r(W[o * inF + k]);
+          yRef[i * out + o] += r(xv[i * inF + k]) * wk;
+          dxRef[i * inF + k] += r(cv[i * out + o]) * wk;
+        }
+      }
+    }
+    const tol = round ? 2 ** -14 : 2 ** -10;
+    assert.ok(relL2(yv, yRef) <= tol, `forward${round ? ' (float16 operands)' : ''}: ${relL2(yv, yRef)}`);
+    assert.ok(relL2(dxv, dxRef) <= tol, `input gradient${round ? ' (float16 operands)' : ''}: ${relL2(dxv, dxRef)}`);
+  }
+  assert.equal(backend.addon.float16Overflow(), 0, 'typical activations raise no overflow flag');
+
+  // An activation over 65504 becomes inf, as in bitsandbytes: its row of y is not finite, and the
+  // backend says why once the values are read.
+  const big = x.bufferSync();
+  big.set(70000, 2, 9);
+  const xBig = big.toTensor();
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => { warnings.push(args.join(' ')); };
+  let yBig: Float32Array;
+  try {
+    const t = layer.forward(xBig);
+    yBig = t.dataSync() as Float32Array;
+    t.dispose();
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(backend.addon.float16Overflow() & 1, 1);
+  assert.ok(Array.from(yBig.subarray(2 * out, 3 * out)).every((v) => !Number.isFinite(v)));
+  assert.ok(Array.from(yBig.subarray(0, 2 * out)).every(Number.isFinite));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /compute dtype float16: activations beyond ±65504.*bfloat16/);
+  backend.addon.sync();
+  backend.addon.float16Overflow(1);
+  tf.dispose([w, x, c, xBig]);
+  layer.dispose();
 });
