@@ -23,6 +23,7 @@ import { swiglu } from '../../lib/nn/swiglu';
 import { rmsNorm } from '../../lib/nn/rms_norm';
 import { AdamW } from '../../lib/train/optim/adamw';
 import { checkAdamW8bit } from './check_adamw8bit';
+import { checkMatmul4bitFloat16 } from './check_matmul4bit';
 import { LlamaForCausalLM } from '../../lib/model/llama';
 import { prepareModelForKbitTraining } from '../../lib/quant/prepare';
 import { LoraConfig } from '../../lib/lora/config';
@@ -598,6 +599,7 @@ async function main(): Promise<void> {
       tf.dispose([...init, ...params]);
     }
     await checkAdamW8bit(report);
+    await checkMatmul4bitFloat16(report);
   }
 
   // GEMM throughput (one sync at the end of each loop).

@@ -4,7 +4,7 @@
  * is an NF4 Linear4bit (random 4-bit codes, absmax per 64-block), embeddings / lm_head / norms
  * float32 as bitsandbytes leaves them. One process per configuration so each peak is its own.
  *
- *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt | --ckpt-layers N] [--steps 3] [--gen 128] [--profile] [--logits] [--tfjs-grads] [--json FILE]
+ *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt | --ckpt-layers N] [--steps 3] [--gen 128] [--profile] [--logits] [--tfjs-grads] [--compute-dtype bfloat16|float16] [--json FILE]
  *
  * The loss comes straight from the last hidden states (`returnLogits: false`, the fused chunked
  * lm_head + cross-entropy) unless --logits asks for the (B, T, V) logits path. The frozen embedding
@@ -27,7 +27,7 @@ import { storeFrozenWeightsInBf16 } from '../../lib/backend/cuda/bf16';
 import { LlamaConfig } from '../../lib/model/config';
 import { LlamaForCausalLM, MakingBuilder } from '../../lib/model/llama';
 import { Linear, type LinearLike } from '../../lib/nn/linear';
-import { Linear4bit } from '../../lib/quant/linear4bit';
+import { Linear4bit, type ComputeDtype } from '../../lib/quant/linear4bit';
 import { codeFor } from '../../lib/quant/codebooks';
 import { prepareModelForKbitTraining } from '../../lib/quant/prepare';
 import { LoraConfig } from '../../lib/lora/config';
@@ -60,7 +60,7 @@ function random(shape: number[], kind: 'normal' | 'uniform' | 'bits', seed: numb
 class DeviceRandomInit extends MakingBuilder {
   private seed = 1;
   private readonly code = codeFor('nf4');
-  constructor(private readonly std: number) {
+  constructor(private readonly std: number, private readonly computeDtype: ComputeDtype) {
     super();
   }
 
@@ -78,7 +78,7 @@ class DeviceRandomInit extends MakingBuilder {
       words: random([Math.ceil(n / 8)], 'bits', this.seed++),
       absmax: random([Math.ceil(n / 64)], 'uniform', this.seed++, 2 * this.std, 3 * this.std),
       code: tf.tensor1d(this.code), quantType: 'nf4', blocksize: 64, dtype: 'bfloat16',
-    }, { computeDtype: 'bfloat16' });
+    }, { computeDtype: this.computeDtype });
   }
 
   embedding(_name: string, vocab: number, dim: number): tf.Tensor {
@@ -129,9 +129,12 @@ async function main(): Promise<void> {
   // --ckpt: every layer recomputes; --ckpt-layers N: the first N (gradient_checkpointing_kwargs.layers).
   const ckptLayers = flag('ckpt-layers') !== undefined ? num('ckpt-layers', 0) : flag('ckpt') === 'true' ? cfg.numHiddenLayers : 0;
   const ckpt = ckptLayers > 0;
+  // --compute-dtype: the 4-bit layers' bnb_4bit_compute_dtype (the walkthrough loads Llama-3-8B with float16).
+  const computeDtype = flag('compute-dtype') ?? 'bfloat16';
+  if (computeDtype !== 'bfloat16' && computeDtype !== 'float16') throw new Error(`bench/cuda/train: --compute-dtype must be bfloat16 or float16, got '${computeDtype}'`);
 
   let t0 = performance.now();
-  const base = new LlamaForCausalLM(cfg, new DeviceRandomInit(cfg.initializerRange));
+  const base = new LlamaForCausalLM(cfg, new DeviceRandomInit(cfg.initializerRange, computeDtype));
   prepareModelForKbitTraining(base, { useGradientCheckpointing: ckpt, gradientCheckpointingKwargs: { layers: ckptLayers } });
   const model = getPeftModel(base, new LoraConfig({ r, loraAlpha: alpha, targetModules: targets, loraDropout: 0, taskType: 'CAUSAL_LM' }), { warn: false });
   model.train();
@@ -174,7 +177,7 @@ async function main(): Promise<void> {
   const tokens = B * T;
   const flops = stepFlops(cfg, tokens, T, ckptLayers);
   const result: Record<string, unknown> = {
-    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', ckpt, ckptLayers, logits: flag('logits') === 'true', bf16Frozen, grads: tfjsGrads ? 'tf.variableGrads' : 'variableGradsReleasing', backend: describeBackend(),
+    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', computeDtype, ckpt, ckptLayers, logits: flag('logits') === 'true', bf16Frozen, grads: tfjsGrads ? 'tf.variableGrads' : 'variableGradsReleasing', backend: describeBackend(),
     attention: process.env.QLORA_TS_CUDA_FLASH === '0' ? 'probs' : 'flash', // the cuda kernels' path for head sizes 64/128 with bf16 matmuls
     trainable: params.reduce((n, p) => n + p.size, 0), buildS: +buildS.toFixed(2), firstStepS: +warmS.toFixed(2),
     stepS: times.map((t) => +t.toFixed(3)), tokensPerS: Math.round(tokens / stepS),
