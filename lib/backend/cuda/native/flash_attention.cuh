@@ -27,6 +27,8 @@ constexpr int kRowsFwd = 64;   // query rows per forward block (16 per warp)
 constexpr int kKeys = 64;      // keys per forward step and per backward block (16 per warp)
 constexpr int kRowsBwd = 32;   // query rows per backward step
 constexpr int kPad = 8;        // bf16 padding per shared-memory row: fragment loads fall in distinct banks
+constexpr int kMaskLdFwd = kKeys + 8;  // float row of the forward's mask tile: float2 reads fall in distinct banks
+constexpr int kMaskLdBwd = kKeys + 4;  // the backward reads a column of it per instruction
 
 struct View { const float* p; long long sb, sh, st; };
 struct OutView { float* p; long long sb, sh, st; };
@@ -108,6 +110,33 @@ __device__ __forceinline__ void convert(__nv_bfloat16* dst, const float* src) {
   }
 }
 
+// The additive mask's (ROWS, 64 keys) tile at rows m0.., keys n0.. by cp.async into a tile with
+// leading dimension ld. Rows past T and keys past S repeat the last ones (never weighed).
+template <int ROWS>
+__device__ __forceinline__ void prefetchMask(float* dst, int ld, const float* mask, int m0, int n0, int T, int S) {
+  if ((S & 3) == 0) {  // 16-byte rows of 4 keys (S − 4 ≥ n0 + c whenever n0 + c < S)
+#pragma unroll
+    for (int u = 0; u < ROWS * kKeys / 4 / kThreads; u++) {
+      const int i = threadIdx.x + u * kThreads, r = i / (kKeys / 4), c = (i % (kKeys / 4)) * 4;
+      cpAsync16(dst + r * ld + c, mask + (long long)min(m0 + r, T - 1) * S + min(n0 + c, S - 4));
+    }
+  } else {
+    for (int i = threadIdx.x; i < ROWS * kKeys; i += kThreads) {
+      const int r = i / kKeys, c = i % kKeys;
+      cpAsync4(dst + r * ld + c, mask + (long long)min(m0 + r, T - 1) * S + min(n0 + c, S - 1));
+    }
+  }
+}
+// Two fp32 values added to p and p + 1 (8-byte aligned): one vector atomic on sm_90.
+__device__ __forceinline__ void atomicAdd2(float* p, float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float2*>(p), make_float2(a, b));
+#else
+  atomicAdd(p, a);
+  atomicAdd(p + 1, b);
+#endif
+}
+
 // The A fragment (16 × 16, row-major) at rows r0.., columns c0.. of a bf16 tile with leading dimension ld.
 __device__ __forceinline__ void loadA(unsigned (&a)[4], const __nv_bfloat16* tile, int ld, int r0, int c0, int g, int tg) {
   const __nv_bfloat16* p = tile + (r0 + g) * ld + c0 + 2 * tg;
@@ -125,14 +154,13 @@ __device__ __forceinline__ void loadBnk(unsigned& b0, unsigned& b1, const __nv_b
 }
 
 template <int D>
-__global__ void __launch_bounds__(kThreads) kForward(View q, View k, View v, const float* mask, OutView o, float* stats, Dims s) {
+__global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kForward(View q, View k, View v, const float* mask, OutView o, float* stats, Dims s) {
   extern __shared__ __align__(16) unsigned char smem[];
   constexpr int LD = D + kPad;
   __nv_bfloat16* Ks = reinterpret_cast<__nv_bfloat16*>(smem);  // (64 keys, D)
   __nv_bfloat16* Vs = Ks + kKeys * LD;                            // (64 keys, D)
-  float* nextK = reinterpret_cast<float*>(Vs + kKeys * LD);       // (64 keys, D) float32, prefetched
-  float* nextV = nextK + kKeys * D;
-  __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(nextK);   // (64 rows, D) until the first prefetch
+  float* maskS = reinterpret_cast<float*>(Vs + kKeys * LD);       // (64 rows, 64 keys) of the mask
+  __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(maskS);   // (64 rows, D) until the first mask tile
   const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, hk = h / (s.H / s.Hkv);
   const int m0 = (gridDim.x - 1 - blockIdx.x) * kRowsFwd;  // the longest causal rows start first
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tg = lane % 4;
@@ -142,10 +170,6 @@ __global__ void __launch_bounds__(kThreads) kForward(View q, View k, View v, con
   unsigned qa[D / 16][4];
 #pragma unroll
   for (int kc = 0; kc < D / 16; kc++) loadA(qa[kc], Qs, LD, warp * 16, kc * 16, g, tg);
-  __syncthreads();  // every warp holds its Q fragments: the prefetch may overwrite the tile
-  prefetch<D, kKeys>(nextK, k, b, hk, 0, s.S);
-  prefetch<D, kKeys>(nextV, v, b, hk, 0, s.S);
-  cpAsyncCommit();
   float acc[D / 8][4];
 #pragma unroll
   for (int j = 0; j < D / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
@@ -154,16 +178,15 @@ __global__ void __launch_bounds__(kThreads) kForward(View q, View k, View v, con
   // Causal: key n is visible to row t only when n ≤ (S − T) + t, so keys past the block's last row's diagonal are skipped.
   const int nEnd = s.causal ? min(s.S, s.S - s.T + m0 + kRowsFwd) : s.S;
   for (int n0 = 0; n0 < nEnd; n0 += kKeys) {
+    __syncthreads();  // every warp is done with the previous keys and mask tile (at first: holds its Q fragments)
+    // The mask tile's copies run while K and V are loaded: per-element global loads of the mask in the
+    // softmax stalled this kernel (H200 call 4: 0.295 ms at 8B, 0.179 without them).
+    prefetchMask<kRowsFwd>(maskS, kMaskLdFwd, maskB, m0, n0, s.T, s.S);
+    cpAsyncCommit();
+    stage<D, kKeys>(Ks, k, b, hk, n0, s.S);
+    stage<D, kKeys>(Vs, v, b, hk, n0, s.S);
     cpAsyncWait();
-    __syncthreads();  // every warp is done with the previous keys
-    convert<D, kKeys>(Ks, nextK);
-    convert<D, kKeys>(Vs, nextV);
-    __syncthreads();  // the tiles are whole and the prefetch area free
-    if (n0 + kKeys < nEnd) {
-      prefetch<D, kKeys>(nextK, k, b, hk, n0 + kKeys, s.S);
-      prefetch<D, kKeys>(nextV, v, b, hk, n0 + kKeys, s.S);
-      cpAsyncCommit();
-    }
+    __syncthreads();  // K, V and the mask tile are whole
     float sc[kKeys / 8][4];
 #pragma unroll
     for (int j = 0; j < kKeys / 8; j++) sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.f;
@@ -179,11 +202,14 @@ __global__ void __launch_bounds__(kThreads) kForward(View q, View k, View v, con
     float mx[2] = {mRow[0], mRow[1]};
 #pragma unroll
     for (int j = 0; j < kKeys / 8; j++) {
+      const float* mp = maskS + (warp * 16 + g) * kMaskLdFwd + j * 8 + 2 * tg;  // float2 reads: no bank conflicts
+      const float2 mLo = *reinterpret_cast<const float2*>(mp), mHi = *reinterpret_cast<const float2*>(mp + 8 * kMaskLdFwd);
+      const float m4[4] = {mLo.x, mLo.y, mHi.x, mHi.y};
 #pragma unroll
       for (int e = 0; e < 4; e++) {
-        const int row = e < 2 ? row0 : row1, col = n0 + j * 8 + 2 * tg + (e & 1);
+        const int col = n0 + j * 8 + 2 * tg + (e & 1);
         float x = -INFINITY;  // keys past S weigh nothing
-        if (col < s.S) x = sc[j][e] * s.scale + (row < s.T ? maskB[(long long)row * s.S + col] : 0.f);
+        if (col < s.S) x = sc[j][e] * s.scale + m4[e];
         sc[j][e] = x;
         mx[e >> 1] = fmaxf(mx[e >> 1], x);
       }
@@ -261,7 +287,7 @@ __global__ void kDelta(View dO, View O, float* delta, int H, int T, int D, long 
 }
 
 template <int D>
-__global__ void __launch_bounds__(kThreads) kBackward(View q, View k, View v, View dO, const float* mask, const float* stats, const float* delta,
+__global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kBackward(View q, View k, View v, View dO, const float* mask, const float* stats, const float* delta,
                                                       float* dq, OutView dk, OutView dv, Dims s) {
   extern __shared__ __align__(16) unsigned char smem[];
   constexpr int LD = D + kPad, LDS = kKeys + kPad;
@@ -277,6 +303,8 @@ __global__ void __launch_bounds__(kThreads) kBackward(View q, View k, View v, Vi
   float* nextdO = nextQ + kRowsBwd * D;                            // (32 rows, D)
   float* nextStats = nextdO + kRowsBwd * D;                        // (32 rows, 2): max, 1/sum
   float* nextDelta = nextStats + 2 * kRowsBwd;                     // (32 rows)
+  float* nextMask = nextDelta + kRowsBwd;                          // (32 rows, 64 keys) of the mask
+  float* maskS = nextMask + kRowsBwd * kKeys;                      // the same for the rows being multiplied
   const int n0 = blockIdx.x * kKeys;
   const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, hk = h / (s.H / s.Hkv);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tg = lane % 4;
@@ -300,6 +328,7 @@ __global__ void __launch_bounds__(kThreads) kBackward(View q, View k, View v, Vi
     const int i = threadIdx.x;
     if (i < 2 * kRowsBwd) cpAsync4(nextStats + i, stats + 2 * (rows + min(m0 + i / 2, s.T - 1)) + (i & 1));
     else if (i < 3 * kRowsBwd) cpAsync4(nextDelta + i - 2 * kRowsBwd, delta + rows + min(m0 + i - 2 * kRowsBwd, s.T - 1));
+    prefetchMask<kRowsBwd>(nextMask, kKeys, maskB, m0, n0, s.T, s.S);
     cpAsyncCommit();
   };
   if (mStart < s.T) prefetchRows(mStart);
@@ -313,7 +342,12 @@ __global__ void __launch_bounds__(kThreads) kBackward(View q, View k, View v, Vi
       rowInv[threadIdx.x] = nextStats[2 * threadIdx.x + 1];
       rowDelta[threadIdx.x] = nextDelta[threadIdx.x];
     }
-    __syncthreads();  // tiles and row statistics whole; the prefetch area is free
+#pragma unroll
+    for (int u = 0; u < kRowsBwd * kKeys / 4 / kThreads; u++) {  // every copy has landed: any thread may move any chunk
+      const int i = threadIdx.x + u * kThreads, r = i / (kKeys / 4), c = (i % (kKeys / 4)) * 4;
+      *reinterpret_cast<float4*>(maskS + r * kMaskLdBwd + c) = *reinterpret_cast<const float4*>(nextMask + r * kKeys + c);
+    }
+    __syncthreads();  // tiles, mask and row statistics whole; the prefetch area is free
     if (m0 + kRowsBwd < s.T) prefetchRows(m0 + kRowsBwd);
     // Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ for the warp's 16 keys × 32 rows.
     float st[kRowsBwd / 8][4], dp[kRowsBwd / 8][4];
@@ -340,7 +374,7 @@ __global__ void __launch_bounds__(kThreads) kBackward(View q, View k, View v, Vi
       for (int e = 0; e < 4; e++) {
         const int key = e < 2 ? key0 : key1, r = j * 8 + 2 * tg + (e & 1), t = m0 + r;
         float p = 0.f;
-        if (key < s.S && t < s.T) p = __expf(st[j][e] * s.scale + maskB[(long long)t * s.S + key] - rowM[r]) * rowInv[r];
+        if (key < s.S && t < s.T) p = __expf(st[j][e] * s.scale + maskS[r * kMaskLdBwd + key - n0] - rowM[r]) * rowInv[r];
         st[j][e] = p;
         dp[j][e] = p * (dp[j][e] - rowDelta[r]);
         dSs[r * LDS + warp * 16 + g + (e < 2 ? 0 : 8)] = __float2bfloat16(dp[j][e]);
@@ -387,8 +421,7 @@ __global__ void __launch_bounds__(kThreads) kBackward(View q, View k, View v, Vi
         float* out = dq + (((long long)b * s.H + h) * s.T + t) * D + c0 + 2 * tg;
 #pragma unroll
         for (int j = 0; j < D / 16; j++) {
-          atomicAdd(out + j * 8, qacc[j][2 * i] * s.scale);
-          atomicAdd(out + j * 8 + 1, qacc[j][2 * i + 1] * s.scale);
+          atomicAdd2(out + j * 8, qacc[j][2 * i] * s.scale, qacc[j][2 * i + 1] * s.scale);
         }
       }
     }
@@ -401,20 +434,19 @@ __global__ void __launch_bounds__(kThreads) kBackward(View q, View k, View v, Vi
     float* vOut = dv.p + b * dv.sb + hk * dv.sh + (long long)key * dv.st + 2 * tg;
 #pragma unroll
     for (int j = 0; j < D / 8; j++) {
-      atomicAdd(kOut + j * 8, dka[j][2 * i] * s.scale);
-      atomicAdd(kOut + j * 8 + 1, dka[j][2 * i + 1] * s.scale);
-      atomicAdd(vOut + j * 8, dva[j][2 * i]);
-      atomicAdd(vOut + j * 8 + 1, dva[j][2 * i + 1]);
+      atomicAdd2(kOut + j * 8, dka[j][2 * i] * s.scale, dka[j][2 * i + 1] * s.scale);
+      atomicAdd2(vOut + j * 8, dva[j][2 * i], dva[j][2 * i + 1]);
     }
   }
 }
 
-// Forward: K and V tiles (bf16) and the next keys' float32 K and V (which first hold Q's tile).
-constexpr size_t forwardSmem(int D) { return (size_t)2 * kKeys * (D + kPad) * 2 + (size_t)2 * kKeys * D * 4; }
-static_assert(kRowsFwd * (128 + kPad) * 2 <= 2 * kKeys * 128 * 4, "Q's tile fits the prefetch area");
+// Forward: K and V tiles (bf16) and the mask tile (which first holds Q's tile).
+constexpr size_t forwardSmem(int D) { return (size_t)2 * kKeys * (D + kPad) * 2 + (size_t)kRowsFwd * kMaskLdFwd * 4; }
+static_assert(kRowsFwd * (128 + kPad) * 2 <= kRowsFwd * kMaskLdFwd * 4, "Q's tile fits the mask tile");
 // Backward: K, V, Q, dO and dS tiles (bf16), row statistics, the next rows' float32 Q, dO and statistics.
 constexpr size_t backwardSmem(int D) {
-  return (size_t)(2 * kKeys + 2 * kRowsBwd) * (D + kPad) * 2 + (size_t)kRowsBwd * (kKeys + kPad) * 2 + 3 * kRowsBwd * 4 + (size_t)2 * kRowsBwd * D * 4 + 3 * kRowsBwd * 4;
+  return (size_t)(2 * kKeys + 2 * kRowsBwd) * (D + kPad) * 2 + (size_t)kRowsBwd * (kKeys + kPad) * 2 + 3 * kRowsBwd * 4 + (size_t)2 * kRowsBwd * D * 4 +
+         3 * kRowsBwd * 4 + (size_t)kRowsBwd * (kKeys + kMaskLdBwd) * 4;
 }
 
 }  // namespace flash
