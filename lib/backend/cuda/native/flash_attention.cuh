@@ -4,15 +4,17 @@
 // (mma.sync m16n8k16) with fp32 accumulation.
 //
 // Forward: one block of 4 warps per (batch, head, 64 query rows), each warp 16 rows; a loop over
-// blocks of 64 keys keeps a running max and sum per row (online softmax). Writes O and, per row,
+// blocks of 64 keys keeps a running max and sum per row (online softmax); each block's (64, 64)
+// tile of the additive mask comes by cp.async while K and V load. Writes O and, per row,
 // the max m of the scaled masked scores and 1/Σexp(score − m): the backward pass rebuilds P from
 // them. (A logsumexp alone would lose Σexp for a row whose every key is masked: −1e30 + log Σ
 // rounds to −1e30 in float32.)
 // Backward (FlashAttention-2): Delta = rowsum(dO ∘ O) first; then one block per (batch, query
-// head, 64 keys) loops over the blocks of 32 query rows that see those keys, rebuilds P, and
+// head, 64 keys) loops over the blocks of 32 query rows that see those keys (their Q, dO, mask
+// tile and row statistics prefetched by cp.async while the previous block multiplies), rebuilds P, and
 // accumulates dV = Pᵀ·dO and dK = dSᵀ·Q·scale in registers; dQ = dS·K·scale of each (query block,
 // key block) pair, and at the end the head's share of dK and dV (a group's query heads share one
-// kv head), are added to zeroed outputs with fp32 atomics. One block per query head rather than
+// kv head), are added to zeroed outputs with fp32 atomics (float2 on sm_90). One block per query head rather than
 // per kv head: 4× the blocks at the benchmarks' shapes, so the causal imbalance between key blocks
 // spreads over the whole GPU.
 //
