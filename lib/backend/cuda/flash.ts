@@ -12,12 +12,13 @@ import type { CudaBackend } from './backend';
 const FLASH_HEAD_DIMS = [64, 128];
 
 /**
- * Whether attention with head size D over T query rows runs the flash kernels: when matmuls
- * are bf16 (the kernels multiply on bf16 tensor cores) and T is more than a decode step.
- * QLORA_TS_CUDA_FLASH=0 turns them off (the benches compare both in one process).
+ * Whether attention with head size D over T query rows and S keys runs the flash kernels: when
+ * matmuls are bf16 (the kernels multiply on bf16 tensor cores), T is more than a decode step and
+ * there is no past (S = T: training and a first prefill; the kernels take S > T, but no device
+ * check covers it yet). QLORA_TS_CUDA_FLASH=0 turns them off (the benches compare both in one process).
  */
-export function useFlash(backend: CudaBackend, D: number, T: number): boolean {
-  return backend.matmulMode() === 2 && FLASH_HEAD_DIMS.includes(D) && T >= 16 && process.env.QLORA_TS_CUDA_FLASH !== '0';
+export function useFlash(backend: CudaBackend, D: number, T: number, S: number): boolean {
+  return backend.matmulMode() === 2 && FLASH_HEAD_DIMS.includes(D) && T >= 16 && S === T && process.env.QLORA_TS_CUDA_FLASH !== '0';
 }
 
 /** Whether `stats` came from flashForward ((B·H, T, 2)) rather than being probabilities ((B, H, T, S)). */

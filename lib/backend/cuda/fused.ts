@@ -105,7 +105,7 @@ const kernels: Record<string, Fn> = {
   [FUSED_ATTENTION]: ({ inputs: { q, k, v, mask }, backend, attrs }) => {
     const [B, H, T, D] = q.shape;
     const [, Hkv, S] = k.shape;
-    if (!useFlash(backend, D, T)) return attentionForward(backend, q, k, v, mask, attrs.scale as number);
+    if (!useFlash(backend, D, T, S)) return attentionForward(backend, q, k, v, mask, attrs.scale as number);
     const shape = { B, H, Hkv, T, S, D, scale: attrs.scale as number, causal: Boolean(attrs.causal) };
     return flashForward(backend, { t: q, heads: H }, { t: k, heads: Hkv }, { t: v, heads: Hkv }, mask, shape, false);
   },
@@ -128,7 +128,7 @@ const kernels: Record<string, Fn> = {
     const qr = rope(backend, q, cos, sin, [B, H, T, D], true, false, false);
     const kr = rope(backend, k, cos, sin, [B, Hkv, T, D], true, false, false);
     const vh = transposeHeads(backend, v, [B, T, Hkv, D]);
-    if (useFlash(backend, D, T)) {
+    if (useFlash(backend, D, T, T)) {
       const shape = { B, H, Hkv, T, S: T, D, scale: attrs.scale as number, causal: Boolean(attrs.causal) };
       const [out, stats] = flashForward(backend, { t: qr, heads: H }, { t: kr, heads: Hkv }, { t: vh, heads: Hkv }, mask, shape, true);
       return [out, qr, kr, vh, stats];
