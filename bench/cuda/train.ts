@@ -4,7 +4,7 @@
  * is an NF4 Linear4bit (random 4-bit codes, absmax per 64-block), embeddings / lm_head / norms
  * float32 as bitsandbytes leaves them. One process per configuration so each peak is its own.
  *
- *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt | --ckpt-layers N] [--steps 3] [--gen 128] [--profile] [--logits] [--tfjs-grads] [--compute-dtype bfloat16|float16] [--json FILE]
+ *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt | --ckpt-layers N] [--steps 3] [--gen 128] [--profile] [--logits] [--tfjs-grads] [--compute-dtype bfloat16|float16] [--optim adamw|adamw_8bit] [--json FILE]
  *
  * The loss comes straight from the last hidden states (`returnLogits: false`, the fused chunked
  * lm_head + cross-entropy) unless --logits asks for the (B, T, V) logits path. The frozen embedding
@@ -32,7 +32,7 @@ import { codeFor } from '../../lib/quant/codebooks';
 import { prepareModelForKbitTraining } from '../../lib/quant/prepare';
 import { LoraConfig } from '../../lib/lora/config';
 import { getPeftModel } from '../../lib/lora/peft_model';
-import { AdamW } from '../../lib/train/optim';
+import { AdamW, AdamW8bit, type Optimizer } from '../../lib/train/optim';
 import { variableGradsReleasing } from '../../lib/train/grads';
 
 const SHAPES: Record<string, Partial<ConstructorParameters<typeof LlamaConfig>[0]>> = {
@@ -141,7 +141,11 @@ async function main(): Promise<void> {
   const params = model.trainableParameters();
   // Frozen embedding / lm_head in bf16, as the peer's bf16 model holds them (--fp32-frozen keeps float32).
   const bf16Frozen = flag('fp32-frozen') === 'true' ? [] : storeFrozenWeightsInBf16(model);
-  const opt = new AdamW(params, { lr: 1e-4, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 });
+  // --optim adamw_8bit: bitsandbytes' blockwise 8-bit AdamW (the walkthrough's paged_adamw_8bit), on the device where the backend has it.
+  const optim = flag('optim') ?? 'adamw';
+  if (optim !== 'adamw' && optim !== 'adamw_8bit') throw new Error(`bench/cuda/train: --optim must be adamw or adamw_8bit, got '${optim}'`);
+  const adamw = { lr: 1e-4, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0 };
+  const opt: Optimizer = optim === 'adamw_8bit' ? new AdamW8bit(params, adamw) : new AdamW(params, adamw);
   sync();
   const buildS = (performance.now() - t0) / 1000;
   const weightsBytes = stats().allocated;
@@ -177,7 +181,7 @@ async function main(): Promise<void> {
   const tokens = B * T;
   const flops = stepFlops(cfg, tokens, T, ckptLayers);
   const result: Record<string, unknown> = {
-    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', computeDtype, ckpt, ckptLayers, logits: flag('logits') === 'true', bf16Frozen, grads: tfjsGrads ? 'tf.variableGrads' : 'variableGradsReleasing', backend: describeBackend(),
+    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', computeDtype, optim, ckpt, ckptLayers, logits: flag('logits') === 'true', bf16Frozen, grads: tfjsGrads ? 'tf.variableGrads' : 'variableGradsReleasing', backend: describeBackend(),
     attention: process.env.QLORA_TS_CUDA_FLASH === '0' ? 'probs' : 'flash', // the cuda kernels' path for head sizes 64/128 with bf16 matmuls
     trainable: params.reduce((n, p) => n + p.size, 0), buildS: +buildS.toFixed(2), firstStepS: +warmS.toFixed(2),
     stepS: times.map((t) => +t.toFixed(3)), tokensPerS: Math.round(tokens / stepS),
