@@ -76,12 +76,16 @@ export interface CudaAddon {
   softmaxGrad(p: number, dy: number, dx: number, rows: number, s: number, scale: number): void;
   /**
    * Flash-style attention (native/flash_attention.cuh), head size 64 or 128. Each operand is a view [pointer, batch, head, row
-   * strides in elements]; dims [B, H, Hkv, T, S, D, maskBatched, causal]; stats (B·H, T, 2) gets each row's max and 1/Σexp.
+   * strides in elements]; dims [B, H, Hkv, T, S, D, maskBatched, causal]; stats (B·H, T, 2) gets each row's max and 1/Σexp;
+   * kvScratch holds bf16 copies of k and v (flashKvBytes in flash.ts).
    */
-  flashForward(q: number[], k: number[], v: number[], o: number[], mask: number, stats: number, dims: number[], scale: number): void;
-  /** Its gradient: dq (B, H, T, D) contiguous, dk and dv views of whole buffers; all three zeroed and summed with atomics; delta a scratch of B·H·T floats. */
+  flashForward(q: number[], k: number[], v: number[], o: number[], mask: number, stats: number, dims: number[], scale: number, kvScratch: number): void;
+  /**
+   * Its gradient: dq (B, H, T, D) contiguous (written by a GEMM over dS), dk and dv views of whole buffers (zeroed and
+   * summed with atomics); delta a scratch of B·H·T floats; scratch the bf16 k, v copies and dS (flashBackwardScratchBytes).
+   */
   flashBackward(q: number[], k: number[], v: number[], dO: number[], o: number[], dq: number, dk: number[], dv: number[],
-    mask: number, stats: number, delta: number, dims: number[], scale: number): void;
+    mask: number, stats: number, delta: number, dims: number[], scale: number, scratch: number): void;
   nestedScales(words: number, nestedCode: number, nestedAbsmax: number, scale: number, nBlocks: number, nestedBlocksize: number, offset: number): void;
   dequant4(packed: number, code: number, scale: number, y: number, rows: number, cols: number, shift: number, transpose: number): void;
 }

@@ -43,6 +43,16 @@ function view(backend: CudaBackend, { t, heads, tokens }: FlashOperand, rows: nu
 
 export interface FlashShape { B: number; H: number; Hkv: number; T: number; S: number; D: number; scale: number; causal: boolean }
 
+/** S rounded up to the kernels' 64-key blocks: rows of the bf16 k/v copies and the row length of dS. */
+function paddedKeys(s: FlashShape): number {
+  return Math.ceil(s.S / 64) * 64;
+}
+
+/** Bytes of the bf16 copies of k and v ((B, Hkv, Sp, D) each) that the kernels copy tiles from. */
+function kvScratchBytes(s: FlashShape): number {
+  return 2 * s.B * s.Hkv * paddedKeys(s) * s.D * 2;
+}
+
 function dims(s: FlashShape, mask: TensorInfo): number[] {
   return [s.B, s.H, s.Hkv, s.T, s.S, s.D, mask.shape[0] === 1 ? 0 : 1, s.causal ? 1 : 0];
 }
@@ -54,8 +64,11 @@ function dims(s: FlashShape, mask: TensorInfo): number[] {
 export function flashForward(backend: CudaBackend, q: FlashOperand, k: FlashOperand, v: FlashOperand, mask: TensorInfo, s: FlashShape, outTokens: boolean): [TensorInfo, TensorInfo] {
   const out = backend.makeDeviceOutput(outTokens ? [s.B, s.T, s.H * s.D] : [s.B, s.H, s.T, s.D]);
   const stats = backend.makeDeviceOutput([s.B * s.H, s.T, 2]); // per row: max, 1/Σexp
+  const kvBytes = kvScratchBytes(s);
+  const kv = backend.addon.alloc(kvBytes);
   backend.addon.flashForward(view(backend, q, s.T, s.D), view(backend, k, s.S, s.D), view(backend, v, s.S, s.D),
-    view(backend, { t: out, heads: s.H, tokens: outTokens }, s.T, s.D), backend.devicePtr(mask), backend.devicePtr(stats), dims(s, mask), s.scale);
+    view(backend, { t: out, heads: s.H, tokens: outTokens }, s.T, s.D), backend.devicePtr(mask), backend.devicePtr(stats), dims(s, mask), s.scale, kv);
+  backend.addon.free(kv, kvBytes); // stream-ordered, as below
   return [out, stats];
 }
 
@@ -70,10 +83,14 @@ export function flashBackward(backend: CudaBackend, dout: FlashOperand, out: Fla
   const dk = backend.makeDeviceOutput(kvShape), dv = backend.makeDeviceOutput(kvShape);
   const rows = s.B * s.H * s.T;
   const delta = backend.addon.alloc(rows * 4); // rowsum(dO ∘ O)
+  // bf16 k and v copies, then dS (B, H, T, Sp) bf16: dq is one GEMM over dS after the kernel (no atomics).
+  const scratchBytes = kvScratchBytes(s) + rows * paddedKeys(s) * 2;
+  const scratch = backend.addon.alloc(scratchBytes);
   backend.addon.flashBackward(view(backend, q, s.T, s.D), view(backend, k, s.S, s.D), view(backend, v, s.S, s.D),
     view(backend, dout, s.T, s.D), view(backend, out, s.T, s.D), backend.devicePtr(dq),
     view(backend, { t: dk, heads: s.Hkv, tokens: kvTokens }, s.S, s.D), view(backend, { t: dv, heads: s.Hkv, tokens: kvTokens }, s.S, s.D),
-    backend.devicePtr(mask), backend.devicePtr(stats), delta, dims(s, mask), s.scale);
+    backend.devicePtr(mask), backend.devicePtr(stats), delta, dims(s, mask), s.scale, scratch);
   backend.addon.free(delta, rows * 4); // stream-ordered: a later kernel reusing it runs after this one
+  backend.addon.free(scratch, scratchBytes);
   return [dq, dk, dv];
 }

@@ -3,20 +3,26 @@
 // rounded to bf16 as they are staged in shared memory; products run on bf16 tensor cores
 // (mma.sync m16n8k16) with fp32 accumulation.
 //
+// K and V are first rounded into contiguous bf16 copies (B, Hkv, Sp, D), Sp = S rounded up to 64
+// keys, zeros past S: the kernels copy whole 64-key tiles from them with cp.async. Fragments come
+// from shared memory by ldmatrix (.trans for the operands read along their rows).
 // Forward: one block of 4 warps per (batch, head, 64 query rows), each warp 16 rows; a loop over
-// blocks of 64 keys keeps a running max and sum per row (online softmax); each block's (64, 64)
-// tile of the additive mask comes by cp.async while K and V load. Writes O and, per row,
+// blocks of 64 keys keeps a running max and sum per row (online softmax); two stages: the next
+// block's K, V and (64, 64) mask tiles are copied while this one multiplies. Writes O and, per row,
 // the max m of the scaled masked scores and 1/Σexp(score − m): the backward pass rebuilds P from
 // them. (A logsumexp alone would lose Σexp for a row whose every key is masked: −1e30 + log Σ
 // rounds to −1e30 in float32.)
 // Backward (FlashAttention-2): Delta = rowsum(dO ∘ O) first; then one block per (batch, query
 // head, 64 keys) loops over the blocks of 32 query rows that see those keys (their Q, dO, mask
-// tile and row statistics prefetched by cp.async while the previous block multiplies), rebuilds P, and
-// accumulates dV = Pᵀ·dO and dK = dSᵀ·Q·scale in registers; dQ = dS·K·scale of each (query block,
-// key block) pair, and at the end the head's share of dK and dV (a group's query heads share one
-// kv head), are added to zeroed outputs with fp32 atomics (float2 on sm_90). One block per query head rather than
-// per kv head: 4× the blocks at the benchmarks' shapes, so the causal imbalance between key blocks
-// spreads over the whole GPU.
+// tile and row statistics prefetched by cp.async while the previous block multiplies), rebuilds P,
+// accumulates dV = Pᵀ·dO and dK = dSᵀ·Q·scale in registers and writes dS (bf16) to a (B, H, T, Sp)
+// scratch, zeros where the causal skip left it; dQ = scale·dS·K is then one batched cuBLAS GEMM per
+// (batch, kv head) (a group's query heads are consecutive rows of dS and dQ): no dQ atomics (they
+// held the backward at 0.41–0.45 ms at 8B; 0.36 this way, H200 flash2 call 1). At the end each
+// block adds its head's share of dK and dV (a group's query heads share one kv head) to zeroed
+// outputs with fp32 atomics (float2 on sm_90). One block per query head rather than per kv head:
+// 4× the blocks at the benchmarks' shapes, so the causal imbalance between key blocks spreads over
+// the whole GPU.
 //
 // Any (b, head, row) view: element d of row t of head h in batch b sits at p[b·sb + h·sh + t·st + d],
 // so q, k, v, O, dO, dK and dV may each be (B, heads, T, D) or (B, T, heads·D) (no transposes).
@@ -40,12 +46,6 @@ __device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsig
   asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-// Two neighbouring bf16 values (the lower address in the low half).
-__device__ __forceinline__ unsigned ld2(const __nv_bfloat16* p) { return *reinterpret_cast<const unsigned*>(p); }
-// Two bf16 values from different rows (lo in the low half).
-__device__ __forceinline__ unsigned pair(const __nv_bfloat16* lo, const __nv_bfloat16* hi) {
-  return (unsigned)*reinterpret_cast<const unsigned short*>(lo) | ((unsigned)*reinterpret_cast<const unsigned short*>(hi) << 16);
 }
 __device__ __forceinline__ unsigned pack(float lo, float hi) {
   __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
@@ -139,72 +139,120 @@ __device__ __forceinline__ void atomicAdd2(float* p, float a, float b) {
 #endif
 }
 
+// Four 8 × 8 bf16 matrices from shared memory; lane l gives the address of row l % 8 of matrix l / 8.
+__device__ __forceinline__ void ldsm4(unsigned (&r)[4], const __nv_bfloat16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"((unsigned)__cvta_generic_to_shared(p)));
+}
+// The same, each matrix transposed on the way (a row-major (k, n) tile read as mma's column-major B).
+__device__ __forceinline__ void ldsm4t(unsigned (&r)[4], const __nv_bfloat16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"((unsigned)__cvta_generic_to_shared(p)));
+}
 // The A fragment (16 × 16, row-major) at rows r0.., columns c0.. of a bf16 tile with leading dimension ld.
-__device__ __forceinline__ void loadA(unsigned (&a)[4], const __nv_bfloat16* tile, int ld, int r0, int c0, int g, int tg) {
-  const __nv_bfloat16* p = tile + (r0 + g) * ld + c0 + 2 * tg;
-  a[0] = ld2(p); a[1] = ld2(p + 8 * ld); a[2] = ld2(p + 8); a[3] = ld2(p + 8 * ld + 8);
+__device__ __forceinline__ void loadA(unsigned (&a)[4], const __nv_bfloat16* tile, int ld, int r0, int c0, int lane) {
+  ldsm4(a, tile + (r0 + (lane & 15)) * ld + c0 + (lane >> 4) * 8);
 }
-// B fragment (16 × 8) read from a row-major (k, n) tile: rows k0.., columns n0...
-__device__ __forceinline__ void loadBkn(unsigned& b0, unsigned& b1, const __nv_bfloat16* tile, int ld, int k0, int n0, int g, int tg) {
-  const __nv_bfloat16* p = tile + (k0 + 2 * tg) * ld + n0 + g;
-  b0 = pair(p, p + ld); b1 = pair(p + 8 * ld, p + 9 * ld);
+// B fragments of Xᵀ for two 8-column tiles (n0.., n0 + 8..) and k0..k0 + 15, from a row-major (n, k) tile X:
+// b[0], b[1] for the first tile, b[2], b[3] for the second.
+__device__ __forceinline__ void loadBnk2(unsigned (&b)[4], const __nv_bfloat16* tile, int ld, int n0, int k0, int lane) {
+  ldsm4(b, tile + (n0 + (lane & 7) + (lane >> 4) * 8) * ld + k0 + ((lane >> 3) & 1) * 8);
 }
-// B fragment (16 × 8) of Xᵀ from a row-major (n, k) tile X: rows n0.., columns k0...
-__device__ __forceinline__ void loadBnk(unsigned& b0, unsigned& b1, const __nv_bfloat16* tile, int ld, int n0, int k0, int g, int tg) {
-  const __nv_bfloat16* p = tile + (n0 + g) * ld + k0 + 2 * tg;
-  b0 = ld2(p); b1 = ld2(p + 8);
+// B fragments for rows k0..k0 + 15 and two 8-column tiles (n0.., n0 + 8..) of a row-major (k, n) tile.
+__device__ __forceinline__ void loadBkn2(unsigned (&b)[4], const __nv_bfloat16* tile, int ld, int k0, int n0, int lane) {
+  ldsm4t(b, tile + (k0 + (lane & 15)) * ld + n0 + (lane >> 4) * 8);
+}
+// A (64 keys, D) bf16 tile by cp.async from a (rows, D) contiguous bf16 head (padded to whole key blocks).
+template <int D>
+__device__ __forceinline__ void copyKeys(__nv_bfloat16* dst, const __nv_bfloat16* src) {
+  constexpr int kVec = D / 8;
+#pragma unroll
+  for (int u = 0; u < kKeys * kVec / kThreads; u++) {
+    const int i = threadIdx.x + u * kThreads, r = i / kVec, c = (i % kVec) * 8;
+    cpAsync16(dst + r * (D + kPad) + c, src + r * D + c);
+  }
 }
 
+// K or V (any view, heads of S rows) rounded to bf16 into a contiguous (B, heads, Sp, D) copy whose
+// rows S..Sp − 1 are zeros: the kernels then copy whole 64-key tiles with cp.async.
+__global__ void kHeadsToBf16(View x, uint4* y, int heads, int S, int Sp, int D, long long chunks) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < chunks; i += (long long)gridDim.x * blockDim.x) {
+    const int perRow = D / 8, c = (int)(i % perRow) * 8;
+    const long long row = i / perRow;
+    const int t = (int)(row % Sp);
+    const long long bh = row / Sp;
+    uint4 out = make_uint4(0u, 0u, 0u, 0u);
+    if (t < S) {
+      const float* p = x.p + (bh / heads) * x.sb + (bh % heads) * x.sh + (long long)t * x.st + c;
+      const float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
+      out = make_uint4(pack(a.x, a.y), pack(a.z, a.w), pack(b.x, b.y), pack(b.z, b.w));
+    }
+    y[i] = out;
+  }
+}
+
+// One pipeline stage of the forward pass: K and V tiles (bf16) and the mask tile (float).
 template <int D>
-__global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kForward(View q, View k, View v, const float* mask, OutView o, float* stats, Dims s) {
+constexpr int kForwardStage = 2 * kKeys * (D + kPad) * 2 + kRowsFwd * kMaskLdFwd * 4;
+
+// kb, vb: K and V as contiguous bf16 (B, Hkv, Sp, D) (kHeadsToBf16). Two stages: the copies of the
+// next key block run (cp.async) while this one is multiplied.
+template <int D>
+__global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kForward(View q, const __nv_bfloat16* kb, const __nv_bfloat16* vb, int Sp, const float* mask, OutView o, float* stats, Dims s) {
   extern __shared__ __align__(16) unsigned char smem[];
   constexpr int LD = D + kPad;
-  __nv_bfloat16* Ks = reinterpret_cast<__nv_bfloat16*>(smem);  // (64 keys, D)
-  __nv_bfloat16* Vs = Ks + kKeys * LD;                            // (64 keys, D)
-  float* maskS = reinterpret_cast<float*>(Vs + kKeys * LD);       // (64 rows, 64 keys) of the mask
-  __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(maskS);   // (64 rows, D) until the first mask tile
+  auto Ks = [&](int st) { return reinterpret_cast<__nv_bfloat16*>(smem + st * kForwardStage<D>); };  // (64 keys, D)
+  auto Vs = [&](int st) { return Ks(st) + kKeys * LD; };                                                    // (64 keys, D)
+  auto maskS = [&](int st) { return reinterpret_cast<float*>(Vs(st) + kKeys * LD); };                      // (64 rows, 64 keys)
+  __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(maskS(1));  // (64 rows, D) until stage 1's first copies
   const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, hk = h / (s.H / s.Hkv);
   const int m0 = (gridDim.x - 1 - blockIdx.x) * kRowsFwd;  // the longest causal rows start first
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tg = lane % 4;
   const int row0 = m0 + warp * 16 + g, row1 = row0 + 8;  // this thread's two query rows (may be ≥ T)
+  const float* maskB = mask + (s.maskBatched ? (long long)b * s.T * s.S : 0);
+  const long long head = ((long long)b * s.Hkv + hk) * Sp * D;
+  // Key block n0's K, V and mask tiles into stage st (one cp.async group).
+  auto issue = [&](int n0, int st) {
+    copyKeys<D>(Ks(st), kb + head + (long long)n0 * D);
+    copyKeys<D>(Vs(st), vb + head + (long long)n0 * D);
+    prefetchMask<kRowsFwd>(maskS(st), kMaskLdFwd, maskB, m0, n0, s.T, s.S);
+    cpAsyncCommit();
+  };
+  issue(0, 0);
   stage<D, kRowsFwd>(Qs, q, b, h, m0, s.T);
   __syncthreads();
   unsigned qa[D / 16][4];
 #pragma unroll
-  for (int kc = 0; kc < D / 16; kc++) loadA(qa[kc], Qs, LD, warp * 16, kc * 16, g, tg);
+  for (int kc = 0; kc < D / 16; kc++) loadA(qa[kc], Qs, LD, warp * 16, kc * 16, lane);
   float acc[D / 8][4];
 #pragma unroll
   for (int j = 0; j < D / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
   float mRow[2] = {-INFINITY, -INFINITY}, lRow[2] = {0.f, 0.f};
-  const float* maskB = mask + (s.maskBatched ? (long long)b * s.T * s.S : 0);
   // Causal: key n is visible to row t only when n ≤ (S − T) + t, so keys past the block's last row's diagonal are skipped.
   const int nEnd = s.causal ? min(s.S, s.S - s.T + m0 + kRowsFwd) : s.S;
-  for (int n0 = 0; n0 < nEnd; n0 += kKeys) {
-    __syncthreads();  // every warp is done with the previous keys and mask tile (at first: holds its Q fragments)
-    // The mask tile's copies run while K and V are loaded: per-element global loads of the mask in the
-    // softmax stalled this kernel (H200 call 4: 0.295 ms at 8B, 0.179 without them).
-    prefetchMask<kRowsFwd>(maskS, kMaskLdFwd, maskB, m0, n0, s.T, s.S);
-    cpAsyncCommit();
-    stage<D, kKeys>(Ks, k, b, hk, n0, s.S);
-    stage<D, kKeys>(Vs, v, b, hk, n0, s.S);
+  for (int n0 = 0, st = 0; n0 < nEnd; n0 += kKeys, st ^= 1) {
     cpAsyncWait();
-    __syncthreads();  // K, V and the mask tile are whole
+    __syncthreads();  // this block's tiles are whole; every warp is done with the other stage (at first: with Q)
+    if (n0 + kKeys < nEnd) issue(n0 + kKeys, st ^ 1);
+    const __nv_bfloat16* K = Ks(st);
+    const float* maskT = maskS(st);
     float sc[kKeys / 8][4];
 #pragma unroll
     for (int j = 0; j < kKeys / 8; j++) sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.f;
 #pragma unroll
     for (int kc = 0; kc < D / 16; kc++) {  // neighbouring products into different accumulators: no chain of dependent mma
 #pragma unroll
-      for (int j = 0; j < kKeys / 8; j++) {
-        unsigned b0, b1;
-        loadBnk(b0, b1, Ks, LD, j * 8, kc * 16, g, tg);
-        mma(sc[j], qa[kc], b0, b1);
+      for (int j = 0; j < kKeys / 8; j += 2) {
+        unsigned bf[4];
+        loadBnk2(bf, K, LD, j * 8, kc * 16, lane);
+        mma(sc[j], qa[kc], bf[0], bf[1]);
+        mma(sc[j + 1], qa[kc], bf[2], bf[3]);
       }
     }
     float mx[2] = {mRow[0], mRow[1]};
 #pragma unroll
     for (int j = 0; j < kKeys / 8; j++) {
-      const float* mp = maskS + (warp * 16 + g) * kMaskLdFwd + j * 8 + 2 * tg;  // float2 reads: no bank conflicts
+      const float* mp = maskT + (warp * 16 + g) * kMaskLdFwd + j * 8 + 2 * tg;  // float2 reads: no bank conflicts
       const float2 mLo = *reinterpret_cast<const float2*>(mp), mHi = *reinterpret_cast<const float2*>(mp + 8 * kMaskLdFwd);
       const float m4[4] = {mLo.x, mLo.y, mHi.x, mHi.y};
 #pragma unroll
@@ -244,10 +292,11 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kForward(View q, Vi
       const unsigned pa[4] = {pack(sc[2 * kc][0], sc[2 * kc][1]), pack(sc[2 * kc][2], sc[2 * kc][3]),
                               pack(sc[2 * kc + 1][0], sc[2 * kc + 1][1]), pack(sc[2 * kc + 1][2], sc[2 * kc + 1][3])};
 #pragma unroll
-      for (int j = 0; j < D / 8; j++) {
-        unsigned b0, b1;
-        loadBkn(b0, b1, Vs, LD, kc * 16, j * 8, g, tg);
-        mma(acc[j], pa, b0, b1);
+      for (int j = 0; j < D / 8; j += 2) {
+        unsigned bf[4];
+        loadBkn2(bf, Vs(st), LD, kc * 16, j * 8, lane);
+        mma(acc[j], pa, bf[0], bf[1]);
+        mma(acc[j + 1], pa, bf[2], bf[3]);
       }
     }
   }
@@ -289,8 +338,8 @@ __global__ void kDelta(View dO, View O, float* delta, int H, int T, int D, long 
 }
 
 template <int D>
-__global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kBackward(View q, View k, View v, View dO, const float* mask, const float* stats, const float* delta,
-                                                      float* dq, OutView dk, OutView dv, Dims s) {
+__global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kBackward(View q, const __nv_bfloat16* kb, const __nv_bfloat16* vb, int Sp, View dO, const float* mask,
+                                                      const float* stats, const float* delta, __nv_bfloat16* dS, OutView dk, OutView dv, Dims s) {
   extern __shared__ __align__(16) unsigned char smem[];
   constexpr int LD = D + kPad, LDS = kKeys + kPad;
   __nv_bfloat16* Ks = reinterpret_cast<__nv_bfloat16*>(smem);  // (64 keys, D)
@@ -311,8 +360,6 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kBackward(View q, V
   const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, hk = h / (s.H / s.Hkv);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tg = lane % 4;
   const int key0 = n0 + warp * 16 + g, key1 = key0 + 8;  // this thread's two keys (may be ≥ S)
-  stage<D, kKeys>(Ks, k, b, hk, n0, s.S);
-  stage<D, kKeys>(Vs, v, b, hk, n0, s.S);
   float dka[D / 8][4], dva[D / 8][4];
 #pragma unroll
   for (int j = 0; j < D / 8; j++) {
@@ -322,7 +369,10 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kBackward(View q, V
   const float* maskB = mask + (s.maskBatched ? (long long)b * s.T * s.S : 0);
   // Causal: rows t < n0 − (S − T) see none of these keys.
   const int mStart = s.causal ? max(0, n0 - (s.S - s.T)) / kRowsBwd * kRowsBwd : 0;
-  const long long rows = ((long long)b * s.H + h) * s.T;  // this head's first row in stats and delta
+  const long long rows = ((long long)b * s.H + h) * s.T;  // this head's first row in stats, delta and dS
+  // dS rows above mStart are zeros for these keys (dQ = dS·K is one GEMM over all of them afterwards).
+  for (int i = threadIdx.x; i < mStart * (kKeys / 8); i += kThreads)
+    *reinterpret_cast<uint4*>(dS + (rows + i / (kKeys / 8)) * Sp + n0 + (i % (kKeys / 8)) * 8) = make_uint4(0u, 0u, 0u, 0u);
   // Q, dO and the row statistics of rows [m0, m0 + 32) into the prefetch area (rows past T repeat row T − 1).
   auto prefetchRows = [&](int m0) {
     prefetch<D, kRowsBwd>(nextQ, q, b, h, m0, s.T);
@@ -333,7 +383,12 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kBackward(View q, V
     prefetchMask<kRowsBwd>(nextMask, kKeys, maskB, m0, n0, s.T, s.S);
     cpAsyncCommit();
   };
-  if (mStart < s.T) prefetchRows(mStart);
+  if (mStart < s.T) {  // K and V join the first rows' copies
+    const long long head = ((long long)b * s.Hkv + hk) * Sp * D + (long long)n0 * D;
+    copyKeys<D>(Ks, kb + head);
+    copyKeys<D>(Vs, vb + head);
+    prefetchRows(mStart);
+  }
   for (int m0 = mStart; m0 < s.T; m0 += kRowsBwd) {
     cpAsyncWait();
     __syncthreads();  // the previous rows' tiles are consumed; every thread's copies have landed
@@ -358,18 +413,20 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kBackward(View q, V
 #pragma unroll
     for (int kc = 0; kc < D / 16; kc++) {
       unsigned ka[4], va[4];
-      loadA(ka, Ks, LD, warp * 16, kc * 16, g, tg);
-      loadA(va, Vs, LD, warp * 16, kc * 16, g, tg);
+      loadA(ka, Ks, LD, warp * 16, kc * 16, lane);
+      loadA(va, Vs, LD, warp * 16, kc * 16, lane);
 #pragma unroll
-      for (int j = 0; j < kRowsBwd / 8; j++) {
-        unsigned b0, b1;
-        loadBnk(b0, b1, Qs, LD, j * 8, kc * 16, g, tg);
-        mma(st[j], ka, b0, b1);
-        loadBnk(b0, b1, dOs, LD, j * 8, kc * 16, g, tg);
-        mma(dp[j], va, b0, b1);
+      for (int j = 0; j < kRowsBwd / 8; j += 2) {
+        unsigned bq[4], bo[4];
+        loadBnk2(bq, Qs, LD, j * 8, kc * 16, lane);
+        loadBnk2(bo, dOs, LD, j * 8, kc * 16, lane);
+        mma(st[j], ka, bq[0], bq[1]);
+        mma(dp[j], va, bo[0], bo[1]);
+        mma(st[j + 1], ka, bq[2], bq[3]);
+        mma(dp[j + 1], va, bo[2], bo[3]);
       }
     }
-    // Pᵀ from the saved row statistics; dSᵀ = Pᵀ ∘ (dPᵀ − Delta), written to shared memory as (rows, keys) for dQ.
+    // Pᵀ from the saved row statistics; dSᵀ = Pᵀ ∘ (dPᵀ − Delta), turned to (rows, keys) in shared memory for dS.
 #pragma unroll
     for (int j = 0; j < kRowsBwd / 8; j++) {
 #pragma unroll
@@ -390,42 +447,22 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kBackward(View q, V
       const unsigned sa[4] = {pack(dp[2 * kc][0], dp[2 * kc][1]), pack(dp[2 * kc][2], dp[2 * kc][3]),
                               pack(dp[2 * kc + 1][0], dp[2 * kc + 1][1]), pack(dp[2 * kc + 1][2], dp[2 * kc + 1][3])};
 #pragma unroll
-      for (int j = 0; j < D / 8; j++) {
-        unsigned b0, b1;
-        loadBkn(b0, b1, dOs, LD, kc * 16, j * 8, g, tg);
-        mma(dva[j], pa, b0, b1);
-        loadBkn(b0, b1, Qs, LD, kc * 16, j * 8, g, tg);
-        mma(dka[j], sa, b0, b1);
+      for (int j = 0; j < D / 8; j += 2) {
+        unsigned bo[4], bq[4];
+        loadBkn2(bo, dOs, LD, kc * 16, j * 8, lane);
+        loadBkn2(bq, Qs, LD, kc * 16, j * 8, lane);
+        mma(dva[j], pa, bo[0], bo[1]);
+        mma(dka[j], sa, bq[0], bq[1]);
+        mma(dva[j + 1], pa, bo[2], bo[3]);
+        mma(dka[j + 1], sa, bq[2], bq[3]);
       }
     }
-    __syncthreads();  // dS complete
-    // dQ rows += dS (32 rows × 64 keys) · K · scale: warp w takes rows 16·(w & 1).., columns (w >> 1)·D/2...
-    {
-      const int r0 = (warp & 1) * 16, c0 = (warp >> 1) * (D / 2);
-      float qacc[D / 16][4];
+    // The warp's 16 keys of dS for the 32 rows to global memory: two 16-byte stores per lane.
+    __syncwarp();
 #pragma unroll
-      for (int j = 0; j < D / 16; j++) qacc[j][0] = qacc[j][1] = qacc[j][2] = qacc[j][3] = 0.f;
-#pragma unroll
-      for (int kc = 0; kc < kKeys / 16; kc++) {
-        unsigned a[4];
-        loadA(a, dSs, LDS, r0, kc * 16, g, tg);
-#pragma unroll
-        for (int j = 0; j < D / 16; j++) {
-          unsigned b0, b1;
-          loadBkn(b0, b1, Ks, LD, kc * 16, c0 + j * 8, g, tg);
-          mma(qacc[j], a, b0, b1);
-        }
-      }
-#pragma unroll
-      for (int i = 0; i < 2; i++) {
-        const int t = m0 + r0 + g + 8 * i;
-        if (t >= s.T) continue;
-        float* out = dq + (((long long)b * s.H + h) * s.T + t) * D + c0 + 2 * tg;
-#pragma unroll
-        for (int j = 0; j < D / 16; j++) {
-          atomicAdd2(out + j * 8, qacc[j][2 * i] * s.scale, qacc[j][2 * i + 1] * s.scale);
-        }
-      }
+    for (int u = 0; u < 2; u++) {
+      const int i = lane + 32 * u, r = i / 2, c = warp * 16 + (i & 1) * 8;
+      if (m0 + r < s.T) *reinterpret_cast<uint4*>(dS + (rows + m0 + r) * Sp + n0 + c) = *reinterpret_cast<const uint4*>(dSs + r * LDS + c);
     }
   }
 #pragma unroll
@@ -442,8 +479,8 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kBackward(View q, V
   }
 }
 
-// Forward: K and V tiles (bf16) and the mask tile (which first holds Q's tile).
-constexpr size_t forwardSmem(int D) { return (size_t)2 * kKeys * (D + kPad) * 2 + (size_t)kRowsFwd * kMaskLdFwd * 4; }
+// Forward: two stages of K, V and mask tiles (stage 1's mask tile first holds Q's tile).
+constexpr size_t forwardSmem(int D) { return D == 64 ? 2 * kForwardStage<64> : 2 * kForwardStage<128>; }
 static_assert(kRowsFwd * (128 + kPad) * 2 <= kRowsFwd * kMaskLdFwd * 4, "Q's tile fits the mask tile");
 // Backward: K, V, Q, dO and dS tiles (bf16), row statistics, the next rows' float32 Q, dO and statistics.
 constexpr size_t backwardSmem(int D) {
@@ -479,49 +516,80 @@ static void allowSmem(K kernel, size_t bytes) {
   if (done < bytes) { cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes); done = bytes; }
 }
 
-// (q, k, v, o views, mask, stats, dims, scale): o (B, H, T, D) viewed, stats (B, H, T, 2) = [max, 1/sum].
+// Sp: S rounded up to whole key blocks (the bf16 K/V copies' and dS's row count and row length).
+static int flashSp(const flash::Dims& d) { return (d.S + flash::kKeys - 1) / flash::kKeys * flash::kKeys; }
+// bytes of the bf16 K and V copies (kvScratch of both kernels).
+static size_t flashKvBytes(const flash::Dims& d, int D) { return (size_t)2 * d.B * d.Hkv * flashSp(d) * D * 2; }
+// K and V rounded into kvScratch: [K (B, Hkv, Sp, D), V] bf16.
+static void flashKvToBf16(const flash::View& k, const flash::View& v, __nv_bfloat16* kv, const flash::Dims& d, int D) {
+  const int Sp = flashSp(d);
+  const long long chunks = (long long)d.B * d.Hkv * Sp * D / 8;
+  flash::kHeadsToBf16<<<gridFor(chunks), 256, 0, gStream>>>(k, reinterpret_cast<uint4*>(kv), d.Hkv, d.S, Sp, D, chunks);
+  flash::kHeadsToBf16<<<gridFor(chunks), 256, 0, gStream>>>(v, reinterpret_cast<uint4*>(kv + chunks * 8), d.Hkv, d.S, Sp, D, chunks);
+}
+
+// (q, k, v, o views, mask, stats, dims, scale, kvScratch): o (B, H, T, D) viewed, stats (B, H, T, 2) = [max, 1/sum],
+// kvScratch flashKvBytes.
 static napi_value FlashForward(napi_env env, napi_callback_info info) {
   if (!ensureInit(env)) return nullptr;
-  auto a = args(env, info, 8);
+  auto a = args(env, info, 9);
   flash::View q, k, v, o; flash::Dims d; int D;
   if (!flashView(env, a[0], q) || !flashView(env, a[1], k) || !flashView(env, a[2], v) || !flashView(env, a[3], o) || !flashDims(env, a[6], d, D)) return nullptr;
   d.scale = (float)argNumber(env, a[7]);
   const float* mask = (const float*)argPtr(env, a[4]); float* stats = (float*)argPtr(env, a[5]);
+  __nv_bfloat16* kv = (__nv_bfloat16*)argPtr(env, a[8]);
+  flashKvToBf16(k, v, kv, d, D);
+  const int Sp = flashSp(d);
+  const __nv_bfloat16* vb = kv + (size_t)d.B * d.Hkv * Sp * D;
   dim3 grid((d.T + flash::kRowsFwd - 1) / flash::kRowsFwd, d.B * d.H);
   if (D == 64) {
     allowSmem(flash::kForward<64>, flash::forwardSmem(64));
-    flash::kForward<64><<<grid, flash::kThreads, flash::forwardSmem(64), gStream>>>(q, k, v, mask, writable(o), stats, d);
+    flash::kForward<64><<<grid, flash::kThreads, flash::forwardSmem(64), gStream>>>(q, kv, vb, Sp, mask, writable(o), stats, d);
   } else {
     allowSmem(flash::kForward<128>, flash::forwardSmem(128));
-    flash::kForward<128><<<grid, flash::kThreads, flash::forwardSmem(128), gStream>>>(q, k, v, mask, writable(o), stats, d);
+    flash::kForward<128><<<grid, flash::kThreads, flash::forwardSmem(128), gStream>>>(q, kv, vb, Sp, mask, writable(o), stats, d);
   }
   LAUNCH_CHECK(); return nullptr;
 }
 
 // (q, k, v, dO, o views, dq (B, H, T, D) contiguous, dk, dv views of whole (B·Hkv·S·D) buffers, mask, stats,
-// delta scratch (B·H·T floats), dims, scale).
+// delta scratch (B·H·T floats), dims, scale, scratch of flashKvBytes + B·H·T·Sp·2 bytes: bf16 K, V and dS).
+// dQ = scale · dS·K as one batched bf16 GEMM per (batch, kv head) after the kernel: a group's query
+// heads are consecutive rows of dS and dQ.
 static napi_value FlashBackward(napi_env env, napi_callback_info info) {
   if (!ensureInit(env)) return nullptr;
-  auto a = args(env, info, 13);
+  auto a = args(env, info, 14);
   flash::View q, k, v, dO, o, dk, dv; flash::Dims d; int D;
   if (!flashView(env, a[0], q) || !flashView(env, a[1], k) || !flashView(env, a[2], v) || !flashView(env, a[3], dO) || !flashView(env, a[4], o) ||
       !flashView(env, a[6], dk) || !flashView(env, a[7], dv) || !flashDims(env, a[11], d, D)) return nullptr;
   d.scale = (float)argNumber(env, a[12]);
   float* dq = (float*)argPtr(env, a[5]);
   const float* mask = (const float*)argPtr(env, a[8]); const float* stats = (const float*)argPtr(env, a[9]); float* delta = (float*)argPtr(env, a[10]);
+  __nv_bfloat16* kv = (__nv_bfloat16*)argPtr(env, a[13]);
+  const int Sp = flashSp(d);
+  const __nv_bfloat16* vb = kv + (size_t)d.B * d.Hkv * Sp * D;
+  __nv_bfloat16* dS = kv + flashKvBytes(d, D) / 2;  // (B, H, T, Sp)
   long long rows = (long long)d.B * d.H * d.T;
-  CUDA_OR_THROW(cudaMemsetAsync(dq, 0, (size_t)rows * D * sizeof(float), gStream));
   const size_t kvBytes = (size_t)d.B * d.Hkv * d.S * D * sizeof(float);
   CUDA_OR_THROW(cudaMemsetAsync(const_cast<float*>(dk.p), 0, kvBytes, gStream));
   CUDA_OR_THROW(cudaMemsetAsync(const_cast<float*>(dv.p), 0, kvBytes, gStream));
+  flashKvToBf16(k, v, kv, d, D);
   flash::kDelta<<<(unsigned)((rows * 32 + 255) / 256), 256, 0, gStream>>>(dO, o, delta, d.H, d.T, D, rows);
   dim3 grid((d.S + flash::kKeys - 1) / flash::kKeys, d.B * d.H);
   if (D == 64) {
     allowSmem(flash::kBackward<64>, flash::backwardSmem(64));
-    flash::kBackward<64><<<grid, flash::kThreads, flash::backwardSmem(64), gStream>>>(q, k, v, dO, mask, stats, delta, dq, writable(dk), writable(dv), d);
+    flash::kBackward<64><<<grid, flash::kThreads, flash::backwardSmem(64), gStream>>>(q, kv, vb, Sp, dO, mask, stats, delta, dS, writable(dk), writable(dv), d);
   } else {
     allowSmem(flash::kBackward<128>, flash::backwardSmem(128));
-    flash::kBackward<128><<<grid, flash::kThreads, flash::backwardSmem(128), gStream>>>(q, k, v, dO, mask, stats, delta, dq, writable(dk), writable(dv), d);
+    flash::kBackward<128><<<grid, flash::kThreads, flash::backwardSmem(128), gStream>>>(q, kv, vb, Sp, dO, mask, stats, delta, dS, writable(dk), writable(dv), d);
   }
-  LAUNCH_CHECK(); return nullptr;
+  LAUNCH_CHECK();
+  // Row-major dQ (g·T, D) = dS (g·T, S; row length Sp) · K (S, D) per (batch, kv head); cuBLAS is column-major: dQᵀ = Kᵀ·dSᵀ.
+  const int g = d.H / d.Hkv;
+  const float alpha = d.scale, beta = 0.f;
+  cublasStatus_t st = gBlas.gemmStridedBatchedEx(gBlas.handle, CUBLAS_OP_N, CUBLAS_OP_N, D, g * d.T, d.S, &alpha,
+                                                 kv, CUDA_R_16BF_, D, (long long)Sp * D, dS, CUDA_R_16BF_, Sp, (long long)g * d.T * Sp, &beta,
+                                                 dq, CUDA_R_32F_, D, (long long)g * d.T * D, d.B * d.Hkv, CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
+  if (st != 0) return throwError(env, "flash attention: cublasGemmStridedBatchedEx (dQ) failed with status " + std::to_string(st));
+  return nullptr;
 }
