@@ -16,9 +16,9 @@
 // head, 64 keys) loops over the blocks of 32 query rows that see those keys (their Q, dO, mask
 // tile and row statistics prefetched by cp.async while the previous block multiplies), rebuilds P,
 // accumulates dV = Pᵀ·dO and dK = dSᵀ·Q·scale in registers and writes dS (bf16) to a (B, H, T, Sp)
-// scratch, zeros where the causal skip left it; dQ = scale·dS·K is then one batched cuBLAS GEMM per
-// (batch, kv head) (a group's query heads are consecutive rows of dS and dQ): no dQ atomics (they
-// held the backward at 0.41–0.45 ms at 8B; 0.36 this way, H200 flash2 call 1). At the end each
+// scratch; dQ = scale·dS·K then comes from a third kernel, per 64 query rows over the key blocks
+// they see: no dQ atomics (they held the backward at 0.41–0.45 ms at 8B; 0.36 ms with dQ as one
+// cuBLAS GEMM over the whole (T, S) dS, H200 flash2 call 1). At the end each
 // block adds its head's share of dK and dV (a group's query heads share one kv head) to zeroed
 // outputs with fp32 atomics (float2 on sm_90). One block per query head rather than per kv head:
 // 4× the blocks at the benchmarks' shapes, so the causal imbalance between key blocks spreads over
@@ -173,9 +173,12 @@ __device__ __forceinline__ void copyKeys(__nv_bfloat16* dst, const __nv_bfloat16
   }
 }
 
-// K or V (any view, heads of S rows) rounded to bf16 into a contiguous (B, heads, Sp, D) copy whose
-// rows S..Sp − 1 are zeros: the kernels then copy whole 64-key tiles with cp.async.
-__global__ void kHeadsToBf16(View x, uint4* y, int heads, int S, int Sp, int D, long long chunks) {
+// K (blockIdx.y 0) and V (1), any views of heads of S rows, rounded to bf16 into contiguous (B, heads,
+// Sp, D) copies whose rows S..Sp − 1 are zeros: the kernels then copy whole 64-key tiles with cp.async.
+// chunks: 8-value pieces of one copy.
+__global__ void kHeadsToBf16(View k, View v, uint4* y, int heads, int S, int Sp, int D, long long chunks) {
+  const View x = blockIdx.y == 0 ? k : v;
+  y += blockIdx.y * chunks;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < chunks; i += (long long)gridDim.x * blockDim.x) {
     const int perRow = D / 8, c = (int)(i % perRow) * 8;
     const long long row = i / perRow;
@@ -370,9 +373,11 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kBackward(View q, c
   // Causal: rows t < n0 − (S − T) see none of these keys.
   const int mStart = s.causal ? max(0, n0 - (s.S - s.T)) / kRowsBwd * kRowsBwd : 0;
   const long long rows = ((long long)b * s.H + h) * s.T;  // this head's first row in stats, delta and dS
-  // dS rows above mStart are zeros for these keys (dQ = dS·K is one GEMM over all of them afterwards).
-  for (int i = threadIdx.x; i < mStart * (kKeys / 8); i += kThreads)
-    *reinterpret_cast<uint4*>(dS + (rows + i / (kKeys / 8)) * Sp + n0 + (i % (kKeys / 8)) * 8) = make_uint4(0u, 0u, 0u, 0u);
+  // kDq reads these keys' dS from row zStart on (its 64-row blocks that see them): rows before mStart are zeros
+  // (none when S − T is a multiple of 64, as in training).
+  const int zStart = s.causal ? max(0, n0 - (s.S - s.T)) / kRowsFwd * kRowsFwd : 0;
+  for (int i = threadIdx.x; i < (mStart - zStart) * (kKeys / 8); i += kThreads)
+    *reinterpret_cast<uint4*>(dS + (rows + zStart + i / (kKeys / 8)) * Sp + n0 + (i % (kKeys / 8)) * 8) = make_uint4(0u, 0u, 0u, 0u);
   // Q, dO and the row statistics of rows [m0, m0 + 32) into the prefetch area (rows past T repeat row T − 1).
   auto prefetchRows = [&](int m0) {
     prefetch<D, kRowsBwd>(nextQ, q, b, h, m0, s.T);
@@ -479,6 +484,62 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 3 : 2) kBackward(View q, c
   }
 }
 
+// dQ = scale · dS·K: one block per (batch, query head, 64 query rows), each warp 16 rows, over the
+// key blocks those rows see (the causal skip of kForward), two stages of dS and K tiles by cp.async.
+// dS (B, H, T, Sp) bf16 from kBackward; kb the bf16 K copy; dq (B, H, T, D) contiguous.
+template <int D>
+__global__ void __launch_bounds__(kThreads, 3) kDq(const __nv_bfloat16* dS, const __nv_bfloat16* kb, int Sp, float* dq, Dims s) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  constexpr int LD = D + kPad, LDS = kKeys + kPad, kStage = (kRowsFwd * LDS + kKeys * LD) * 2;
+  auto dSs = [&](int st) { return reinterpret_cast<__nv_bfloat16*>(smem + st * kStage); };  // (64 rows, 64 keys)
+  auto Ks = [&](int st) { return dSs(st) + kRowsFwd * LDS; };                              // (64 keys, D)
+  const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, hk = h / (s.H / s.Hkv);
+  const int m0 = (gridDim.x - 1 - blockIdx.x) * kRowsFwd;  // the longest causal rows start first
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tg = lane % 4;
+  const long long rows = ((long long)b * s.H + h) * s.T;
+  const __nv_bfloat16* head = kb + ((long long)b * s.Hkv + hk) * Sp * D;
+  auto issue = [&](int n0, int st) {
+#pragma unroll
+    for (int u = 0; u < kRowsFwd * kKeys / 8 / kThreads; u++) {  // rows past T repeat row T − 1 (not stored)
+      const int i = threadIdx.x + u * kThreads, r = i / (kKeys / 8), c = (i % (kKeys / 8)) * 8;
+      cpAsync16(dSs(st) + r * LDS + c, dS + (rows + min(m0 + r, s.T - 1)) * Sp + n0 + c);
+    }
+    copyKeys<D>(Ks(st), head + (long long)n0 * D);
+    cpAsyncCommit();
+  };
+  float acc[D / 8][4];
+#pragma unroll
+  for (int j = 0; j < D / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  const int nEnd = s.causal ? min(s.S, s.S - s.T + m0 + kRowsFwd) : s.S;
+  issue(0, 0);
+  for (int n0 = 0, st = 0; n0 < nEnd; n0 += kKeys, st ^= 1) {
+    cpAsyncWait();
+    __syncthreads();  // this stage is whole; every warp is done with the other one
+    if (n0 + kKeys < nEnd) issue(n0 + kKeys, st ^ 1);
+#pragma unroll
+    for (int kc = 0; kc < kKeys / 16; kc++) {
+      unsigned a[4];
+      loadA(a, dSs(st), LDS, warp * 16, kc * 16, lane);
+#pragma unroll
+      for (int j = 0; j < D / 8; j += 2) {
+        unsigned bf[4];
+        loadBkn2(bf, Ks(st), LD, kc * 16, j * 8, lane);
+        mma(acc[j], a, bf[0], bf[1]);
+        mma(acc[j + 1], a, bf[2], bf[3]);
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const int t = m0 + warp * 16 + g + 8 * i;
+    if (t >= s.T) continue;
+    float* out = dq + (rows + t) * D + 2 * tg;
+#pragma unroll
+    for (int j = 0; j < D / 8; j++) *reinterpret_cast<float2*>(out + j * 8) = make_float2(acc[j][2 * i] * s.scale, acc[j][2 * i + 1] * s.scale);
+  }
+}
+constexpr size_t dqSmem(int D) { return (size_t)2 * (kRowsFwd * (kKeys + kPad) + kKeys * (D + kPad)) * 2; }
+
 // Forward: two stages of K, V and mask tiles (stage 1's mask tile first holds Q's tile).
 constexpr size_t forwardSmem(int D) { return D == 64 ? 2 * kForwardStage<64> : 2 * kForwardStage<128>; }
 static_assert(kRowsFwd * (128 + kPad) * 2 <= kRowsFwd * kMaskLdFwd * 4, "Q's tile fits the mask tile");
@@ -524,8 +585,7 @@ static size_t flashKvBytes(const flash::Dims& d, int D) { return (size_t)2 * d.B
 static void flashKvToBf16(const flash::View& k, const flash::View& v, __nv_bfloat16* kv, const flash::Dims& d, int D) {
   const int Sp = flashSp(d);
   const long long chunks = (long long)d.B * d.Hkv * Sp * D / 8;
-  flash::kHeadsToBf16<<<gridFor(chunks), 256, 0, gStream>>>(k, reinterpret_cast<uint4*>(kv), d.Hkv, d.S, Sp, D, chunks);
-  flash::kHeadsToBf16<<<gridFor(chunks), 256, 0, gStream>>>(v, reinterpret_cast<uint4*>(kv + chunks * 8), d.Hkv, d.S, Sp, D, chunks);
+  flash::kHeadsToBf16<<<dim3(gridFor(chunks), 2), 256, 0, gStream>>>(k, v, reinterpret_cast<uint4*>(kv), d.Hkv, d.S, Sp, D, chunks);
 }
 
 // (q, k, v, o views, mask, stats, dims, scale, kvScratch): o (B, H, T, D) viewed, stats (B, H, T, 2) = [max, 1/sum],
@@ -554,8 +614,7 @@ static napi_value FlashForward(napi_env env, napi_callback_info info) {
 
 // (q, k, v, dO, o views, dq (B, H, T, D) contiguous, dk, dv views of whole (B·Hkv·S·D) buffers, mask, stats,
 // delta scratch (B·H·T floats), dims, scale, scratch of flashKvBytes + B·H·T·Sp·2 bytes: bf16 K, V and dS).
-// dQ = scale · dS·K as one batched bf16 GEMM per (batch, kv head) after the kernel: a group's query
-// heads are consecutive rows of dS and dQ.
+// dQ = scale · dS·K by kDq after the kernel (over the key blocks each query block sees).
 static napi_value FlashBackward(napi_env env, napi_callback_info info) {
   if (!ensureInit(env)) return nullptr;
   auto a = args(env, info, 14);
@@ -584,12 +643,14 @@ static napi_value FlashBackward(napi_env env, napi_callback_info info) {
     flash::kBackward<128><<<grid, flash::kThreads, flash::backwardSmem(128), gStream>>>(q, kv, vb, Sp, dO, mask, stats, delta, dS, writable(dk), writable(dv), d);
   }
   LAUNCH_CHECK();
-  // Row-major dQ (g·T, D) = dS (g·T, S; row length Sp) · K (S, D) per (batch, kv head); cuBLAS is column-major: dQᵀ = Kᵀ·dSᵀ.
-  const int g = d.H / d.Hkv;
-  const float alpha = d.scale, beta = 0.f;
-  cublasStatus_t st = gBlas.gemmStridedBatchedEx(gBlas.handle, CUBLAS_OP_N, CUBLAS_OP_N, D, g * d.T, d.S, &alpha,
-                                                 kv, CUDA_R_16BF_, D, (long long)Sp * D, dS, CUDA_R_16BF_, Sp, (long long)g * d.T * Sp, &beta,
-                                                 dq, CUDA_R_32F_, D, (long long)g * d.T * D, d.B * d.Hkv, CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
-  if (st != 0) return throwError(env, "flash attention: cublasGemmStridedBatchedEx (dQ) failed with status " + std::to_string(st));
+  dim3 qgrid((d.T + flash::kRowsFwd - 1) / flash::kRowsFwd, d.B * d.H);
+  if (D == 64) {
+    allowSmem(flash::kDq<64>, flash::dqSmem(64));
+    flash::kDq<64><<<qgrid, flash::kThreads, flash::dqSmem(64), gStream>>>(dS, kv, Sp, dq, d);
+  } else {
+    allowSmem(flash::kDq<128>, flash::dqSmem(128));
+    flash::kDq<128><<<qgrid, flash::kThreads, flash::dqSmem(128), gStream>>>(dS, kv, Sp, dq, d);
+  }
+  LAUNCH_CHECK();
   return nullptr;
 }
