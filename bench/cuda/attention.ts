@@ -10,8 +10,8 @@
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { registerCudaBackend, type CudaBackend } from '../../lib/backend/cuda';
+import { flag, numberFlag } from '../common/args';
+import { useCudaBackend } from './setup';
 import { deviceRandom } from '../../lib/backend/cuda/random';
 import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD, buildAttentionMask } from '../../lib/nn/attention';
 
@@ -20,19 +20,10 @@ const SHAPES = [
   { name: '1b 8x512', B: 8, H: 32, Hkv: 8, T: 512, D: 64 },
 ];
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
-
 async function main(): Promise<void> {
-  const reg = registerCudaBackend();
-  if (!reg.ok) throw new Error(`cuda backend unavailable: ${reg.reason}`);
-  await tf.setBackend('cuda');
-  tf.enableProdMode();
-  const backend = tf.backend() as unknown as CudaBackend;
+  const backend = await useCudaBackend();
   backend.bf16Matmul = true;
-  const iters = Number(flag('iters', '20'));
+  const iters = numberFlag('iters', 20);
   const rows: Array<Record<string, unknown>> = [];
   console.log('shape      path   fwd ms  fwd TFLOP/s  bwd ms  bwd TFLOP/s  kept MiB');
   for (const { name, B, H, Hkv, T, D } of SHAPES) {
@@ -41,7 +32,7 @@ async function main(): Promise<void> {
     const mask = buildAttentionMask(Array.from({ length: B }, () => Array(T).fill(1)), T);
     const attrs = { scale: 1 / Math.sqrt(D), causal: true };
     const fwdFlops = (4 * B * H * T * T * D) / 2;
-    for (const path of flag('paths', 'probs,flash').split(',')) {
+    for (const path of (flag('paths') ?? 'probs,flash').split(',')) {
       process.env.QLORA_TS_CUDA_FLASH = path === 'flash' ? '1' : '0';
       const forward = () => tf.engine().runKernel(FUSED_ATTENTION, { q, k, v, mask }, attrs) as tf.Tensor[];
       const backward = (out: tf.Tensor, probs: tf.Tensor) => tf.engine().runKernel(FUSED_ATTENTION_GRAD, { dout, q, k, v, probs, out, mask }, attrs) as tf.Tensor[];
@@ -70,7 +61,7 @@ async function main(): Promise<void> {
     tf.dispose([q, k, v, dout, mask]);
   }
   delete process.env.QLORA_TS_CUDA_FLASH;
-  const json = flag('json', '');
+  const json = (flag('json') ?? '');
   if (json) fs.appendFileSync(json, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 

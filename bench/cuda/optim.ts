@@ -11,8 +11,8 @@
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { registerCudaBackend, type CudaBackend } from '../../lib/backend/cuda';
+import { flag, numberFlag } from '../common/args';
+import { useCudaBackend } from './setup';
 import { deviceRandom } from '../../lib/backend/cuda/random';
 import { AdamW } from '../../lib/train/optim/adamw';
 import { AdamW8bit } from '../../lib/train/optim/adamw_8bit';
@@ -24,17 +24,8 @@ const LAYERS = 32;
 const OUTS = [4096, 1024, 1024]; // q, k, v
 const OPTIONS = { lr: 1e-4, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0 };
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
-
 async function main(): Promise<void> {
-  const reg = registerCudaBackend();
-  if (!reg.ok) throw new Error(`cuda backend unavailable: ${reg.reason}`);
-  await tf.setBackend('cuda');
-  tf.enableProdMode();
-  const backend = tf.backend() as unknown as CudaBackend;
+  const backend = await useCudaBackend();
   const shapes: number[][] = [];
   for (let l = 0; l < LAYERS; l++) for (const out of OUTS) shapes.push([R, HIDDEN], [out, R]);
   const values = shapes.reduce((n, s) => n + s[0] * s[1], 0);
@@ -61,9 +52,9 @@ async function main(): Promise<void> {
     return { form, steps, ms, waits, stateMiB };
   };
 
-  const steps = Number(flag('steps', '20'));
+  const steps = numberFlag('steps', 20);
   const rows = [
-    time('AdamW8bit host form', (p) => new AdamW8bit(p, { ...OPTIONS, fused: false }), Number(flag('host-steps', '3'))),
+    time('AdamW8bit host form', (p) => new AdamW8bit(p, { ...OPTIONS, fused: false }), numberFlag('host-steps', 3)),
     time('AdamW8bit device form', (p) => new AdamW8bit(p, OPTIONS), steps),
     time('AdamW fp32 fused', (p) => new AdamW(p, OPTIONS), steps),
   ];
@@ -72,7 +63,7 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(r.form.padEnd(24), r.ms.toFixed(2).padStart(9), r.waits.toFixed(0).padStart(11), r.stateMiB.toFixed(1).padStart(10), `${(rows[0].ms / r.ms).toFixed(1)}×`.padStart(8));
   }
-  const json = flag('json', '');
+  const json = (flag('json') ?? '');
   if (json) fs.writeFileSync(json, JSON.stringify({ parameters: shapes.length, values, rows }, null, 1));
 }
 

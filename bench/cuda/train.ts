@@ -34,6 +34,7 @@ import { LoraConfig } from '../../lib/lora/config';
 import { getPeftModel } from '../../lib/lora/peft_model';
 import { AdamW, AdamW8bit, type Optimizer } from '../../lib/train/optim';
 import { variableGradsReleasing } from '../../lib/train/grads';
+import { flag, numberFlag } from '../common/args';
 
 const SHAPES: Record<string, Partial<ConstructorParameters<typeof LlamaConfig>[0]>> = {
   // Llama-3.2-1B: tied embeddings.
@@ -86,21 +87,6 @@ class DeviceRandomInit extends MakingBuilder {
   }
 }
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = process.argv[i + 1];
-  return v === undefined || v.startsWith('--') ? 'true' : v;
-}
-
-function num(name: string, dflt: number): number {
-  const v = flag(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`bench/cuda/train: --${name} must be a number, got '${v}'`);
-  return n;
-}
-
 /** Matmul FLOPs of one training step as the MFU convention counts them: 6·N·tokens for weights that see a weight gradient's worth of work, plus attention. */
 function stepFlops(cfg: LlamaConfig, tokens: number, seq: number, ckptLayers: number): { model: number; hardware: number } {
   const h = cfg.hiddenSize, kv = cfg.numKeyValueHeads * cfg.headDim, L = cfg.numHiddenLayers;
@@ -122,12 +108,12 @@ async function main(): Promise<void> {
   const sync = () => { if (onCuda) backend.addon.sync(); };
   const shape = flag('shape') ?? '1b';
   if (!SHAPES[shape]) throw new Error(`bench/cuda/train: --shape must be one of ${Object.keys(SHAPES).join(', ')}, got '${shape}'`);
-  const B = num('batch', 8), T = num('seq', 512), r = num('r', 16), alpha = num('alpha', 32), steps = num('steps', 3), gen = num('gen', 0);
+  const B = numberFlag('batch', 8), T = numberFlag('seq', 512), r = numberFlag('r', 16), alpha = numberFlag('alpha', 32), steps = numberFlag('steps', 3), gen = numberFlag('gen', 0);
   const targets = TARGETS[flag('targets') ?? 'all'];
   if (!targets) throw new Error(`bench/cuda/train: --targets must be one of ${Object.keys(TARGETS).join(', ')}`);
   const cfg = new LlamaConfig(SHAPES[shape]);
   // --ckpt: every layer recomputes; --ckpt-layers N: the first N (gradient_checkpointing_kwargs.layers).
-  const ckptLayers = flag('ckpt-layers') !== undefined ? num('ckpt-layers', 0) : flag('ckpt') === 'true' ? cfg.numHiddenLayers : 0;
+  const ckptLayers = flag('ckpt-layers') !== undefined ? numberFlag('ckpt-layers', 0) : flag('ckpt') === 'true' ? cfg.numHiddenLayers : 0;
   const ckpt = ckptLayers > 0;
   // --compute-dtype: the 4-bit layers' bnb_4bit_compute_dtype (the walkthrough loads Llama-3-8B with float16).
   const computeDtype = flag('compute-dtype') ?? 'bfloat16';

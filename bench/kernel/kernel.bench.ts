@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { TestClient } from '../../test/kernel/client.js';
+import { numberFlag } from '../common/args';
 
 /** `heap`: a user expression that collects garbage and returns the live heap in bytes. */
 interface Kernel { name: string; argv?: string[]; env?: Record<string, string>; cell: string; heap?: string; memory: boolean }
@@ -35,10 +36,6 @@ async function liveHeapMiB(k: TestClient, expr: string | undefined): Promise<num
   return Number(String(r.data?.['text/plain']).replace(/_/g, '')) / 2 ** 20;
 }
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -125,7 +122,7 @@ function bareStart(argv: string[], n: number): number {
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function main(): Promise<void> {
-  const cells = arg('cells', 200), starts = arg('starts', 5), memory = arg('memory', 10_000);
+  const cells = numberFlag('cells', 200), starts = numberFlag('starts', 5), memory = numberFlag('memory', 10_000);
   // Lets the heap probe force a collection in the TypeScript kernel (spawned with this env).
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim();
   const loadBefore = load();
