@@ -92,6 +92,11 @@ for (const mode of ['addon', 'breakOnSigint'] as const) describe(`interrupt (${m
   it('an interrupt while idle changes nothing', async () => {
     await paths.interrupt_request();
     k.proc.kill('SIGINT');
+    // One round trip, so that the signal is handled while the kernel is idle: its listener runs in
+    // the event-loop turn the signal reaches, and the reply needs a turn after that one. Without
+    // it, under breakOnSigint (no addon to count signals) the listener could run in the same turn
+    // as the next execute_request and find that cell running — measured once in a fresh clone.
+    assert.equal((await k.request('shell', 'kernel_info_request')).reply.content.status, 'ok');
     assert.equal((await k.execute('kept')).reply.content.status, 'ok');
   });
 });
