@@ -6,7 +6,7 @@ import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
 import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../nn/swiglu';
 import { nativeBlas, type NativeFused } from './wasm_blas';
 import { replaceKernel } from './kernel_registry';
-import { floatOutput as out, heapF32, heapOffset, wasmKernelFunc, type WasmBackendLike, type WasmKernel as Kernel } from './wasm_heap';
+import { floatOutput as out, heapF32, heapOffsets, wasmKernelFunc, type WasmBackendLike, type WasmKernel as Kernel } from './wasm_heap';
 import { registerWasmKernels } from './wasm_kernels';
 
 /**
@@ -38,8 +38,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     const [, Hkv, S] = k.shape;
     const o = out(be, [B, H, T, D]);
     const probs = out(be, [B, H, T, S]);
-    const at = (t: tf.TensorInfo) => heapOffset(be, t);
-    fused.attention(be.wasm.HEAPU8, at(q), at(k), at(v), at(mask), at(o), at(probs), B, H, Hkv, T, S, D, mask.shape[0], scale);
+    fused.attention(be.wasm.HEAPU8, ...heapOffsets(be, q, k, v, mask, o, probs), B, H, Hkv, T, S, D, mask.shape[0], scale);
     return [o, probs];
   };
   /** {dout, q, k, v, probs} attr scale → [dq, dk, dv]. */
@@ -48,8 +47,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     const [B, H, T, D] = q.shape;
     const [, Hkv, S] = k.shape;
     const [dq, dk, dv] = [q.shape, k.shape, v.shape].map((s) => out(be, s));
-    const at = (t: tf.TensorInfo) => heapOffset(be, t);
-    fused.attentionGrad(be.wasm.HEAPU8, at(dout), at(q), at(k), at(v), at(probs), at(dq), at(dk), at(dv), B, H, Hkv, T, S, D, scale);
+    fused.attentionGrad(be.wasm.HEAPU8, ...heapOffsets(be, dout, q, k, v, probs, dq, dk, dv), B, H, Hkv, T, S, D, scale);
     return [dq, dk, dv];
   };
   /** {q (B, T, H·D), k, v (B, T, Hkv·D), cos, sin (B, 1, T, D), mask (B or 1, 1, T, T)} → [out (B, T, H·D), qr, kr, vh, probs]. */
@@ -58,8 +56,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     const [B, T, HD] = q.shape;
     const D = HD / H;
     const [o, qr, kr, vh, probs] = [q.shape, [B, H, T, D], [B, Hkv, T, D], [B, Hkv, T, D], [B, H, T, T]].map((s) => out(be, s));
-    const at = (t: tf.TensorInfo) => heapOffset(be, t);
-    fused.ropeAttention(be.wasm.HEAPU8, at(q), at(k), at(v), at(cos), at(sin), at(mask), at(o), at(qr), at(kr), at(vh), at(probs), B, H, Hkv, T, D, mask.shape[0], scale);
+    fused.ropeAttention(be.wasm.HEAPU8, ...heapOffsets(be, q, k, v, cos, sin, mask, o, qr, kr, vh, probs), B, H, Hkv, T, D, mask.shape[0], scale);
     return [o, qr, kr, vh, probs];
   };
   /** {dout, qr, kr, vh, probs, cos, sin} → [dq (B, T, H·D), dk, dv (B, T, Hkv·D)]. */
@@ -68,15 +65,14 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     const [B, T, HD] = dout.shape;
     const D = HD / H;
     const [dq, dk, dv] = [dout.shape, [B, T, Hkv * D], [B, T, Hkv * D]].map((s) => out(be, s));
-    const at = (t: tf.TensorInfo) => heapOffset(be, t);
-    fused.ropeAttentionGrad(be.wasm.HEAPU8, at(dout), at(qr), at(kr), at(vh), at(probs), at(cos), at(sin), at(dq), at(dk), at(dv), B, H, Hkv, T, D, scale);
+    fused.ropeAttentionGrad(be.wasm.HEAPU8, ...heapOffsets(be, dout, qr, kr, vh, probs, cos, sin, dq, dk, dv), B, H, Hkv, T, D, scale);
     return [dq, dk, dv];
   };
   /** {g, u} → silu(g)·u. */
   const swiglu: Kernel = ({ g, u }, be) => {
     f32(FUSED_SWIGLU, g, u);
     const y = out(be, g.shape);
-    fused.swiglu(be.wasm.HEAPU8, heapOffset(be, g), heapOffset(be, u), heapOffset(be, y), tf.util.sizeFromShape(g.shape));
+    fused.swiglu(be.wasm.HEAPU8, ...heapOffsets(be, g, u, y), tf.util.sizeFromShape(g.shape));
     return y;
   };
   /** {g, u, dy} → [dg, du]. */
@@ -84,8 +80,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     f32(FUSED_SWIGLU_GRAD, g, u, dy);
     const dg = out(be, g.shape);
     const du = out(be, u.shape);
-    const at = (t: tf.TensorInfo) => heapOffset(be, t);
-    fused.swigluGrad(be.wasm.HEAPU8, at(g), at(u), at(dy), at(dg), at(du), tf.util.sizeFromShape(g.shape));
+    fused.swigluGrad(be.wasm.HEAPU8, ...heapOffsets(be, g, u, dy, dg, du), tf.util.sizeFromShape(g.shape));
     return [dg, du];
   };
   /** {x (…, D), weight (D)} attr eps → [y, rstd (rows)]. */
@@ -95,7 +90,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     const N = tf.util.sizeFromShape(x.shape) / D;
     const y = out(be, x.shape);
     const rstd = out(be, [N]);
-    fused.rmsNorm(be.wasm.HEAPU8, heapOffset(be, x), heapOffset(be, weight), heapOffset(be, y), heapOffset(be, rstd), N, D, eps);
+    fused.rmsNorm(be.wasm.HEAPU8, ...heapOffsets(be, x, weight, y, rstd), N, D, eps);
     return [y, rstd];
   };
   /** {x, weight, rstd, dy} → dx. */
@@ -103,8 +98,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     f32(FUSED_RMS_NORM_GRAD, dy, x, weight, rstd);
     const D = weight.shape[0];
     const dx = out(be, x.shape);
-    const at = (t: tf.TensorInfo) => heapOffset(be, t);
-    fused.rmsNormGrad(be.wasm.HEAPU8, at(dy), at(x), at(weight), at(rstd), at(dx), tf.util.sizeFromShape(x.shape) / D, D);
+    fused.rmsNormGrad(be.wasm.HEAPU8, ...heapOffsets(be, dy, x, weight, rstd, dx), tf.util.sizeFromShape(x.shape) / D, D);
     return dx;
   };
   /** {x (…, D), rstd (rows), dy} → dweight (D). */
@@ -112,7 +106,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     f32(FUSED_RMS_NORM_WEIGHT_GRAD, x, rstd, dy);
     const D = x.shape[x.shape.length - 1];
     const dw = out(be, [D]);
-    fused.rmsNormWeightGrad(be.wasm.HEAPU8, heapOffset(be, x), heapOffset(be, rstd), heapOffset(be, dy), heapOffset(be, dw), tf.util.sizeFromShape(x.shape) / D, D);
+    fused.rmsNormWeightGrad(be.wasm.HEAPU8, ...heapOffsets(be, x, rstd, dy, dw), tf.util.sizeFromShape(x.shape) / D, D);
     return dw;
   };
   /** {x (B, H, T, D), cos, sin (B, 1, T, D)} → the rotation; its gradient {dy, cos, sin} → the transpose. */
@@ -120,7 +114,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     f32(name, x, cos, sin);
     const [B, H, T, D] = x.shape;
     const y = out(be, x.shape);
-    fused.rope(be.wasm.HEAPU8, heapOffset(be, x), heapOffset(be, cos), heapOffset(be, sin), heapOffset(be, y), B, H, T, D, sign);
+    fused.rope(be.wasm.HEAPU8, ...heapOffsets(be, x, cos, sin, y), B, H, T, D, sign);
     return y;
   };
   const rope: Kernel = ({ x, cos, sin }, be) => rotary(FUSED_ROPE, x, cos, sin, be, 1);
@@ -131,8 +125,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     const [N, V] = logits.shape;
     const loss = out(be, [N]);
     const lse = out(be, [N]);
-    const at = (t: tf.TensorInfo) => heapOffset(be, t);
-    fused.crossEntropy(be.wasm.HEAPU8, at(logits), at(ids), at(keep), at(loss), at(lse), N, V);
+    fused.crossEntropy(be.wasm.HEAPU8, ...heapOffsets(be, logits, ids, keep, loss, lse), N, V);
     return [loss, lse];
   };
   /** {logits, ids, keep, lse, dy} attr invDenom → dlogits (N, V). */
@@ -140,8 +133,7 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     f32(FUSED_CROSS_ENTROPY_GRAD, logits, keep, lse, dy);
     const [N, V] = logits.shape;
     const dx = out(be, [N, V]);
-    const at = (t: tf.TensorInfo) => heapOffset(be, t);
-    fused.crossEntropyGrad(be.wasm.HEAPU8, at(logits), at(ids), at(keep), at(lse), at(dx), N, V, heapF32(be, dy)[0] * invDenom);
+    fused.crossEntropyGrad(be.wasm.HEAPU8, ...heapOffsets(be, logits, ids, keep, lse, dx), N, V, heapF32(be, dy)[0] * invDenom);
     return dx;
   };
   return [

@@ -22,6 +22,11 @@ export function heapOffset(backend: WasmBackendLike, t: tf.TensorInfo): number {
   return backend.dataIdMap.get(t.dataId).memoryOffset;
 }
 
+/** The heap byte offsets of several tensors, in order: the pointer arguments of one addon call. */
+export function heapOffsets<T extends tf.TensorInfo[]>(backend: WasmBackendLike, ...ts: T): { [K in keyof T]: number } {
+  return ts.map((t) => heapOffset(backend, t)) as { [K in keyof T]: number };
+}
+
 /** The tensor's float32 data as a live view of the heap (re-read it after any allocation: the heap may grow). */
 export function heapF32(backend: WasmBackendLike, t: tf.TensorInfo): Float32Array {
   return new Float32Array(backend.wasm.HEAPU8.buffer, heapOffset(backend, t), tf.util.sizeFromShape(t.shape));
