@@ -190,12 +190,14 @@ export class LlamaDecoderLayer extends Module {
     const rng = this.namedModules().map(([, m]) => m).filter(hasRngState);
     const before = rng.map(getRngState);
     const run = (x: tf.Tensor, c: tf.Tensor, s: tf.Tensor, m: tf.Tensor) => this.forward(x as tf.Tensor3D, c as tf.Tensor4D, s as tf.Tensor4D, m as tf.Tensor4D, undefined, false).out;
+    // cos, sin and the mask are constants: kept with the input, but not inputs of the op, so the
+    // backward pass makes no zero gradients for them (three tensors a layer, the mask (B, 1, T, T)).
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      const [x, c, s, m] = args as tf.Tensor[];
+      const x = args[0] as tf.Tensor;
       const save = args[args.length - 1] as tf.GradSaveFunc;
-      save([x, c, s, m]); // the layer input and the constants; nothing inside the layer
+      save([x, cos, sin, mask]); // the layer input and the constants; nothing inside the layer
       return {
-        value: run(x, c, s, m),
+        value: run(x, cos, sin, mask),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [xs, cs, ss, ms] = saved;
           const after = rng.map(getRngState);
@@ -204,11 +206,11 @@ export class LlamaDecoderLayer extends Module {
           // the tape of the backward pass around it (lib/train/engine_tape.ts).
           const grads = gradsReleasing((xIn: tf.Tensor) => run(xIn, cs, ss, ms))([xs, ...params], dy);
           rng.forEach((mod, i) => setRngState(mod, after[i]));
-          return [grads[0], tf.zerosLike(cs), tf.zerosLike(ss), tf.zerosLike(ms), ...grads.slice(1)];
+          return grads; // the input's, then each parameter's
         },
       };
     });
-    return f(h, cos, sin, mask, ...params) as tf.Tensor3D;
+    return f(h, ...params) as tf.Tensor3D;
   }
 }
 
