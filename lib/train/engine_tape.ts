@@ -13,6 +13,8 @@ import * as tf from '@tensorflow/tfjs-core';
  *   tape is put back here.
  * - `trackTensor` / `removeDataId` and `state.tensorInfo` (dataId → bytes): every new tensor and
  *   every freed buffer passes through them, which is where `peakDataBytes` counts.
+ * - `nextTensorId()`: tensor ids count up, so a tensor with an id past the one drawn before `f`
+ *   ran was made by `f` (recordTape's `madeByF`); the draw skips one id, which nothing notices.
  */
 export interface TapeNode {
   id: number;
@@ -31,6 +33,7 @@ interface EngineInternals {
   endTape(): void;
   trackTensor(t: tf.Tensor, backend: unknown): void;
   removeDataId(dataId: object, backend: unknown): void;
+  nextTensorId(): number;
 }
 
 function engine(): EngineInternals {
@@ -44,18 +47,21 @@ export function isRecording(): boolean {
 
 /**
  * Runs `f` in its own tidy while the engine records, as engine.gradients() does, and returns f's
- * result with the recorded tape. The tape that was active before is put back. If `f` throws, the
- * kept copies recorded so far are freed.
+ * result with the recorded tape, and `madeByF`, which tells a tensor `f` made (the caller's to
+ * free) from one that was there before (an input or a captured tensor `f` returned). The tape
+ * that was active before is put back. If `f` throws, the kept copies recorded so far are freed.
  */
-export function recordTape<T extends tf.TensorContainer>(f: () => T): { value: T; tape: TapeNode[] } {
+export function recordTape<T extends tf.TensorContainer>(f: () => T): { value: T; tape: TapeNode[]; madeByF: (t: tf.Tensor) => boolean } {
   const eng = engine();
   const before = eng.state.activeTape;
+  const lastIdBefore = eng.nextTensorId();
+  const madeByF = (t: tf.Tensor) => t.id > lastIdBefore;
   eng.startTape();
   let tape: TapeNode[] = [];
   try {
     const value = tf.tidy('forward', f);
     tape = eng.state.activeTape ?? [];
-    return { value, tape };
+    return { value, tape, madeByF };
   } catch (e) {
     tape = eng.state.activeTape ?? [];
     for (const node of tape) tf.dispose(node.saved ?? []);

@@ -26,13 +26,15 @@ export function variableGradsReleasing(f: () => tf.Scalar, varList?: tf.Variable
   const all = varList ?? Object.values(tf.engine().registeredVariables);
   const trainable = all.filter((v) => v.trainable);
   if (trainable.length === 0) throw new ArgumentError(`variableGradsReleasing: none of the ${all.length} variables is trainable`, 'unfreeze the parameters to train (LoRA adapters are trainable after getPeftModel)');
-  const { value, grads } = backward(f, trainable, undefined, 'variableGradsReleasing');
+  const { value, grads, madeByF } = backward(f, trainable, undefined, 'variableGradsReleasing');
+  // A value that `f` did not make (a loss computed before the call) stays the caller's.
+  const ownValue = madeByF(value) ? [value] : [];
   if (grads.every((g) => g === undefined)) {
-    value.dispose();
+    tf.dispose(ownValue);
     throw new ArgumentError('variableGradsReleasing: the value of `f` does not depend on any of the variables', 'make sure the ops that use the variables run inside `f`');
   }
   if (value.rank !== 0) {
-    tf.dispose([value, ...grads.filter((g) => g !== undefined)]);
+    tf.dispose([...ownValue, ...grads.filter((g) => g !== undefined)]);
     throw new ArgumentError(`variableGradsReleasing: \`f\` must return a scalar, but it returned a rank-${value.rank} tensor`);
   }
   const named: tf.NamedTensorMap = {};
@@ -64,19 +66,20 @@ export function gradsReleasing(f: (...xs: tf.Tensor[]) => tf.Tensor): (xs: tf.Te
 
 /**
  * Runs `f` on a tape and backpropagates from its value (seeded with `dy`, or ones) to `xs`.
- * Gradients of xs that no path reaches come back undefined. Every saved copy on the tape is freed
+ * Gradients of xs that no path reaches come back undefined; `madeByF` tells whether a tensor
+ * (the value) was made by `f`, so error paths free only what is theirs. Every saved copy on the tape is freed
  * by the end, whether the walk reached its node or not.
  */
-function backward(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor | undefined, who: string): { value: tf.Tensor; grads: Array<tf.Tensor | undefined> } {
-  const { value: y, tape } = recordTape(f);
+function backward(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor | undefined, who: string): { value: tf.Tensor; grads: Array<tf.Tensor | undefined>; madeByF: (t: tf.Tensor) => boolean } {
+  const { value: y, tape, madeByF } = recordTape(f);
   try {
     if (!(y instanceof tf.Tensor)) throw new ArgumentError(`${who}: \`f\` must return a tensor, got ${show(y)}`);
     if (dy && dy.shape.join(',') !== y.shape.join(',')) {
       throw new ArgumentError(`${who}: \`dy\` has shape ${show(dy.shape)}, but \`f\` returned shape ${show(y.shape)}`);
     }
-    return { value: y, grads: backprop(pathFromXsToY(tape, xs, y), xs, y, dy) };
+    return { value: y, grads: backprop(pathFromXsToY(tape, xs, y), xs, y, dy), madeByF };
   } catch (e) {
-    if (y instanceof tf.Tensor) y.dispose();
+    if (y instanceof tf.Tensor && madeByF(y)) y.dispose(); // not an x or a tensor `f` captured
     throw e;
   } finally {
     for (const node of tape) tf.dispose(node.saved ?? []);
