@@ -34,5 +34,15 @@ export class ArgumentError extends QloraError {}
 export function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
+  if (isPlainObject(value)) { // not [object Object]
+    const fields = Object.entries(value).map(([k, v]) => `${k}: ${show(v)}`);
+    return fields.length ? `{ ${fields.join(', ')} }` : '{}';
+  }
   return String(value);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }

@@ -154,6 +154,10 @@ export class TrainingArguments implements Required<Omit<TrainingArgumentsOptions
     if (kw !== null && (typeof kw !== 'object' || Array.isArray(kw) || Object.keys(kw as object).some((k) => k !== 'layers'))) {
       fail('gradientCheckpointingKwargs', kw, "null or { layers: n } (the decoder layers to recompute, from the first)");
     }
+    const layers = (kw as { layers?: unknown } | null)?.layers;
+    if (layers !== undefined && !(typeof layers === 'number' && Number.isInteger(layers) && layers >= 0)) {
+      fail('gradientCheckpointingKwargs.layers', layers, 'an integer ≥ 0 (the decoder layers to recompute, from the first; at most the model\'s)');
+    }
     if (this.maxSteps === -1 && this.numTrainEpochs <= 0) fail('numTrainEpochs', this.numTrainEpochs, 'positive when `max_steps` is not set');
     if (this.reportTo !== 'none' && !(Array.isArray(this.reportTo) && this.reportTo.length === 0)) {
       fail('reportTo', this.reportTo, "'none' (qlora-ts reports to callbacks, e.g. the live loss plot)");
