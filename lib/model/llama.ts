@@ -264,6 +264,9 @@ export class LlamaModel extends Module {
 export interface GradientCheckpointingKwargs {
   /** Decoder layers that recompute, counted from the first; default every layer. */
   layers?: number;
+  /** torch's flag, accepted and ignored: each layer is recomputed under its own tape (use_reentrant=False's meaning). */
+  useReentrant?: boolean;
+  use_reentrant?: boolean;
 }
 
 /** Float formats savePretrained writes, by safetensors or torch name. */

@@ -1,10 +1,11 @@
 import { Module } from '../nn/module';
+import type { GradientCheckpointingKwargs } from '../model/llama';
 
 export interface PrepareForKbitOptions {
   /** Turns on the model's gradient checkpointing (recompute each layer in the backward pass). */
   useGradientCheckpointing?: boolean;
   /** Passed to gradientCheckpointingEnable: `{ layers: n }` recomputes only the first n decoder layers. */
-  gradientCheckpointingKwargs?: { layers?: number };
+  gradientCheckpointingKwargs?: GradientCheckpointingKwargs;
 }
 
 /**
@@ -17,7 +18,7 @@ export function prepareModelForKbitTraining<M extends Module>(model: M, options:
   for (const [, p] of model.namedParameters()) {
     p.trainable = false;
   }
-  const m = model as unknown as { gradientCheckpointingEnable?: (kwargs?: { layers?: number }) => void };
+  const m = model as unknown as { gradientCheckpointingEnable?: (kwargs?: GradientCheckpointingKwargs) => void };
   if (useGradientCheckpointing && typeof m.gradientCheckpointingEnable === 'function') m.gradientCheckpointingEnable(options.gradientCheckpointingKwargs);
   return model;
 }

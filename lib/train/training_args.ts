@@ -1,4 +1,5 @@
 import { ConfigError, show } from '../errors';
+import type { GradientCheckpointingKwargs } from '../model/llama';
 
 export type SchedulerType = 'constant' | 'constant_with_warmup' | 'linear' | 'cosine';
 /** transformers' names: 32-bit AdamW ('adamw_torch', 'adamw_torch_fused', 'paged_adamw_32bit') or bitsandbytes' 8-bit blockwise AdamW. */
@@ -40,14 +41,20 @@ export interface TrainingArgumentsOptions {
   seed?: number;
   groupByLength?: boolean;
   gradientCheckpointing?: boolean;
-  /** Passed to the model's gradientCheckpointingEnable: `{ layers: n }` recomputes only the first n decoder layers. */
-  gradientCheckpointingKwargs?: { layers?: number } | null;
+  /**
+   * Passed to the model's gradientCheckpointingEnable: `{ layers: n }` recomputes only the first n
+   * decoder layers. torch's `use_reentrant` (either spelling) is accepted and changes nothing: each
+   * layer is recomputed under its own tape, which is what use_reentrant=False means in torch.
+   */
+  gradientCheckpointingKwargs?: GradientCheckpointingKwargs | null;
   dataloaderDropLast?: boolean;
   reportTo?: 'none' | 'all' | string[];
   doEval?: boolean;
   /** No progress output (transformers' disable_tqdm): no live table in a notebook, no log lines elsewhere. */
   disableTqdm?: boolean;
 }
+
+const CHECKPOINTING_KEYS = ['layers', 'useReentrant', 'use_reentrant'];
 
 const SCHEDULERS: SchedulerType[] = ['constant', 'constant_with_warmup', 'linear', 'cosine'];
 const OPTIMS: OptimName[] = ['adamw_torch', 'adamw_torch_fused', 'paged_adamw_32bit', 'adamw_8bit', 'adamw_bnb_8bit', 'paged_adamw_8bit'];
@@ -94,7 +101,7 @@ export class TrainingArguments implements Required<Omit<TrainingArgumentsOptions
   seed = 42;
   groupByLength = false;
   gradientCheckpointing = false;
-  gradientCheckpointingKwargs: { layers?: number } | null = null;
+  gradientCheckpointingKwargs: GradientCheckpointingKwargs | null = null;
   dataloaderDropLast = false;
   reportTo: 'none' | 'all' | string[] = 'none';
   doEval = false;
@@ -151,8 +158,12 @@ export class TrainingArguments implements Required<Omit<TrainingArgumentsOptions
     if (this.saveTotalLimit !== null) int('saveTotalLimit', 1);
     int('seed', 0);
     const kw = this.gradientCheckpointingKwargs as unknown;
-    if (kw !== null && (typeof kw !== 'object' || Array.isArray(kw) || Object.keys(kw as object).some((k) => k !== 'layers'))) {
-      fail('gradientCheckpointingKwargs', kw, "null or { layers: n } (the decoder layers to recompute, from the first)");
+    if (kw !== null && (typeof kw !== 'object' || Array.isArray(kw) || Object.keys(kw as object).some((k) => !CHECKPOINTING_KEYS.includes(k)))) {
+      fail('gradientCheckpointingKwargs', kw, "null or { layers: n } (the decoder layers to recompute, from the first; use_reentrant is accepted and ignored)");
+    }
+    for (const key of ['useReentrant', 'use_reentrant']) {
+      const v = (kw as Record<string, unknown> | null)?.[key];
+      if (v !== undefined && typeof v !== 'boolean') fail('gradientCheckpointingKwargs.' + key, v, 'true or false (accepted and ignored: each layer recomputes under its own tape)');
     }
     const layers = (kw as { layers?: unknown } | null)?.layers;
     if (layers !== undefined && !(typeof layers === 'number' && Number.isInteger(layers) && layers >= 0)) {

@@ -79,3 +79,15 @@ test('TrainingArguments and prepareModelForKbitTraining pass gradient_checkpoint
   assert.ok(Number.isFinite(trainer.state.logHistory.at(-1)?.train_loss as number));
   peft.dispose();
 });
+
+test("transformers' gradient_checkpointing_kwargs={'use_reentrant': False} is accepted and changes nothing", async () => {
+  await ensureBackend();
+  const args = TrainingArguments.fromJSON({ output_dir: 'x', gradient_checkpointing: true, gradient_checkpointing_kwargs: { use_reentrant: false } });
+  assert.deepEqual(args.gradientCheckpointingKwargs, { use_reentrant: false });
+  assert.deepEqual(new TrainingArguments({ outputDir: 'x', gradientCheckpointingKwargs: { layers: 2, useReentrant: false } }).gradientCheckpointingKwargs, { layers: 2, useReentrant: false });
+  assert.throws(() => new TrainingArguments({ outputDir: 'x', gradientCheckpointingKwargs: { use_reentrant: 'no' } as never }), /`gradient_checkpointing_kwargs.use_reentrant`/);
+  const model = LlamaForCausalLM.fromConfig(FOUR, { seed: 7 });
+  model.gradientCheckpointingEnable({ use_reentrant: false });
+  assert.equal(model.gradientCheckpointingLayers, 4, 'every layer, as without the flag');
+  model.dispose();
+});

@@ -9,11 +9,11 @@ const bad = (kwargs: unknown, message: RegExp) => assert.throws(
 );
 
 test('gradient_checkpointing_kwargs: a bad value is one clear error that shows the value passed', () => {
-  bad({ use_reentrant: false }, /`gradient_checkpointing_kwargs` should be null or \{ layers: n \}.* the value passed is \{ use_reentrant: false \}/);
+  bad({ reentrant: false }, /`gradient_checkpointing_kwargs` should be null or \{ layers: n \}.* the value passed is \{ reentrant: false \}/);
   bad({ layers: 'two' }, /`gradient_checkpointing_kwargs\.layers` should be an integer ≥ 0 .*the value passed is "two"/);
   bad({ layers: -1 }, /`gradient_checkpointing_kwargs\.layers` should be an integer ≥ 0 .*the value passed is -1/);
   bad({ layers: 1.5 }, /the value passed is 1\.5/);
-  for (const ok of [null, {}, { layers: 0 }, { layers: 2 }]) {
+  for (const ok of [null, {}, { layers: 0 }, { layers: 2 }, { use_reentrant: false }]) {
     const args = new TrainingArguments({ outputDir: 'x', gradientCheckpointingKwargs: ok });
     assert.deepEqual(TrainingArguments.fromJSON(args.toJSON()).gradientCheckpointingKwargs, ok);
   }
