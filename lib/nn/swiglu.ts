@@ -25,7 +25,7 @@ export function swiglu(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
     save([gt, ut]);
     return {
       value: tf.engine().runKernel(FUSED_SWIGLU, { g: gt, u: ut }, {}) as tf.Tensor,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(FUSED_SWIGLU_GRAD, { g: saved[0], u: saved[1], dy }, {}) as tf.Tensor[],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => swigluGrad(saved[0], saved[1], dy),
     };
   });
   return f(g, u);

@@ -12,6 +12,7 @@ import { epochBatches, numBatches } from './sampler';
 import { LRScheduler } from './schedule';
 import { TrainOutput, TrainerState, type LogEntry, type TrainerCallback } from './state';
 import { TrainingArguments } from './training_args';
+import type { GradientCheckpointingKwargs } from '../model/llama';
 import { variableGradsReleasing } from './grads';
 import { defaultProgressCallback } from './progress';
 
@@ -96,7 +97,7 @@ export class Trainer {
 
   /** Turns gradient checkpointing on wherever the model (or the base model inside a PeftModel) offers it. */
   private enableGradientCheckpointing(): void {
-    const target = this.model.namedModules().map(([, m]) => m as Module & { gradientCheckpointingEnable?: (kwargs?: { layers?: number }) => void }).find((m) => typeof m.gradientCheckpointingEnable === 'function');
+    const target = this.model.namedModules().map(([, m]) => m as Module & { gradientCheckpointingEnable?: (kwargs?: GradientCheckpointingKwargs) => void }).find((m) => typeof m.gradientCheckpointingEnable === 'function');
     if (!target) throw new ArgumentError('`gradient_checkpointing` is true, but the model has no gradientCheckpointingEnable()');
     target.gradientCheckpointingEnable!(this.args.gradientCheckpointingKwargs ?? undefined);
   }

@@ -11,7 +11,7 @@ import { FUSED_ROPE, FUSED_ROPE_GRAD, FUSED_ROPE_HEADS, FUSED_ROPE_HEADS_GRAD } 
 import type { CudaBackend } from './backend';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { replaceKernel } from '../kernel_registry';
-import { flashBackward, flashForward, isFlashStats, useFlash } from './flash';
+import { flashBackward, flashForward, isFlashStats, useFlash, type FlashShape } from './flash';
 
 /**
  * Rotary embedding through the addon's one-pass kernel: x in (B, T, H, D) when `inBTHD` (else
@@ -74,6 +74,11 @@ function attentionBackward(backend: CudaBackend, dout: TensorInfo, q: TensorInfo
   return [dq, dk, dv];
 }
 
+/** The flash kernels' shape: the attention's dimensions with the kernels' attrs scale and causal. */
+function flashShape(dims: Omit<FlashShape, 'scale' | 'causal'>, attrs: Record<string, unknown>): FlashShape {
+  return { ...dims, scale: attrs.scale as number, causal: Boolean(attrs.causal) };
+}
+
 /** An input the flash kernels' gradient reads, which a caller built for the probabilities' gradient may leave out. */
 function needed(t: TensorInfo | undefined, name: string): TensorInfo {
   if (t === undefined) throw new Error(`cuda attention gradient: the flash forward's gradient needs the input \`${name}\` (pass the forward's output and mask)`);
@@ -106,7 +111,7 @@ const kernels: Record<string, Fn> = {
     const [B, H, T, D] = q.shape;
     const [, Hkv, S] = k.shape;
     if (!useFlash(backend, D, T, S)) return attentionForward(backend, q, k, v, mask, attrs.scale as number);
-    const shape = { B, H, Hkv, T, S, D, scale: attrs.scale as number, causal: Boolean(attrs.causal) };
+    const shape = flashShape({ B, H, Hkv, T, S, D }, attrs);
     return flashForward(backend, { t: q, heads: H }, { t: k, heads: Hkv }, { t: v, heads: Hkv }, mask, shape, false);
   },
   // {dout, q, k, v, probs, out, mask} attrs scale, causal → [dq, dk, dv] (out and mask are read only after the flash forward).
@@ -114,7 +119,7 @@ const kernels: Record<string, Fn> = {
     if (!isFlashStats(probs)) return attentionBackward(backend, dout, q, k, v, probs, attrs.scale as number);
     const [B, H, T, D] = q.shape;
     const [, Hkv, S] = k.shape;
-    const shape = { B, H, Hkv, T, S, D, scale: attrs.scale as number, causal: Boolean(attrs.causal) };
+    const shape = flashShape({ B, H, Hkv, T, S, D }, attrs);
     return flashBackward(backend, { t: dout, heads: H }, { t: needed(out, 'out'), heads: H }, { t: q, heads: H }, { t: k, heads: Hkv }, { t: v, heads: Hkv },
       probs, needed(mask, 'mask'), shape, false);
   },
@@ -129,7 +134,7 @@ const kernels: Record<string, Fn> = {
     const kr = rope(backend, k, cos, sin, [B, Hkv, T, D], true, false, false);
     const vh = transposeHeads(backend, v, [B, T, Hkv, D]);
     if (useFlash(backend, D, T, T)) {
-      const shape = { B, H, Hkv, T, S: T, D, scale: attrs.scale as number, causal: Boolean(attrs.causal) };
+      const shape = flashShape({ B, H, Hkv, T, S: T, D }, attrs);
       const [out, stats] = flashForward(backend, { t: qr, heads: H }, { t: kr, heads: Hkv }, { t: vh, heads: Hkv }, mask, shape, true);
       return [out, qr, kr, vh, stats];
     }
@@ -143,7 +148,7 @@ const kernels: Record<string, Fn> = {
     const [B, H, T, D] = qr.shape;
     const Hkv = kr.shape[1];
     if (isFlashStats(probs)) {
-      const shape = { B, H, Hkv, T, S: T, D, scale: attrs.scale as number, causal: Boolean(attrs.causal) };
+      const shape = flashShape({ B, H, Hkv, T, S: T, D }, attrs);
       const [dqr, dkr, dv] = flashBackward(backend, { t: dout, heads: H, tokens: true }, { t: needed(out, 'out'), heads: H, tokens: true },
         { t: qr, heads: H }, { t: kr, heads: Hkv }, { t: vh, heads: Hkv }, probs, needed(mask, 'mask'), shape, true);
       const dq = rope(backend, dqr, cos, sin, [B, H, T, D], false, true, true); // dqr (B, H, T, D), dkr and dv (B, T, Hkv·D)
