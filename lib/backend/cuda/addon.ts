@@ -54,7 +54,7 @@ export interface CudaAddon {
   /**
    * 4-bit weight (rows, cols) dequantized to a 16-bit type × activations rounded to it: y = x·Wᵀ, or x·W when gradInput;
    * dtype 0 bfloat16 (the default), 1 float16 (native/matmul4bit.cuh). A weight over QLORA_TS_CUDA_DEQUANT_CHUNK elements
-   * (default 2²⁴) is dequantized and multiplied in slices of y's columns (its 16-bit copy never exists whole: about 32 MiB of scratch).
+   * (default 2²⁶) is dequantized and multiplied in slices of y's columns (its 16-bit copy never exists whole: at most 128 MiB of scratch).
    */
   matmul4(x: number, packed: number, code: number, scale: number, y: number, n: number, rows: number, cols: number, shift: number, gradInput: number, dtype?: number): void;
   /**

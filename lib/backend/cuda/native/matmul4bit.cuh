@@ -134,14 +134,16 @@ __global__ void kDequant4To16Tile(const unsigned* packed, const float* code, con
   if (over) *(volatile unsigned*)(overflow + 1) = 1u;
 }
 
-// Weight elements dequantized per GEMM: 2^24 (32 MiB of 16-bit values) unless QLORA_TS_CUDA_DEQUANT_CHUNK
+// Weight elements dequantized per GEMM: 2^26 (128 MiB of 16-bit values) unless QLORA_TS_CUDA_DEQUANT_CHUNK
 // names another count. A larger weight is multiplied in slices of output columns, so its 16-bit copy
-// never exists whole (8B shape: 112 MiB of scratch → 32). Each slice adds a GEMM with a partly
-// filled last wave: an 8B 4 × 512 step took 0.274 s with whole weights, 0.288 with 2^24, 0.302 with 2^23.
+// never exists whole. Each slice adds a GEMM with a partly filled last wave, so the default holds
+// the 8B shape's largest weight (14336 × 4096) whole: an 8B 4 × 512 checkpointed step (H200,
+// bench/cuda/results/2026-11-29-s4-chunk) did 8,272–8,327 tok/s at 7.91 GiB with 2^24 (3 slices),
+// 8,561 at 7.93 with 2^25, 8,615–8,692 at 7.99 with 2^26. A 70B MLP weight (28672 × 8192) takes 4.
 static long long dequantChunkElems() {
   const char* v = getenv("QLORA_TS_CUDA_DEQUANT_CHUNK");
   long long c = v ? atoll(v) : 0;
-  return c > 0 ? c : (1ll << 24);
+  return c > 0 ? c : (1ll << 26);
 }
 
 // gradInput false: y (N, rows) = x (N, cols) · Wᵀ; true: y (N, cols) = x (N, rows) · W, W (rows, cols) in
