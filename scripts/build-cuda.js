@@ -9,10 +9,12 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const src = path.join(root, 'lib', 'backend', 'cuda', 'native', 'addon.cu');
 const out = path.join(root, 'build', 'Release', 'qlora_cuda.node');
-const candidates = [process.env.NVCC, process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, 'bin', 'nvcc'), '/usr/local/cuda/bin/nvcc', 'nvcc'].filter(Boolean);
+// NVCC, when set, is the only compiler tried: the one the user named.
+const candidates = process.env.NVCC ? [process.env.NVCC]
+  : [process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, 'bin', 'nvcc'), '/usr/local/cuda/bin/nvcc', 'nvcc'].filter(Boolean);
 const nvcc = candidates.find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
 if (!nvcc) {
-  console.log('qlora-ts: nvcc not found; the cuda backend is not built (wasm/cpu backends work as usual).');
+  console.log(`qlora-ts: ${process.env.NVCC ? `NVCC=${process.env.NVCC} does not run` : 'nvcc not found'}; the cuda backend is not built (wasm/cpu backends work as usual).`);
   process.exit(0);
 }
 const nodeInclude = [process.env.NODE_INCLUDE, path.join(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node']

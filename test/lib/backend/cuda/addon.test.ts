@@ -8,9 +8,27 @@ import * as tf from '@tensorflow/tfjs';
 import { dequantize4bitOp } from '../../../../lib/quant/dequantize_op';
 import { Linear4bit } from '../../../../lib/quant/linear4bit';
 import { roundToFloat16 } from '../../../../lib/quant/float16';
+import { join } from 'node:path';
+import { packageRoot } from '../../../../lib/package_root';
+import { tempDir } from '../../../tmp';
 
 const hasNvcc = spawnSync('/usr/local/cuda/bin/nvcc', ['--version']).status === 0 || spawnSync('nvcc', ['--version']).status === 0;
 const hasGpu = spawnSync('nvidia-smi', ['-L']).status === 0;
+
+test('without nvcc the install step still succeeds; selecting cuda then says the addon was not built and how to build it', () => {
+  const build = spawnSync(process.execPath, [join(packageRoot(), 'scripts', 'build-cuda.js')], { env: { ...process.env, NVCC: '/nonexistent/nvcc' }, encoding: 'utf8' });
+  assert.equal(build.status, 0, build.stderr);
+  assert.match(build.stdout, /NVCC=\/nonexistent\/nvcc does not run; the cuda backend is not built \(wasm\/cpu backends work as usual\)/);
+
+  const missing = join(tempDir('no-addon'), 'qlora_cuda.node');
+  const select = `require(${JSON.stringify(join(__dirname, '..', '..', '..', '..', 'lib', 'backend'))}).ensureBackend()
+    .then((name) => { console.log('selected ' + name); process.exit(1); }, (e) => { console.log(e.name + ': ' + e.message); });`;
+  const r = spawnSync(process.execPath, ['-e', select], { env: { ...process.env, QLORA_TS_BACKEND: 'cuda', QLORA_TS_CUDA_ADDON: missing }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^BackendError: /);
+  assert.ok(r.stdout.includes(`the CUDA addon ${missing} was not built`), r.stdout);
+  assert.match(r.stdout, /npm run build:cuda/);
+});
 
 // Tests that only mean something on one kind of machine are registered only there (not skipped
 // elsewhere): the build where nvcc exists or the addon was carried, the no-GPU reason where no GPU
