@@ -17,10 +17,18 @@
  * dequantized element by element; and (4360, 4096) = 17.9 M elements, over the default 2^24 chunk, so
  * two slices (2184 + 2176 rows forward, 2048 + 2048 columns for the gradient).
  *
+ * Few rows (N ≤ 8, decoding) in both compute dtypes, forward: the GEMV path (kGemv4) at odd row
+ * counts, widths that are multiples of 8 but not of 32, plain and double-quantized absmax, NF4 and
+ * FP4, against float64 of the exact operands (2^-7 for bfloat16, 2^-10 for float16) and of the
+ * operands rounded to the compute type (2^-14 for both: a product of two bfloat16 values is exact in
+ * float32 too); a width of 100 and an x over 48 KiB take the GEMM path in the same list.
+ *
  * Range: typical activations (normal, with outliers of ±3000 as Llama's massive activations) raise
  * no overflow flag and give finite outputs; an activation of 70000 (over float16's 65504) and an
  * absmax of 1e5 each raise their flag, make their outputs non-finite (bitsandbytes overflows too)
- * and make the backend warn. Last, milliseconds per call of the bfloat16 and float16 forms at 8B shapes.
+ * and make the backend warn (at N = 16, the GEMM path); at N = 1 (the GEMV path) the same flags and
+ * outputs. Last, milliseconds per call of the bfloat16 and float16 forms at 8B shapes, and µs per
+ * forward call with 1–8 rows, GEMV against dequantize + GEMM (QLORA_TS_CUDA_GEMV_ROWS=0).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -120,6 +128,50 @@ async function accuracy(report: Report): Promise<void> {
   }
 }
 
+/** v rounded to the nearest bfloat16 (ties to even), as __float2bfloat16 does for finite values. */
+function roundToBfloat16(v: number): number {
+  const f = new Float32Array([v]);
+  const u = new Uint32Array(f.buffer);
+  u[0] = (u[0] + 0x7fff + ((u[0] >>> 16) & 1)) & 0xffff0000;
+  return f[0];
+}
+
+const ROUND: Record<Matmul4bitDtype, (v: number) => number> = { bfloat16: roundToBfloat16, float16: roundToFloat16 };
+/** Relative error bound against the exact operands: two roundings of 2^-9 (bfloat16) or 2^-12 (float16) each, summed. */
+const EXACT_TOL_OF: Record<Matmul4bitDtype, number> = { bfloat16: 2 ** -7, float16: EXACT_TOL };
+
+/**
+ * Few rows (N ≤ 8: decoding) take the fused 4-bit GEMV (kGemv4) where cols is a multiple of 8 and
+ * x fits its shared memory; the others here take the GEMM path (cols 100; N·cols·2 bytes over 48 KiB).
+ * Same bounds as the GEMM path: the rounded-operand bound holds for bfloat16 too, since a product
+ * of two bfloat16 values is exact in float32.
+ */
+const FEW_ROW_CASES: WeightCase[] = [
+  { quantType: 'nf4', nested: false, rows: 37, cols: 104, N: 1 },
+  { quantType: 'fp4', nested: true, rows: 37, cols: 104, N: 3 },
+  { quantType: 'nf4', nested: true, rows: 301, cols: 1000, N: 8 },
+  { quantType: 'fp4', nested: false, rows: 4360, cols: 4096, N: 1 },
+  { quantType: 'nf4', nested: false, rows: 1024, cols: 14336, N: 1 },
+  { quantType: 'nf4', nested: false, rows: 13, cols: 100, N: 2 },
+  { quantType: 'nf4', nested: true, rows: 72, cols: 14336, N: 2 },
+];
+
+async function fewRows(report: Report): Promise<void> {
+  for (const [i, c] of FEW_ROW_CASES.entries()) {
+    const { attrs, tensors } = makeWeight(c);
+    const w = await onBackend('cpu', () => dequantize4bitOp(tensors(), attrs)); // (rows, cols)
+    const x = await onBackend('cpu', () => tf.randomNormal([c.N, c.cols], 0, 1, 'float32', 150 + i));
+    for (const dtype of ['bfloat16', 'float16'] as Matmul4bitDtype[]) {
+      const got = await onBackend('cuda', () => matmul4bitOp(tf.tensor2d(x, [c.N, c.cols]), tensors(), attrs, false, dtype));
+      const path = c.cols % 8 === 0 && c.N * c.cols * 2 <= 48 * 1024 ? 'gemv' : 'gemm';
+      const name = `Matmul4bit ${dtype === 'bfloat16' ? 'bf16' : 'fp16'} N=${c.N} ${c.quantType} ${c.nested ? 'nested' : 'plain'} (${c.rows},${c.cols}) ${path}`;
+      const round = ROUND[dtype];
+      report(`${name} exact`, relL2(got, reference(x, w, c.N, c.rows, c.cols, false)), EXACT_TOL_OF[dtype]);
+      report(`${name} rounded operands`, relL2(got, reference(Float32Array.from(x, round), Float32Array.from(w, round), c.N, c.rows, c.cols, false)), ROUNDED_TOL);
+    }
+  }
+}
+
 /** Runs f with console.warn collected; returns the warnings. */
 async function warnings(f: () => Promise<void>): Promise<string[]> {
   const seen: string[] = [];
@@ -137,7 +189,15 @@ async function range(report: Report): Promise<void> {
   await tf.setBackend('cuda');
   const addon = (tf.backend() as CudaBackend).addon;
   const clear = () => { addon.sync(); addon.float16Overflow(1); };
-  const c: WeightCase = { quantType: 'nf4', nested: false, rows: 64, cols: 256, N: 4 };
+  for (const N of [16, 1]) await rangeAt(report, addon, clear, N);
+}
+
+/**
+ * The overflow cases with N rows of x: 16 takes the GEMM path, 1 the GEMV path. The backend warns
+ * once per kind per process, so the warnings are counted at N = 16 only; the flags at both.
+ */
+async function rangeAt(report: Report, addon: CudaBackend['addon'], clear: () => void, N: number): Promise<void> {
+  const c: WeightCase = { quantType: 'nf4', nested: false, rows: 64, cols: 256, N };
   const xs = await onBackend('cpu', () => tf.randomNormal([c.N, c.cols], 0, 1, 'float32', 140));
   const run = async (x: Float32Array, absmaxOf?: (b: number) => number) => {
     const { attrs, tensors } = makeWeight(c, absmaxOf);
@@ -145,23 +205,24 @@ async function range(report: Report): Promise<void> {
   };
   clear();
   const typical = xs.slice();
-  typical[3] = 3000; typical[c.cols + 7] = -2500;
+  typical[3] = 3000; typical[c.cols + 7] = -2500; // the second only where N > 1
   let y: Float32Array = new Float32Array(0);
-  const quiet = await warnings(async () => { y = await run(typical); });
-  report('Matmul4bit fp16 |x| ≤ 3000: overflow flags', addon.float16Overflow(), 0);
-  report('Matmul4bit fp16 |x| ≤ 3000: non-finite outputs', nonFinite(y) + quiet.length, 0);
+  const quiet = await warnings(async () => { y = await run(typical); }); // want none
+  const at = N === 16 ? '' : ` N=${N}`;
+  report(`Matmul4bit fp16${at} |x| ≤ 3000: overflow flags`, addon.float16Overflow(), 0);
+  report(`Matmul4bit fp16${at} |x| ≤ 3000: non-finite outputs`, nonFinite(y) + quiet.length, 0);
 
   const huge = xs.slice();
   huge[5] = 70000; // row 0
   const told = await warnings(async () => { y = await run(huge); });
-  report('Matmul4bit fp16 x = 70000: activation flag missing', addon.float16Overflow() & 1 ? 0 : 1, 0);
-  report('Matmul4bit fp16 x = 70000: finite outputs in its row', c.rows - nonFinite(y, 0, c.rows), 0);
-  report('Matmul4bit fp16 x = 70000: non-finite outputs elsewhere', nonFinite(y, c.rows), 0);
-  report('Matmul4bit fp16 x = 70000: overflow warnings (want 1)', Math.abs(told.filter((m) => /float16.*65504/.test(m)).length - 1), 0);
+  report(`Matmul4bit fp16${at} x = 70000: activation flag missing`, addon.float16Overflow() & 1 ? 0 : 1, 0);
+  report(`Matmul4bit fp16${at} x = 70000: finite outputs in its row`, c.rows - nonFinite(y, 0, c.rows), 0);
+  report(`Matmul4bit fp16${at} x = 70000: non-finite outputs elsewhere`, nonFinite(y, c.rows), 0);
+  if (N === 16) report(`Matmul4bit fp16${at} x = 70000: overflow warnings (want 1)`, Math.abs(told.filter((m) => /float16.*65504/.test(m)).length - 1), 0);
   clear();
   const big = await warnings(async () => { y = await run(xs, (b) => (b === 0 ? 1e5 : 0.05)); }); // block 0: row 0, columns 0–63
-  report('Matmul4bit fp16 absmax 1e5: weight flag missing', addon.float16Overflow() & 2 ? 0 : 1, 0);
-  report('Matmul4bit fp16 absmax 1e5: warnings (want 1)', Math.abs(big.filter((m) => /weight values.*65504/.test(m)).length - 1), 0);
+  report(`Matmul4bit fp16${at} absmax 1e5: weight flag missing`, addon.float16Overflow() & 2 ? 0 : 1, 0);
+  if (N === 16) report(`Matmul4bit fp16${at} absmax 1e5: warnings (want 1)`, Math.abs(big.filter((m) => /weight values.*65504/.test(m)).length - 1), 0);
   clear();
 }
 
@@ -192,11 +253,45 @@ async function timing(): Promise<void> {
   }
 }
 
+/**
+ * µs per forward call with few rows (decoding) at the 8B shapes: the GEMV path against dequantize +
+ * GEMM (QLORA_TS_CUDA_GEMV_ROWS=0), bfloat16, and the weight bytes read per µs by the GEMV path.
+ */
+async function fewRowTiming(): Promise<void> {
+  await tf.setBackend('cuda');
+  const addon = (tf.backend() as CudaBackend).addon;
+  console.log('\nMatmul4bit fwd bf16        N   gemv µs  gemm µs  gemv GB/s (4-bit weight)');
+  for (const [rows, cols] of [[4096, 4096], [1024, 4096], [14336, 4096], [4096, 14336]]) {
+    const n = rows * cols;
+    const inputs: Dequantize4bitInputs = { packed: deviceRandom([n / 8], 'bits', 1), code: tf.tensor1d(codeFor('nf4')), absmax: deviceRandom([n / 64], 'uniform', 2, 0.02, 0.1) };
+    const attrs: Dequantize4bitAttrs = { shape: [rows, cols], blocksize: 64, transpose: false, nested: false, nestedBlocksize: 256, offset: 0 };
+    for (const N of [1, 2, 4, 8]) {
+      const x = deviceRandom([N, cols], 'normal', 3);
+      const us: number[] = [];
+      for (const gemvRows of ['8', '0']) {
+        process.env.QLORA_TS_CUDA_GEMV_ROWS = gemvRows;
+        for (let i = 0; i < 3; i++) matmul4bitOp(x, inputs, attrs, false, 'bfloat16').dispose();
+        addon.sync();
+        const t0 = performance.now();
+        for (let i = 0; i < 50; i++) matmul4bitOp(x, inputs, attrs, false, 'bfloat16').dispose();
+        addon.sync();
+        us.push(((performance.now() - t0) / 50) * 1000);
+      }
+      delete process.env.QLORA_TS_CUDA_GEMV_ROWS;
+      console.log(`(${rows}, ${cols})`.padEnd(24), String(N).padStart(3), us[0].toFixed(1).padStart(9), us[1].toFixed(1).padStart(8), ((n / 2 + n / 16) / us[0] / 1000).toFixed(0).padStart(10));
+      x.dispose();
+    }
+    tf.dispose([inputs.packed, inputs.code, inputs.absmax]);
+  }
+}
+
 export async function checkMatmul4bitFloat16(report: Report): Promise<void> {
   const start = tf.memory().numTensors;
   await accuracy(report);
+  await fewRows(report);
   await range(report);
   await timing();
+  await fewRowTiming();
   await tf.setBackend('cuda');
   report('Matmul4bit fp16: tensors leaked', Math.abs(tf.memory().numTensors - start), 0);
 }

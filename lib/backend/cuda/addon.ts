@@ -55,6 +55,8 @@ export interface CudaAddon {
    * 4-bit weight (rows, cols) dequantized to a 16-bit type × activations rounded to it: y = x·Wᵀ, or x·W when gradInput;
    * dtype 0 bfloat16 (the default), 1 float16 (native/matmul4bit.cuh). A weight over QLORA_TS_CUDA_DEQUANT_CHUNK elements
    * (default 2²⁶) is dequantized and multiplied in slices of y's columns (its 16-bit copy never exists whole: at most 128 MiB of scratch).
+   * The forward with n ≤ QLORA_TS_CUDA_GEMV_ROWS (default 4, at most 8; 0 turns it off) rows, cols a multiple of 8 and n·cols 16-bit
+   * values within 48 KiB reads the packed codes directly in one GEMV kernel instead (decoding), with the same rounding.
    */
   matmul4(x: number, packed: number, code: number, scale: number, y: number, n: number, rows: number, cols: number, shift: number, gradInput: number, dtype?: number): void;
   /**

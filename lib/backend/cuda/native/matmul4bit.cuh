@@ -3,6 +3,8 @@
 // cols = in), stored as 4-bit codes, is dequantized straight to the 16-bit type in its own (out, in)
 // layout (coalesced, no fp32 copy, no transpose); the activations are rounded to the same type;
 // cuBLAS multiplies with fp32 accumulate and writes fp32. Each kernel is a template on that type.
+// A forward with a few rows of activations (decoding) skips the 16-bit copy: kGemv4 reads the codes
+// and multiplies in one kernel, with the same roundings.
 //
 // float16 tops out at 65504: a finite float32 of magnitude ≥ 65520 rounds to ±inf (bitsandbytes'
 // casts do the same). Such values are not clamped; the kernels raise a flag in host-mapped memory
@@ -22,6 +24,10 @@ template <> struct Type16<__nv_bfloat16> {
     __nv_bfloat162 p = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<unsigned*>(&p);
   }
+  // v rounded to bfloat16 and back: the value the GEMM multiplies.
+  static __device__ __forceinline__ float rounded(float v) { return __bfloat162float(__float2bfloat16(v)); }
+  // The two values of a pair() word as floats.
+  static __device__ __forceinline__ float2 widen(unsigned w) { return __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&w)); }
 };
 template <> struct Type16<__half> {
   static constexpr int cudaType = CUDA_R_16F_;
@@ -31,6 +37,8 @@ template <> struct Type16<__half> {
     __half2 p = __floats2half2_rn(lo, hi);
     return *reinterpret_cast<unsigned*>(&p);
   }
+  static __device__ __forceinline__ float rounded(float v) { return __half2float(__float2half_rn(v)); }
+  static __device__ __forceinline__ float2 widen(unsigned w) { return __half22float2(*reinterpret_cast<__half2*>(&w)); }
 };
 
 // True for a finite float that float16's round-to-nearest turns into ±inf (65504 is the largest
@@ -134,6 +142,102 @@ __global__ void kDequant4To16Tile(const unsigned* packed, const float* code, con
   if (over) *(volatile unsigned*)(overflow + 1) = 1u;
 }
 
+// Few rows of x (decoding: one token per sequence): y (N, rows) = x (N, cols) · Wᵀ straight from the
+// packed codes, no 16-bit copy of W and no GEMM. Each block first rounds x to T into shared memory
+// (the flag [0] as kToHalf sets it), then each warp takes whole rows of W: lane l reads words
+// l, l + 32, … of the row (128 contiguous bytes a warp per load, four loads in flight), dequantizes
+// each value to T as the tile kernel does (flag [1]), and adds the products in fp32; the warp's
+// partial sums are added by shuffles. The products of two T values are exact in fp32, so the result
+// differs from the GEMM path's only in the order of the fp32 sums. cols is a multiple of 8 (a row
+// starts on a word) and N ≤ kGemvMaxRows; N·cols values of T fit in kGemvSmemBytes.
+constexpr int kGemvMaxRows = 8;
+constexpr int kGemvWarps = 8;
+constexpr size_t kGemvSmemBytes = 48 * 1024;
+template <typename T>
+__global__ void __launch_bounds__(kGemvWarps * 32) kGemv4(const float* x, const unsigned* packed, const float* code, const float* scale, float* y,
+                                                          int N, unsigned rows, unsigned cols, int shift, unsigned* overflow) {
+  extern __shared__ uint4 xsRaw[];
+  T* xs = reinterpret_cast<T*>(xsRaw);  // (N, cols)
+  __shared__ float table[16];
+  if (threadIdx.x < 16) table[threadIdx.x] = code[threadIdx.x];
+  bool overX = false, overW = false;
+  for (unsigned i = threadIdx.x; i < N * cols; i += blockDim.x) {
+    float v = x[i];
+    xs[i] = Type16<T>::round(v);
+    if (Type16<T>::canOverflow) overX |= roundsToHalfInf(v);
+  }
+  __syncthreads();
+  const unsigned lane = threadIdx.x & 31, wordsPerRow = cols / 8;
+  for (unsigned r = blockIdx.x * kGemvWarps + threadIdx.x / 32; r < rows; r += gridDim.x * kGemvWarps) {
+    const unsigned* row = packed + (size_t)r * wordsPerRow;
+    const long long e0 = (long long)r * cols;
+    float acc[kGemvMaxRows];
+#pragma unroll
+    for (int n = 0; n < kGemvMaxRows; n++) acc[n] = 0.f;
+    for (unsigned j0 = lane; j0 < wordsPerRow; j0 += 4 * 32) {
+      unsigned word[4]; float s[4];
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        unsigned j = j0 + 32 * u;
+        word[u] = j < wordsPerRow ? __ldg(row + j) : 0u;
+        s[u] = j < wordsPerRow ? __ldg(scale + ((e0 + 8ll * j) >> shift)) : 0.f;
+      }
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        unsigned j = j0 + 32 * u;
+        if (j >= wordsPerRow) break;
+        float w[8];
+#pragma unroll
+        for (int b = 0; b < 4; b++) {  // byte b holds elements 2b (high nibble) and 2b + 1 (low nibble)
+          unsigned byte = (word[u] >> (8 * b)) & 255u;
+          float lo = table[byte >> 4] * s[u], hi = table[byte & 15u] * s[u];
+          w[2 * b] = Type16<T>::rounded(lo);
+          w[2 * b + 1] = Type16<T>::rounded(hi);
+          if (Type16<T>::canOverflow) overW |= roundsToHalfInf(lo) | roundsToHalfInf(hi);
+        }
+#pragma unroll
+        for (int n = 0; n < kGemvMaxRows; n++) {
+          if (n >= N) break;
+          uint4 xv = *reinterpret_cast<const uint4*>(xs + (size_t)n * cols + 8 * j);
+          float2 x01 = Type16<T>::widen(xv.x), x23 = Type16<T>::widen(xv.y), x45 = Type16<T>::widen(xv.z), x67 = Type16<T>::widen(xv.w);
+          float a = acc[n];
+          a = fmaf(x01.x, w[0], a); a = fmaf(x01.y, w[1], a); a = fmaf(x23.x, w[2], a); a = fmaf(x23.y, w[3], a);
+          a = fmaf(x45.x, w[4], a); a = fmaf(x45.y, w[5], a); a = fmaf(x67.x, w[6], a); a = fmaf(x67.y, w[7], a);
+          acc[n] = a;
+        }
+      }
+    }
+#pragma unroll
+    for (int n = 0; n < kGemvMaxRows; n++) {
+      if (n >= N) break;
+      float a = acc[n];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
+      if (lane == 0) y[(size_t)n * rows + r] = a;
+    }
+  }
+  if (overX) *(volatile unsigned*)overflow = 1u;
+  if (overW) *(volatile unsigned*)(overflow + 1) = 1u;
+}
+
+// Rows of x up to which the forward takes kGemv4 instead of dequantize + GEMM: QLORA_TS_CUDA_GEMV_ROWS
+// (0 turns it off, at most kGemvMaxRows), default kGemvDefaultRows.
+constexpr int kGemvDefaultRows = 4;
+static int gemvMaxRows() {
+  const char* v = getenv("QLORA_TS_CUDA_GEMV_ROWS");
+  int n = v ? atoi(v) : kGemvDefaultRows;
+  return n < 0 ? 0 : n > kGemvMaxRows ? kGemvMaxRows : n;
+}
+
+static int gemvGrid(unsigned rows, size_t smemBytes) {
+  static int sms = 0;
+  if (!sms && cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess) sms = 1;
+  int perSm = (int)((200 * 1024) / (smemBytes + 1024));  // blocks resident per SM, bounded by shared memory
+  perSm = perSm < 1 ? 1 : perSm > 8 ? 8 : perSm;
+  long long want = ((long long)rows + kGemvWarps - 1) / kGemvWarps, most = (long long)sms * perSm;
+  return (int)(want < most ? want : most);
+}
+
 // Weight elements dequantized per GEMM: 2^26 (128 MiB of 16-bit values) unless QLORA_TS_CUDA_DEQUANT_CHUNK
 // names another count. A larger weight is multiplied in slices of output columns, so its 16-bit copy
 // never exists whole. Each slice adds a GEMM with a partly filled last wave, so the default holds
@@ -152,6 +256,12 @@ template <typename T>
 static napi_value matmul4As(napi_env env, const float* x, const unsigned* packed, const float* code, const float* scale, float* y,
                             long long N, long long rows, long long cols, int shift, bool gradInput, unsigned* overflow) {
   long long k = gradInput ? rows : cols, nOut = gradInput ? cols : rows;
+  size_t gemvSmem = (size_t)(N * cols) * sizeof(T);
+  if (!gradInput && N <= gemvMaxRows() && cols % 8 == 0 && gemvSmem <= kGemvSmemBytes && rows < (1ll << 31)) {
+    kGemv4<T><<<gemvGrid((unsigned)rows, gemvSmem), kGemvWarps * 32, gemvSmem, gStream>>>(x, packed, code, scale, y, (int)N, (unsigned)rows, (unsigned)cols, shift, overflow);
+    LAUNCH_CHECK();
+    return nullptr;
+  }
   // Slices: forward, nr rows of W (columns [r0, r0 + nr) of y); input gradient, nc columns of W (columns of y).
   // Each slice is a multiple of 8 elements wide, balanced over ceil(rows·cols / chunk) slices.
   long long slices = cols % 8 == 0 ? (rows * cols + dequantChunkElems() - 1) / dequantChunkElems() : 1;
