@@ -98,6 +98,38 @@ function stepFlops(cfg: LlamaConfig, tokens: number, seq: number, ckptLayers: nu
   return { model, hardware };
 }
 
+/**
+ * Where a decoded token's time goes: ms JavaScript takes to queue one cached forward (tfjs, our
+ * kernels' JS, the addon calls and launches; garbage collection included), then ms waiting for its
+ * logits (the GPU finishing what was queued): means over `n` tokens after the prompt, and the
+ * median queue time. The model calls generate makes, without its sampling.
+ */
+function decodeSplit(model: LlamaForCausalLM, prompt: number[], n: number): Record<string, number> {
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+  const wasTraining = model.training;
+  model.eval();
+  let out = model.forward({ inputIds: [prompt], useCache: true });
+  let cache = out.pastKeyValues!;
+  out.logits.dataSync();
+  out.logits.dispose();
+  const queue: number[] = [], wait: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    out = model.forward({ inputIds: [[prompt[i]]], pastKeyValues: cache, useCache: true });
+    const t1 = performance.now();
+    out.logits.dataSync(); // (1, 1, V)
+    wait.push(performance.now() - t1);
+    queue.push(t1 - t0);
+    cache.dispose();
+    cache = out.pastKeyValues!;
+    out.logits.dispose();
+  }
+  cache.dispose();
+  model.train(wasTraining);
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  return { decodeQueueMs: +mean(queue).toFixed(2), decodeWaitMs: +mean(wait).toFixed(2), decodeQueueMedianMs: +median(queue).toFixed(2) };
+}
+
 async function main(): Promise<void> {
   await ensureBackend();
   const onCuda = tf.getBackend() === 'cuda';
@@ -206,7 +238,7 @@ async function main(): Promise<void> {
       streamer: (_tokens, s) => { if (s === 0) firstTokenS = (performance.now() - t0) / 1000; },
     });
     const genS = (performance.now() - t0) / 1000;
-    result.generate = { prompt: T, newTokens: out[0].length - T, seconds: +genS.toFixed(2), tokensPerS: +((out[0].length - T) / genS).toFixed(1), prefillS: +firstTokenS.toFixed(3), decodeTokensPerS: +((out[0].length - T - 1) / (genS - firstTokenS)).toFixed(1) };
+    result.generate = { prompt: T, newTokens: out[0].length - T, seconds: +genS.toFixed(2), tokensPerS: +((out[0].length - T) / genS).toFixed(1), prefillS: +firstTokenS.toFixed(3), decodeTokensPerS: +((out[0].length - T - 1) / (genS - firstTokenS)).toFixed(1), ...decodeSplit(base, prompt, Math.min(gen, 32)) };
   }
   const line = JSON.stringify(result);
   console.log(line);
