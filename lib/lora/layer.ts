@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from '../nn/custom_grad';
 import { Module } from '../nn/module';
 import { frozenLinear, Linear, type FrozenLinear, type LinearLike } from '../nn/linear';
 import { mixSeed } from '../nn/seed';
+import { dropout } from '../nn/dropout';
 import { matMulAcc } from '../nn/matmul_acc';
 import type { InitLoraWeights } from './config';
 import { ArgumentError, show } from '../errors';
@@ -99,7 +101,7 @@ export class LoraLinear extends Module implements LinearLike, SwigluInputLinear 
     if (base) return this.fusedForward(x, base);
     return tf.tidy(() => {
       const y = this.base_layer.forward(x);
-      const dropped = this.training && this.loraDropout > 0 ? tf.dropout(x, this.loraDropout, undefined, mixSeed(this.seed, 3, this.dropoutCalls++)) : x;
+      const dropped = this.training && this.loraDropout > 0 ? dropout(x, this.loraDropout, mixSeed(this.seed, 3, this.dropoutCalls++)) : x;
       const delta = this.loraB.forward(this.loraA.forward(dropped)); // (..., out)
       return tf.add(y, tf.mul(delta, this.scaling));
     });
@@ -119,7 +121,7 @@ export class LoraLinear extends Module implements LinearLike, SwigluInputLinear 
    * which gives dx = base′(dy) + s·(dy·B)·A, dA = s·(dy·B)ᵀ·x and dB = s·dyᵀ·(x·Aᵀ).
    */
   private fusedForward(x: tf.Tensor, base: FrozenLinear): tf.Tensor {
-    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [xIn, a, b, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
       const x2 = tf.reshape(xIn, [-1, this.inFeatures]) as tf.Tensor2D; // (N, in)
       save([x2]);
@@ -146,7 +148,7 @@ export class LoraLinear extends Module implements LinearLike, SwigluInputLinear 
     if (g.shape.join(',') !== u.shape.join(',') || g.shape[g.rank - 1] !== this.inFeatures) {
       throw new ArgumentError(`LoraLinear.forwardSwiglu: gate ${show(g.shape)} and up ${show(u.shape)} must have one shape ending in in_features ${this.inFeatures}`);
     }
-    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [gIn, uIn, a, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
       save([gIn, uIn]);
       const x2 = tf.reshape(swiglu(gIn, uIn), [-1, this.inFeatures]) as tf.Tensor2D; // (N, in)

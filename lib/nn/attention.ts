@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from './custom_grad';
 import { ArgumentError, show } from '../errors';
 import { ropeHeads } from './rope';
 import { backendHasKernels } from '../backend/kernel_registry';
@@ -62,7 +63,7 @@ export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.
   if (fused && (mask.shape[0] === B || mask.shape[0] === 1) && [q, k, v, mask].every((t) => t.dtype === 'float32')) {
     // One forward kernel (the probabilities, or what rebuilds them, kept for the backward pass), one backward.
     const attrs = { scale: 1 / Math.sqrt(D), causal };
-    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [qt, kt, vt, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const [out, probs] = tf.engine().runKernel(FUSED_ATTENTION, { q: qt, k: kt, v: vt, mask }, attrs) as tf.Tensor[];
       save([qt, kt, vt, probs, out, mask]); // the mask too: the caller's tidy may have freed it before the backward pass
@@ -119,7 +120,7 @@ export function ropeAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, co
   }
   const attrs = { numHeads, numKvHeads, scale: 1 / Math.sqrt(D), causal };
   if (backendHasKernels(FUSED_ROPE_ATTENTION, FUSED_ROPE_ATTENTION_GRAD) && [q, k, v, cos, sin, mask].every((t) => t.dtype === 'float32')) {
-    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [qt, kt, vt, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const [out, qr, kr, vh, probs] = tf.engine().runKernel(FUSED_ROPE_ATTENTION, { q: qt, k: kt, v: vt, cos, sin, mask }, attrs) as tf.Tensor[];
       save([qr, kr, vh, probs, cos, sin, out, mask]);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from './custom_grad';
 import { ArgumentError, show } from '../errors';
 import { Module } from './module';
 
@@ -10,7 +11,7 @@ import { Module } from './module';
 export function embeddingLookup(weight: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   if (ids.dtype !== 'int32') throw new ArgumentError(`embeddingLookup: \`ids\` must be int32, got ${show(ids.dtype)}`);
   const [vocab, dim] = weight.shape;
-  const lookup = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const lookup = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [w, i, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([i]);
     const flat = tf.reshape(i, [-1]); // (N)

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from './custom_grad';
 import { Module } from './module';
 import * as unkept from './unkept';
 
@@ -87,7 +88,7 @@ export class Linear extends Module implements LinearLike, FrozenLinear {
   }
 
   private frozenProduct(x2: tf.Tensor2D): tf.Tensor2D {
-    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
       value: this.matmul2d(args[0] as tf.Tensor2D), // (N, out)
       gradFunc: (dy: tf.Tensor) => this.inputGradient(dy as tf.Tensor2D), // (N, in)
     }));

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from './custom_grad';
 import { ArgumentError, show } from '../errors';
 import { Module } from './module';
 import { pyFloat } from './repr';
@@ -36,13 +37,13 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor
     };
     const dx = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(FUSED_RMS_NORM_GRAD, { x: saved[0], weight, rstd: saved[1], dy }, {}) as tf.Tensor;
     if (frozen) {
-      const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
         const [xt, save] = args as [tf.Tensor, tf.GradSaveFunc];
         return { value: forward(xt, save), gradFunc: dx };
       });
       return f(x);
     }
-    const g = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const g = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [xt, , save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       return {
         value: forward(xt, save),

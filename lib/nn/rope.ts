@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from './custom_grad';
 import { ArgumentError, show } from '../errors';
 import { backendHasKernels } from '../backend/kernel_registry';
 import { splitHeads } from './heads';
@@ -103,7 +104,7 @@ export function applyRotaryPosEmb(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tens
   }
   if (D % 2 !== 0) throw new ArgumentError(`applyRotaryPosEmb: head dimension ${D} must be even`);
   if (backendHasKernels(FUSED_ROPE, FUSED_ROPE_GRAD) && [x, cos, sin].every((t) => t.dtype === 'float32')) {
-    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [xt, save] = args as [tf.Tensor, tf.GradSaveFunc];
       save([cos, sin]); // kept for the backward pass: the caller may dispose its tables first
       return {
@@ -131,7 +132,7 @@ export function ropeHeads(y: tf.Tensor3D, nHeads: number, cos: tf.Tensor4D, sin:
   if (!backendHasKernels(FUSED_ROPE_HEADS, FUSED_ROPE_HEADS_GRAD) || cos.shape[0] !== B || cos.shape[2] !== T || cos.shape[3] !== D) {
     return tf.tidy(() => applyRotaryPosEmb(splitHeads(y, nHeads), cos, sin));
   }
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [yt, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([cos, sin]);
     return {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from './custom_grad';
 import { ArgumentError, show } from '../errors';
 import { backendHasKernels } from '../backend/kernel_registry';
 import { gradsReleasing } from '../train/grads';
@@ -20,7 +21,7 @@ export function swiglu(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
   if (!backendHasKernels(FUSED_SWIGLU, FUSED_SWIGLU_GRAD)) {
     return tf.tidy(() => tf.mul(tf.mul(g, tf.sigmoid(g)), u));
   }
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [gt, ut, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([gt, ut]);
     return {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from './custom_grad';
 import { ArgumentError, show } from '../errors';
 
 /**
@@ -14,7 +15,7 @@ import { ArgumentError, show } from '../errors';
 export function add<T extends tf.Tensor>(a: T, b: T): T {
   if (a.shape.join(',') !== b.shape.join(',')) throw new ArgumentError(`unkept.add: \`a\` ${show(a.shape)} and \`b\` ${show(b.shape)} must have the same shape`, 'use tf.add to broadcast');
   if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new ArgumentError(`unkept.add: \`a\` and \`b\` must be float32, got ${a.dtype} and ${b.dtype}`);
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, y] = args as tf.Tensor[];
     return {
       value: tf.add(x, y),
@@ -29,7 +30,7 @@ export function add<T extends tf.Tensor>(a: T, b: T): T {
 export function reshape<R extends tf.Rank>(x: tf.Tensor, shape: number[]): tf.Tensor<R> {
   if (x.dtype !== 'float32') return tf.reshape<tf.Rank>(x, shape) as tf.Tensor<R>;
   const inShape = x.shape;
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+  const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
     value: tf.reshape(args[0] as tf.Tensor, shape),
     gradFunc: (dy: tf.Tensor) => tf.reshape(dy, inShape),
   }));

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from '../nn/custom_grad';
 import { Module } from '../nn/module';
 import type { FrozenLinear, LinearLike } from '../nn/linear';
 import * as unkept from '../nn/unkept';
@@ -166,7 +167,7 @@ export class Linear4bit extends Module implements LinearLike, FrozenLinear {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const x2 = unkept.reshape<tf.Rank.R2>(x, [-1, this.inFeatures]); // (N, in); tf.reshape would keep x for the backward pass
-      const matmul = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+      const matmul = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
         value: this.product(args[0] as tf.Tensor2D, false), // (N, out)
         gradFunc: (dy: tf.Tensor) => this.product(dy as tf.Tensor2D, true), // (N, in)
       }));
