@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD } from '../../nn/cross_entropy';
 import { FUSED_ADAMW } from '../../train/optim/adamw';
 import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../../nn/swiglu';
+import { FUSED_DROPOUT } from '../../nn/dropout';
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD } from '../../nn/rms_norm';
 import type { Fn } from './kernels';
 import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD, FUSED_ROPE_ATTENTION, FUSED_ROPE_ATTENTION_GRAD } from '../../nn/attention';
@@ -174,6 +175,12 @@ const kernels: Record<string, Fn> = {
     return rope(backend, x, cos, sin, [B, H, T, HD / H], true, false, false);
   },
   [FUSED_ROPE_HEADS_GRAD]: ({ inputs: { dy, cos, sin }, backend }) => rope(backend, dy, cos, sin, dy.shape as [number, number, number, number], false, true, true),
+  // {x} attrs {rate, seed} → x · mask / (1 − rate); its gradient is the same kernel on dy (lib/nn/dropout.ts).
+  [FUSED_DROPOUT]: ({ inputs: { x }, backend, attrs }) => {
+    const y = backend.makeDeviceOutput(x.shape);
+    backend.addon.dropout(backend.devicePtr(x), backend.devicePtr(y), tf.util.sizeFromShape(x.shape), attrs.seed as number, attrs.rate as number);
+    return y;
+  },
   [FUSED_SWIGLU]: ({ inputs, backend }) => {
     const { g, u } = inputs;
     const y = backend.makeDeviceOutput(g.shape);

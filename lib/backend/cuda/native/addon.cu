@@ -620,6 +620,25 @@ static napi_value RandomFill(napi_env env, napi_callback_info info) {  // (y, n,
   kRandom<<<gridFor(n), 256, 0, gStream>>>(argPtr(env, a[0]), n, (unsigned long long)argNumber(env, a[2]), (int)argNumber(env, a[3]), (float)argNumber(env, a[4]), (float)argNumber(env, a[5]));
   LAUNCH_CHECK(); return nullptr;
 }
+// Dropout from the same generator: element i is kept when its uniform u(seed, i) ≥ rate, then
+// scaled by 1 / (1 − rate). The mask is never stored: the gradient runs this again on dy with the
+// same seed, which redraws it. x may be y.
+__global__ void kDropout(const float* x, float* y, long long n, unsigned long long seed, float rate, float scale) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    unsigned long long r = mix64(seed * 0x2545F4914F6CDD1Dull + (unsigned long long)i);
+    float u = ((r >> 40) + 0.5f) * (1.0f / 16777216.0f);
+    y[i] = u >= rate ? x[i] * scale : 0.f;
+  }
+}
+static napi_value Dropout(napi_env env, napi_callback_info info) {  // (x, y, n, seed, rate)
+  if (!ensureInit(env)) return nullptr;
+  auto a = args(env, info, 5);
+  long long n = (long long)argNumber(env, a[2]);
+  if (n == 0) return nullptr;
+  float rate = (float)argNumber(env, a[4]);
+  kDropout<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), n, (unsigned long long)argNumber(env, a[3]), rate, 1.f / (1.f - rate));
+  LAUNCH_CHECK(); return nullptr;
+}
 // Double-quantized absmax on the device: scale[b] = nestedCode[byte b of words] · nestedAbsmax[b / nestedBlock] + offset.
 __global__ void kNestedScales(const unsigned* words, const float* nestedCode, const float* nestedAbsmax, float* scale, long long nBlocks, long long nestedBlock, float offset) {
   for (long long b = blockIdx.x * (long long)blockDim.x + threadIdx.x; b < nBlocks; b += (long long)gridDim.x * blockDim.x) {
@@ -912,7 +931,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul); EXPORT("toBf16", ToBf16); EXPORT("fromBf16", FromBf16); EXPORT("rope", Rope);
   EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
   EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4); EXPORT("intToFloat", IntToFloat);
-  EXPORT("randomFill", RandomFill); EXPORT("ceForward", CeForward); EXPORT("ceBackward", CeBackward); EXPORT("adamwStep", AdamWStep); EXPORT("matmul4", Matmul4); EXPORT("float16Overflow", Float16Overflow);
+  EXPORT("randomFill", RandomFill); EXPORT("dropout", Dropout); EXPORT("ceForward", CeForward); EXPORT("ceBackward", CeBackward); EXPORT("adamwStep", AdamWStep); EXPORT("matmul4", Matmul4); EXPORT("float16Overflow", Float16Overflow);
   EXPORT("adamw8bitStep", AdamW8bitStep);
   EXPORT("swiglu", Swiglu); EXPORT("swigluGrad", SwigluGrad); EXPORT("rmsNorm", RmsNorm); EXPORT("rmsNormGrad", RmsNormGrad);
   EXPORT("maskedSoftmax", MaskedSoftmax); EXPORT("softmaxGrad", SoftmaxGrad); EXPORT("nestedScales", NestedScales);
