@@ -102,6 +102,10 @@ async function main(): Promise<void> {
   cases.push({ name: 'concat axis 1', run: () => tf.concat([seeded([2, 3], 22), seeded([2, 5], 23)], 1), tol: 0 });
   cases.push({ name: 'concat axis 0 (3-D)', run: () => tf.concat([seeded([2, 3, 4], 22), seeded([1, 3, 4], 23)], 0), tol: 0 });
   cases.push({ name: 'stack axis 1', run: () => tf.stack([seeded([2, 3], 22), seeded([2, 3], 23)], 1), tol: 0 });
+  // A KV cache step: (B, Hkv, S, D) + (B, Hkv, 1, D) along S, one joinRows kernel; 9 parts take one strided copy each.
+  cases.push({ name: 'concat axis 2 (KV cache step)', run: () => tf.concat([seeded([2, 3, 37, 16], 24), seeded([2, 3, 1, 16], 25)], 2), tol: 0 });
+  cases.push({ name: 'concat 3 parts, one empty', run: () => tf.concat([seeded([3, 5], 26), seeded([3, 0], 27), seeded([3, 7], 28)], 1), tol: 0 });
+  cases.push({ name: 'concat 9 parts', run: () => tf.concat(Array.from({ length: 9 }, (_, i) => seeded([4, i + 1], 30 + i)), 1), tol: 0 });
   cases.push({ name: 'split [2,5] axis 1 (second)', run: () => tf.split(seeded([3, 7, 2], 43), [2, 5], 1)[1], tol: 0 });
   cases.push({ name: 'where (2,3) mask', run: () => tf.where(tf.greater(seeded([2, 3], 44), 0), seeded([2, 3], 45), seeded([2, 3], 46)), tol: 0 });
   cases.push({ name: 'pad [[1,2],[0,3]] 0.5', run: () => tf.pad(seeded([3, 4], 47), [[1, 2], [0, 3]], 0.5), tol: 0 });

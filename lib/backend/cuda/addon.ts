@@ -29,6 +29,8 @@ export interface CudaAddon {
   fromBf16(x: number, y: number, n: number): void;
   strided(x: number, y: number, outShape: number[], inStrides: number[], base: number): void;
   copy2d(dst: number, dpitchBytes: number, src: number, spitchBytes: number, widthBytes: number, height: number): void;
+  /** out (outer, Σ widths) float32 = the parts' (outer, widths[i]) rows side by side, in one kernel; 1 to 8 parts. */
+  joinRows(out: number, parts: number[], widths: number[], outer: number): void;
   /** Rows of x (float32, or bfloat16 when xIsBf16) picked by int32 ids along one axis. */
   gather(x: number, idx: number, y: number, outer: number, axisSize: number, nIdx: number, inner: number, xIsBf16?: number): void;
   segmentSum(x: number, ids: number, y: number, nIds: number, inner: number, numSegments: number): void;

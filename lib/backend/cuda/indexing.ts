@@ -14,15 +14,25 @@ export function indexingKernels(fallback: (name: string) => Fn): Record<string, 
   const isFloat = (t: TensorInfo) => t.dtype === 'float32';
   const isIndex = (t: TensorInfo) => t.dtype === 'int32';
 
-  /** Copies the (outer, widths[i]) row blocks of each part side by side into out: concat / stack. */
+  /**
+   * Copies the (outer, widths[i]) row blocks of each part side by side into out: concat / stack.
+   * Up to 8 non-empty parts in one kernel (a KV cache grows by a concat per layer and token), more
+   * by one strided copy each.
+   */
   const joinRows: (backend: Parameters<Fn>[0]['backend'], parts: TensorInfo[], outShape: number[], outer: number) => TensorInfo =
     (backend, parts, outShape, outer) => {
       const out = backend.makeDeviceOutput(outShape);
-      const total = outer === 0 ? 0 : size(outShape) / outer;
+      if (outer === 0) return out;
+      const total = size(outShape) / outer;
+      const filled = parts.filter((p) => size(p.shape) > 0);
+      if (filled.length > 0 && filled.length <= 8) {
+        backend.addon.joinRows(backend.devicePtr(out), filled.map((p) => backend.devicePtr(p)), filled.map((p) => size(p.shape) / outer), outer);
+        return out;
+      }
       let col = 0;
-      for (const p of parts) {
-        const w = outer === 0 ? 0 : size(p.shape) / outer;
-        if (w > 0) backend.addon.copy2d(backend.devicePtr(out) + col * 4, total * 4, backend.devicePtr(p), w * 4, w * 4, outer);
+      for (const p of filled) {
+        const w = size(p.shape) / outer;
+        backend.addon.copy2d(backend.devicePtr(out) + col * 4, total * 4, backend.devicePtr(p), w * 4, w * 4, outer);
         col += w;
       }
       return out;

@@ -457,6 +457,28 @@ static napi_value Copy2d(napi_env env, napi_callback_info info) {  // (dst, dpit
   CUDA_OR_THROW(cudaMemcpy2DAsync(argPtr(env, a[0]), (size_t)argNumber(env, a[1]), argPtr(env, a[2]), (size_t)argNumber(env, a[3]), w, h, cudaMemcpyDeviceToDevice, gStream));
   return nullptr;
 }
+// Concat in one launch: out (outer, Σ widths) gets each part's (outer, width) rows side by side.
+constexpr int kMaxJoinParts = 8;
+struct JoinParts { const float* src[kMaxJoinParts]; long long width[kMaxJoinParts]; int n; };
+__global__ void kJoinRows(JoinParts p, float* out, long long outer, long long total) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < outer * total; i += (long long)gridDim.x * blockDim.x) {
+    long long r = i / total, c = i - r * total;
+    int k = 0;
+    while (k < p.n - 1 && c >= p.width[k]) c -= p.width[k++];
+    out[i] = p.src[k][r * p.width[k] + c];
+  }
+}
+static napi_value JoinRows(napi_env env, napi_callback_info info) {  // (out, partPtrs, widths, outer)
+  auto a = args(env, info, 4);
+  auto ptrs = argInts(env, a[1]), widths = argInts(env, a[2]);
+  long long outer = (long long)argNumber(env, a[3]);
+  if (ptrs.size() != widths.size() || ptrs.empty() || ptrs.size() > kMaxJoinParts) return throwError(env, "joinRows: 1 to 8 parts, one width each");
+  JoinParts p{}; p.n = (int)ptrs.size(); long long total = 0;
+  for (int k = 0; k < p.n; k++) { p.src[k] = (const float*)(uintptr_t)ptrs[k]; p.width[k] = widths[k]; total += widths[k]; }
+  if (outer * total == 0) return nullptr;
+  kJoinRows<<<gridFor(outer * total), 256, 0, gStream>>>(p, (float*)argPtr(env, a[0]), outer, total);
+  LAUNCH_CHECK(); return nullptr;
+}
 static napi_value Gather(napi_env env, napi_callback_info info) {  // (x, idx, y, outer, axisSize, nIdx, inner[, xIsBf16])
   size_t argc = 8; napi_value a[8]; napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
   long long outer = (long long)argNumber(env, a[3]), axis = (long long)argNumber(env, a[4]), nIdx = (long long)argNumber(env, a[5]), inner = (long long)argNumber(env, a[6]);
@@ -929,7 +951,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("memoryStats", MemoryStats); EXPORT("resetPeak", ResetPeak); EXPORT("upload", Upload); EXPORT("download", Download);
   EXPORT("sync", Sync); EXPORT("unary", Unary); EXPORT("binary", Binary); EXPORT("reduceRows", ReduceRows);
   EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul); EXPORT("toBf16", ToBf16); EXPORT("fromBf16", FromBf16); EXPORT("rope", Rope);
-  EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
+  EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("joinRows", JoinRows); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
   EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4); EXPORT("intToFloat", IntToFloat);
   EXPORT("randomFill", RandomFill); EXPORT("dropout", Dropout); EXPORT("ceForward", CeForward); EXPORT("ceBackward", CeBackward); EXPORT("adamwStep", AdamWStep); EXPORT("matmul4", Matmul4); EXPORT("float16Overflow", Float16Overflow);
   EXPORT("adamw8bitStep", AdamW8bitStep);
