@@ -85,7 +85,9 @@ export class Trainer {
     }
     if (this.args.optim.startsWith('paged_') && !pagedNoticeShown) {
       pagedNoticeShown = true;
-      console.info(`optim '${this.args.optim}': paging optimizer state between GPU and host memory has no meaning on CPU; using the same AdamW without paging.`);
+      console.info(tf.getBackend() === 'cuda'
+        ? `optim '${this.args.optim}': the optimizer state stays in GPU memory, never paged to the host (bitsandbytes pages it only when GPU memory runs out); otherwise the same AdamW.`
+        : `optim '${this.args.optim}': paging optimizer state between GPU and host memory has no meaning on CPU; using the same AdamW without paging.`);
     }
   }
 

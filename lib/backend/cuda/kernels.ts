@@ -153,6 +153,23 @@ const native: Record<string, Fn> = {
   Minimum: binary(BINARY.Minimum, 'Minimum'),
   Pow: binary(BINARY.Pow, 'Pow'),
   SquaredDifference: binary(BINARY.SquaredDifference, 'SquaredDifference'),
+  // Same-shaped float32 tensors summed on the device (clipGradNorm's sum of squares, gradient sums):
+  // the first two into a new output, each further one added into it in place.
+  AddN: ({ inputs, backend, attrs }) => {
+    const parts = (Array.isArray(inputs) ? inputs : Object.values(inputs)) as TensorInfo[];
+    if (!allFloat(...parts)) return fallback('AddN')({ inputs, backend, attrs });
+    if (parts.length === 1) {
+      backend.incRef(parts[0].dataId);
+      return { dataId: parts[0].dataId, shape: parts[0].shape, dtype: parts[0].dtype };
+    }
+    const out = backend.makeDeviceOutput(parts[0].shape);
+    const flat = [tf.util.sizeFromShape(parts[0].shape)], unit = [1]; // one contiguous run
+    if (flat[0] === 0) return out;
+    for (let i = 1; i < parts.length; i++) {
+      backend.addon.binary(BINARY.Add, backend.devicePtr(i === 1 ? parts[0] : out), backend.devicePtr(parts[i]), backend.devicePtr(out), flat, unit, unit);
+    }
+    return out;
+  },
   ...Object.fromEntries(Object.entries(UNARY).map(([name, op]) => [name, unary(op, name)])),
   Sum: reduce(REDUCE.Sum, 'Sum'),
   Max: reduce(REDUCE.Max, 'Max'),

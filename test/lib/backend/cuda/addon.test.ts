@@ -3,12 +3,20 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { addonPath, loadAddon } from '../../../../lib/backend/cuda/addon';
-import { registerCudaBackend } from '../../../../lib/backend/cuda';
+import { registerCudaBackend, type CudaBackend } from '../../../../lib/backend/cuda';
 import * as tf from '@tensorflow/tfjs';
 import { dequantize4bitOp } from '../../../../lib/quant/dequantize_op';
 import { Linear4bit } from '../../../../lib/quant/linear4bit';
 import { roundToFloat16 } from '../../../../lib/quant/float16';
 import { join } from 'node:path';
+import { AutoModelForCausalLM, LlamaForCausalLM } from '../../../../lib/model/llama';
+import { BitsAndBytesConfig } from '../../../../lib/quant/bnb_config';
+import { prepareModelForKbitTraining } from '../../../../lib/quant/prepare';
+import { LoraConfig } from '../../../../lib/lora/config';
+import { getPeftModel } from '../../../../lib/lora/peft_model';
+import { Trainer } from '../../../../lib/train/trainer';
+import { TrainingArguments, type OptimName } from '../../../../lib/train/training_args';
+import { mulberry32 } from '../../../../lib/random';
 import { packageRoot } from '../../../../lib/package_root';
 import { tempDir } from '../../../tmp';
 
@@ -57,7 +65,7 @@ if (!hasGpu) test('selecting cuda where no GPU answers gives one reason naming t
   assert.equal(loadAddon().addon, undefined);
 });
 
-if (hasGpu) test('on a GPU: gather and its gradient, int32 one-hot, split/concat and Dequantize4bit match the CPU backend and free their device memory', async () => {
+if (hasGpu) test('on a GPU: gather and its gradient, int32 one-hot, split/concat, AddN and Dequantize4bit match the CPU backend and free their device memory', async () => {
   assert.equal(registerCudaBackend().ok, true);
   const run = () => tf.tidy(() => {
     const ids = tf.tensor2d([[3, 1, 9], [0, 9, 3]], [2, 3], 'int32');
@@ -71,7 +79,8 @@ if (hasGpu) test('on a GPU: gather and its gradient, int32 one-hot, split/concat
       code: tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i - 7.5) / 7.5)),
       absmax: tf.tensor1d([0.5]),
     }, { shape: [8, 8], blocksize: 64, transpose: true, nested: false, nestedBlocksize: 256, offset: 0 });
-    return tf.concat([g.flatten(), oh.flatten(), cat.flatten(), w.flatten()]);
+    const sum3 = tf.addN([table, tf.mul(table, 2), tf.sin(table)]), sum1 = tf.addN([table]);
+    return tf.concat([g.flatten(), oh.flatten(), cat.flatten(), w.flatten(), sum3.flatten(), sum1.flatten()]);
   });
   await tf.setBackend('cpu');
   const want = run();
@@ -161,4 +170,65 @@ if (hasGpu) test('on a GPU: Linear4bit with compute dtype float16 rounds x and W
   backend.addon.float16Overflow(1);
   tf.dispose([w, x, c, xBig]);
   layer.dispose();
+});
+
+/**
+ * The walkthrough's whole path on a tiny model, on the device: a 4-bit load (NF4, double
+ * quantization), prepareModelForKbitTraining with checkpointing, LoRA on all seven linears with
+ * dropout, the Trainer (paged 8-bit AdamW or AdamW, clipping, warm-up, evaluation, a saved
+ * checkpoint), then greedy and sampled generation with the KV cache. Returns the kernels that
+ * went to the CPU backend instead (the backend's one-time fallback warnings).
+ */
+async function walkthroughKernels(backend: CudaBackend, computeDtype: 'float16' | 'bfloat16', optim: OptimName): Promise<string[]> {
+  const forwarded: string[] = [];
+  const warnFallback = backend.warnFallback;
+  backend.warnFallback = (kernelName: string) => { forwarded.push(kernelName); };
+  try {
+    const dir = tempDir('cuda-walk');
+    // Head size 64: the flash attention kernels' size, when matmuls are bf16.
+    const tiny = LlamaForCausalLM.fromConfig({ vocabSize: 96, hiddenSize: 128, intermediateSize: 256, numHiddenLayers: 2, numAttentionHeads: 2, numKeyValueHeads: 1, headDim: 64, initializerRange: 0.05 }, { seed: 3 });
+    await tiny.savePretrained(`${dir}/model`, { dtype: 'F32' });
+    tiny.dispose();
+    const base = await AutoModelForCausalLM.fromPretrained(`${dir}/model`, { quantizationConfig: new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4', bnb4bitUseDoubleQuant: true, bnb4bitComputeDtype: computeDtype }) });
+    prepareModelForKbitTraining(base);
+    const model = getPeftModel(base, new LoraConfig({ r: 8, loraAlpha: 16, loraDropout: 0.05, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], bias: 'none', taskType: 'CAUSAL_LM' }), { warn: false });
+    const random = mulberry32(5);
+    const rows = Array.from({ length: 8 }, () => ({ input_ids: Array.from({ length: 6 + Math.floor(random() * 20) }, () => 1 + Math.floor(random() * 90)) }));
+    const trainer = new Trainer({
+      model,
+      args: new TrainingArguments({ outputDir: `${dir}/out`, maxSteps: 2, perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, learningRate: 1e-3, warmupSteps: 1, loggingSteps: 1, evalStrategy: 'steps', evalSteps: 2, saveStrategy: 'steps', saveSteps: 2, optim, gradientCheckpointing: true, seed: 7, disableTqdm: true }),
+      trainDataset: rows.slice(0, 6),
+      evalDataset: rows.slice(6),
+    });
+    await trainer.train();
+    assert.ok(trainer.state.logHistory.some((e) => 'eval_loss' in e && Number.isFinite(e.eval_loss)));
+    model.eval();
+    const greedy = await model.generate({ inputIds: [[5, 6, 7], [9, 10, 11]], maxNewTokens: 4, eosTokenId: [] });
+    const sampled = await model.generate({ inputIds: [[5, 6, 7]], maxNewTokens: 4, eosTokenId: [], doSample: true, temperature: 0.7, topP: 0.9, seed: 1 });
+    assert.deepEqual([greedy[0].length, greedy[1].length, sampled[0].length], [7, 7, 7]);
+    trainer.optimizer!.dispose();
+    model.dispose();
+  } finally {
+    backend.warnFallback = warnFallback;
+  }
+  return forwarded;
+}
+
+// Registered only where a GPU answers, like the tests above.
+if (hasGpu) test('on a GPU: the walkthrough\'s training, evaluation and generation run every kernel on the device (fp32, bf16 matmuls with flash attention; float16 and bfloat16 compute)', async () => {
+  assert.equal(registerCudaBackend().ok, true);
+  await tf.setBackend('cuda');
+  const backend = tf.backend() as unknown as CudaBackend;
+  const bf16Matmul = backend.bf16Matmul;
+  const before = tf.memory().numTensors;
+  try {
+    for (const [matmul, computeDtype, optim] of [[false, 'float16', 'paged_adamw_8bit'], [true, 'bfloat16', 'adamw_torch'], [true, 'float16', 'paged_adamw_8bit']] as const) {
+      backend.bf16Matmul = matmul;
+      const forwarded = await walkthroughKernels(backend, computeDtype, optim);
+      assert.deepEqual([...new Set(forwarded)], [], `${matmul ? 'bf16' : 'fp32'} matmuls, compute ${computeDtype}, ${optim}: kernels forwarded to the CPU`);
+    }
+  } finally {
+    backend.bf16Matmul = bf16Matmul;
+  }
+  assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
 });
