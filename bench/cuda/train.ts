@@ -4,7 +4,7 @@
  * is an NF4 Linear4bit (random 4-bit codes, absmax per 64-block), embeddings / lm_head / norms
  * float32 as bitsandbytes leaves them. One process per configuration so each peak is its own.
  *
- *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt | --ckpt-layers N] [--steps 3] [--gen 128] [--profile] [--logits] [--tfjs-grads] [--compute-dtype bfloat16|float16] [--optim adamw|adamw_8bit] [--json FILE]
+ *   node dist/bench/cuda/train.js --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all [--ckpt | --ckpt-layers N] [--steps 3] [--gen 128] [--profile] [--logits] [--tfjs-grads] [--compute-dtype bfloat16|float16] [--optim adamw|adamw_8bit] [--lora-dropout P] [--json FILE]
  *
  * The loss comes straight from the last hidden states (`returnLogits: false`, the fused chunked
  * lm_head + cross-entropy) unless --logits asks for the (B, T, V) logits path. The frozen embedding
@@ -154,7 +154,9 @@ async function main(): Promise<void> {
   let t0 = performance.now();
   const base = new LlamaForCausalLM(cfg, new DeviceRandomInit(cfg.initializerRange, computeDtype));
   prepareModelForKbitTraining(base, { useGradientCheckpointing: ckpt, gradientCheckpointingKwargs: { layers: ckptLayers } });
-  const model = getPeftModel(base, new LoraConfig({ r, loraAlpha: alpha, targetModules: targets, loraDropout: 0, taskType: 'CAUSAL_LM' }), { warn: false });
+  // --lora-dropout: LoRA's dropout on the adapters' input (the walkthrough's lora_dropout=0.05); default 0.
+  const loraDropout = numberFlag('lora-dropout', 0);
+  const model = getPeftModel(base, new LoraConfig({ r, loraAlpha: alpha, targetModules: targets, loraDropout, taskType: 'CAUSAL_LM' }), { warn: false });
   model.train();
   const params = model.trainableParameters();
   // Frozen embedding / lm_head in bf16, as the peer's bf16 model holds them (--fp32-frozen keeps float32).
@@ -199,7 +201,7 @@ async function main(): Promise<void> {
   const tokens = B * T;
   const flops = stepFlops(cfg, tokens, T, ckptLayers);
   const result: Record<string, unknown> = {
-    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', computeDtype, optim, ckpt, ckptLayers, logits: flag('logits') === 'true', bf16Frozen, grads: tfjsGrads ? 'tf.variableGrads' : 'variableGradsReleasing', backend: describeBackend(),
+    shape, batch: B, seq: T, r, alpha, targets: flag('targets') ?? 'all', computeDtype, optim, loraDropout, ckpt, ckptLayers, logits: flag('logits') === 'true', bf16Frozen, grads: tfjsGrads ? 'tf.variableGrads' : 'variableGradsReleasing', backend: describeBackend(),
     attention: process.env.QLORA_TS_CUDA_FLASH === '0' ? 'probs' : 'flash', // the cuda kernels' path for head sizes 64/128 with bf16 matmuls
     trainable: params.reduce((n, p) => n + p.size, 0), buildS: +buildS.toFixed(2), firstStepS: +warmS.toFixed(2),
     stepS: times.map((t) => +t.toFixed(3)), tokensPerS: Math.round(tokens / stepS),

@@ -19,8 +19,8 @@ if [ "$mode" = all ] || [ "$mode" = ours ]; then
   [ -n "${CKPT_LAYERS_1B:-}" ] && QLORA_TS_CUDA_MATMUL=${QLORA_TS_CUDA_MATMUL:-bf16} ours --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all --ckpt-layers "$CKPT_LAYERS_1B"
   QLORA_TS_CUDA_MATMUL=${QLORA_TS_CUDA_MATMUL:-bf16} ours --shape 8b --batch 1 --seq 512 --r 32 --alpha 32 --targets qkv --ckpt --gen 64
   QLORA_TS_CUDA_MATMUL=${QLORA_TS_CUDA_MATMUL:-bf16} ours --shape 8b --batch 4 --seq 512 --r 32 --alpha 32 --targets qkv --ckpt --profile
-  # The walkthrough's settings: bnb_4bit_compute_dtype=float16, paged 8-bit AdamW.
-  QLORA_TS_CUDA_MATMUL=${QLORA_TS_CUDA_MATMUL:-bf16} ours --shape 8b --batch 4 --seq 512 --r 32 --alpha 32 --targets qkv --ckpt --compute-dtype float16 --optim adamw_8bit
+  # The walkthrough's settings: bnb_4bit_compute_dtype=float16, paged 8-bit AdamW, lora_dropout=0.05.
+  QLORA_TS_CUDA_MATMUL=${QLORA_TS_CUDA_MATMUL:-bf16} ours --shape 8b --batch 4 --seq 512 --r 32 --alpha 32 --targets qkv --ckpt --compute-dtype float16 --optim adamw_8bit --lora-dropout 0.05
 fi
 if [ "$mode" = all ] || [ "$mode" = peer ]; then
   peer --shape 1b --batch 8 --seq 512 --r 16 --alpha 32 --targets all --gen 64
