@@ -106,6 +106,10 @@ async function main(): Promise<void> {
   cases.push({ name: 'concat axis 2 (KV cache step)', run: () => tf.concat([seeded([2, 3, 37, 16], 24), seeded([2, 3, 1, 16], 25)], 2), tol: 0 });
   cases.push({ name: 'concat 3 parts, one empty', run: () => tf.concat([seeded([3, 5], 26), seeded([3, 0], 27), seeded([3, 7], 28)], 1), tol: 0 });
   cases.push({ name: 'concat 9 parts', run: () => tf.concat(Array.from({ length: 9 }, (_, i) => seeded([4, i + 1], 30 + i)), 1), tol: 0 });
+  // ArgMax on the device: the first maximum per row, as tfjs's CPU kernel (ties, a NaN first value kept, NaN skipped after it, all -inf).
+  cases.push({ name: 'argMax last axis (3,1000) and (2,1,128256)', run: () => tf.concat([tf.argMax(seeded([3, 1000], 52), -1), tf.reshape(tf.argMax(seeded([2, 1, 128256], 53), -1), [2])]), tol: 0 });
+  cases.push({ name: 'argMax ties, NaN, -inf', run: () => tf.argMax(tf.tensor2d([[1, 5, 5, 2, 5], [NaN, 3, 9, 1, 0], [2, NaN, 9, 9, 1], [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity]]), 1), tol: 0 });
+  cases.push({ name: 'argMax axis 0 (forwarded)', run: () => tf.argMax(seeded([5, 7], 54), 0), tol: 0 });
   cases.push({ name: 'split [2,5] axis 1 (second)', run: () => tf.split(seeded([3, 7, 2], 43), [2, 5], 1)[1], tol: 0 });
   cases.push({ name: 'where (2,3) mask', run: () => tf.where(tf.greater(seeded([2, 3], 44), 0), seeded([2, 3], 45), seeded([2, 3], 46)), tol: 0 });
   cases.push({ name: 'pad [[1,2],[0,3]] 0.5', run: () => tf.pad(seeded([3, 4], 47), [[1, 2], [0, 3]], 0.5), tol: 0 });

@@ -67,12 +67,6 @@ export function sampleToken(logits: Float32Array, o: { temperature: number; topK
   return order[keep - 1];
 }
 
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
-
 /** Greedy or sampled decoding with a KV cache; returns prompt + new ids per row, like transformers. */
 export async function generate(model: LlamaForCausalLM, options: GenerateOptions): Promise<number[][]> {
   const gc = model.generationConfig;
@@ -109,13 +103,14 @@ export async function generate(model: LlamaForCausalLM, options: GenerateOptions
     let nextPos = mask.map((row) => row.reduce((a, b) => a + b, 0));
     for (let step = 0; step < maxNew; step++) {
       const [, T, V] = out.logits.shape;
-      const last = tf.slice(out.logits, [0, T - 1, 0], [B, 1, V]);
-      const values = (await last.data()) as Float32Array;
-      tf.dispose([last, out.logits]);
+      const last = tf.slice(out.logits, [0, T - 1, 0], [B, 1, V]); // (B, 1, V)
+      // Greedy: the backend's ArgMax (the first maximum, as tfjs's CPU kernel scans), so only B ids are read back.
+      const picked = doSample ? last : tf.argMax(last, -1); // (B, 1) int32 when greedy
+      const values = (await picked.data()) as Float32Array | Int32Array;
+      tf.dispose([last, picked, out.logits]);
       const next = ids.map((_, b) => {
         if (finished[b]) return pad;
-        const row = values.subarray(b * V, (b + 1) * V);
-        return doSample ? sampleToken(row, sampling, rand) : argmax(row);
+        return doSample ? sampleToken(values.subarray(b * V, (b + 1) * V) as Float32Array, sampling, rand) : values[b];
       });
       next.forEach((id, b) => {
         ids[b].push(id);

@@ -16,6 +16,8 @@ export interface CudaAddon {
   unary(op: number, x: number, y: number, n: number): void;
   binary(op: number, a: number, b: number, y: number, outShape: number[], aStrides: number[], bStrides: number[]): void;
   reduceRows(op: number, x: number, y: number, outer: number, inner: number): void;
+  /** y (rows) int32 = the index of each row's largest value in x (rows, cols), tfjs ArgMax's choice (first maximum). */
+  argmaxRows(x: number, y: number, rows: number, cols: number): void;
   softmaxRows(x: number, y: number, rows: number, cols: number, log: number): void;
   transpose(x: number, y: number, inShape: number[], perm: number[]): void;
   fill(y: number, n: number, value: number): void;

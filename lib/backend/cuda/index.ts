@@ -6,6 +6,7 @@ import { registerCudaKernels } from './kernels';
 import { registerDequantizeKernel } from './dequantize';
 import { registerFusedKernels } from './fused';
 import { registerAdamW8bitKernel } from './adamw8bit';
+import { registerArgMaxKernel } from './argmax';
 
 /**
  * Registers the `cuda` backend with tfjs if the addon loads and a GPU answers; otherwise returns
@@ -20,6 +21,7 @@ export function registerCudaBackend(priority = 3): { ok: true } | { ok: false; r
   registerDequantizeKernel('cuda');
   registerFusedKernels('cuda');
   registerAdamW8bitKernel('cuda');
+  registerArgMaxKernel('cuda');
   return { ok: true };
 }
 

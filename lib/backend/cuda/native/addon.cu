@@ -6,6 +6,7 @@
 #include <cuda_bf16.h>
 #include <cmath>
 #include <cstdio>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -336,6 +337,37 @@ static napi_value ReduceRows(napi_env env, napi_callback_info info) {  // (op, x
   long long outer = (long long)argNumber(env, a[3]), inner = (long long)argNumber(env, a[4]);
   if (outer == 0) return nullptr;
   kReduceRows<<<(unsigned)outer, 256, 256 * sizeof(float), gStream>>>((int)argNumber(env, a[0]), (const float*)argPtr(env, a[1]), (float*)argPtr(env, a[2]), inner);
+  LAUNCH_CHECK(); return nullptr;
+}
+// Index of each row's largest value, as tfjs's ArgMax scans it (best = 0; best = j when x[j] > x[best]):
+// the first index of the row's maximum, NaN never taken past x[0] and a NaN x[0] kept. One block a row.
+__global__ void kArgmaxRows(const float* x, int* y, long long cols) {
+  const float* row = x + blockIdx.x * cols;
+  float best = -INFINITY; long long at = LLONG_MAX;  // at = LLONG_MAX: nothing seen (a NaN-only stretch)
+  for (long long j = threadIdx.x; j < cols; j += blockDim.x) {
+    float v = row[j];
+    if (v > best || (v == best && j < at)) { best = v; at = j; }
+  }
+  __shared__ float bestOf[32]; __shared__ long long atOf[32];
+  for (int o = 16; o > 0; o >>= 1) {
+    float b = __shfl_xor_sync(0xffffffffu, best, o); long long i = __shfl_xor_sync(0xffffffffu, at, o);
+    if (b > best || (b == best && i < at)) { best = b; at = i; }
+  }
+  unsigned warp = threadIdx.x / 32, lane = threadIdx.x & 31, warps = blockDim.x / 32;
+  if (lane == 0) { bestOf[warp] = best; atOf[warp] = at; }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (unsigned w = 1; w < warps; w++)
+      if (bestOf[w] > best || (bestOf[w] == best && atOf[w] < at)) { best = bestOf[w]; at = atOf[w]; }
+    y[blockIdx.x] = isnan(row[0]) || at == LLONG_MAX ? 0 : (int)at;
+  }
+}
+static napi_value ArgmaxRows(napi_env env, napi_callback_info info) {  // (x, y int32, rows, cols)
+  auto a = args(env, info, 4);
+  long long rows = (long long)argNumber(env, a[2]), cols = (long long)argNumber(env, a[3]);
+  if (rows == 0) return nullptr;
+  if (cols == 0) return throwError(env, "argmaxRows: rows of zero length have no largest value");
+  kArgmaxRows<<<(unsigned)rows, 1024, 0, gStream>>>((const float*)argPtr(env, a[0]), (int*)argPtr(env, a[1]), cols);
   LAUNCH_CHECK(); return nullptr;
 }
 static napi_value SoftmaxRows(napi_env env, napi_callback_info info) {  // (x, y, rows, cols, log)
@@ -951,7 +983,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   EXPORT("memoryStats", MemoryStats); EXPORT("resetPeak", ResetPeak); EXPORT("upload", Upload); EXPORT("download", Download);
   EXPORT("sync", Sync); EXPORT("unary", Unary); EXPORT("binary", Binary); EXPORT("reduceRows", ReduceRows);
   EXPORT("softmaxRows", SoftmaxRows); EXPORT("transpose", Transpose); EXPORT("fill", Fill); EXPORT("copy", Copy); EXPORT("matmul", Matmul); EXPORT("toBf16", ToBf16); EXPORT("fromBf16", FromBf16); EXPORT("rope", Rope);
-  EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("joinRows", JoinRows); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
+  EXPORT("strided", Strided); EXPORT("copy2d", Copy2d); EXPORT("argmaxRows", ArgmaxRows); EXPORT("joinRows", JoinRows); EXPORT("gather", Gather); EXPORT("segmentSum", SegmentSum);
   EXPORT("oneHot", OneHot); EXPORT("select", Select); EXPORT("padTile", PadTile); EXPORT("dequant4", Dequant4); EXPORT("intToFloat", IntToFloat);
   EXPORT("randomFill", RandomFill); EXPORT("dropout", Dropout); EXPORT("ceForward", CeForward); EXPORT("ceBackward", CeBackward); EXPORT("adamwStep", AdamWStep); EXPORT("matmul4", Matmul4); EXPORT("float16Overflow", Float16Overflow);
   EXPORT("adamw8bitStep", AdamW8bitStep);
