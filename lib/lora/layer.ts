@@ -9,6 +9,12 @@ import type { InitLoraWeights } from './config';
 import { ArgumentError, show } from '../errors';
 import { swiglu, swigluGrad, type SwigluInputLinear } from '../nn/swiglu';
 
+/** One call's dropout on the adapter's input: its rate and the seed that draws (and redraws) its mask. */
+interface AdapterDropout {
+  rate: number;
+  seed: number;
+}
+
 /** PEFT's ModuleDict of adapters: one module per adapter name (`lora_A.default.weight`); qlora-ts has one, 'default'. */
 export class ModuleDict<T extends Module = Linear> extends Module {
   constructor(public default_: T) {
@@ -101,34 +107,45 @@ export class LoraLinear extends Module implements LinearLike, SwigluInputLinear 
     if (base) return this.fusedForward(x, base);
     return tf.tidy(() => {
       const y = this.base_layer.forward(x);
-      const dropped = this.training && this.loraDropout > 0 ? dropout(x, this.loraDropout, mixSeed(this.seed, 3, this.dropoutCalls++)) : x;
+      const drop = this.nextDropout();
+      const dropped = drop ? dropout(x, drop.rate, drop.seed) : x;
       const delta = this.loraB.forward(this.loraA.forward(dropped)); // (..., out)
       return tf.add(y, tf.mul(delta, this.scaling));
     });
   }
 
-  /** The frozen base layer when the adapter can run as one op (no dropout now, no adapter bias). */
+  /** The frozen base layer when the adapter can run as one op (no adapter bias). */
   private fusableBase(): FrozenLinear | undefined {
     const base = frozenLinear(this.base_layer);
-    const dropout = this.training && this.loraDropout > 0;
-    return base && !dropout && !this.loraA.bias && !this.loraB.bias ? base : undefined;
+    return base && !this.loraA.bias && !this.loraB.bias ? base : undefined;
   }
 
   /**
-   * The same y = base(x) + (x·Aᵀ)·Bᵀ · scaling as one custom-gradient op over a frozen base
-   * (no dropout): the tape records one node instead of about twenty (reshapes, matmuls, the scaling
-   * and the sum, each with copies of its inputs kept), and only x is kept for the backward pass,
-   * which gives dx = base′(dy) + s·(dy·B)·A, dA = s·(dy·B)ᵀ·x and dB = s·dyᵀ·(x·Aᵀ).
+   * This call's dropout on the adapter's input, or undefined when none (evaluation, rate 0). Each
+   * call draws the next seed, as the unfused path does, so checkpointed layers replay the masks.
+   */
+  private nextDropout(): AdapterDropout | undefined {
+    return this.training && this.loraDropout > 0 ? { rate: this.loraDropout, seed: mixSeed(this.seed, 3, this.dropoutCalls++) } : undefined;
+  }
+
+  /**
+   * The same y = base(x) + (d(x)·Aᵀ)·Bᵀ · scaling as one custom-gradient op over a frozen base, d
+   * being the adapter's dropout (the identity without one): the tape records one node instead of
+   * about twenty (reshapes, matmuls, the scaling and the sum, each with copies of its inputs kept),
+   * and only x is kept for the backward pass, which gives dx = base′(dy) + d(s·(dy·B)·A),
+   * dA = s·(dy·B)ᵀ·d(x) and dB = s·dyᵀ·(d(x)·Aᵀ). Dropout's mask depends only on its seed, so the
+   * backward pass redraws d(x) from x, and d's gradient is d itself.
    */
   private fusedForward(x: tf.Tensor, base: FrozenLinear): tf.Tensor {
+    const drop = this.nextDropout();
     const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [xIn, a, b, save] = args as [tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
       const x2 = tf.reshape(xIn, [-1, this.inFeatures]) as tf.Tensor2D; // (N, in)
       save([x2]);
       return {
-        value: tf.reshape(this.fusedProduct(x2, a, b, base), [...xIn.shape.slice(0, -1), this.outFeatures]),
+        value: tf.reshape(this.fusedProduct(x2, a, b, base, drop), [...xIn.shape.slice(0, -1), this.outFeatures]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-          const [dx, dA, dB] = this.fusedBackward(saved[0] as tf.Tensor2D, dy, a, b, base, false);
+          const [dx, dA, dB] = this.fusedBackward(saved[0] as tf.Tensor2D, dy, a, b, base, false, drop);
           return [tf.reshape(dx, xIn.shape), dA, dB];
         }),
       };
@@ -148,18 +165,19 @@ export class LoraLinear extends Module implements LinearLike, SwigluInputLinear 
     if (g.shape.join(',') !== u.shape.join(',') || g.shape[g.rank - 1] !== this.inFeatures) {
       throw new ArgumentError(`LoraLinear.forwardSwiglu: gate ${show(g.shape)} and up ${show(u.shape)} must have one shape ending in in_features ${this.inFeatures}`);
     }
+    const drop = this.nextDropout();
     const f = customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [gIn, uIn, a, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
       save([gIn, uIn]);
       const x2 = tf.reshape(swiglu(gIn, uIn), [-1, this.inFeatures]) as tf.Tensor2D; // (N, in)
       return {
-        value: tf.reshape(this.fusedProduct(x2, a, b, base), [...gIn.shape.slice(0, -1), this.outFeatures]),
+        value: tf.reshape(this.fusedProduct(x2, a, b, base, drop), [...gIn.shape.slice(0, -1), this.outFeatures]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
           const [gs, us] = saved;
           const act = swiglu(gs, us); // recomputed
           const xs = tf.reshape(act, [-1, this.inFeatures]) as tf.Tensor2D; // (N, in)
           act.dispose(); // xs holds the buffer, which fusedBackward frees before dx is made
-          const [dx, dA, dB] = this.fusedBackward(xs, dy, a, b, base, true);
+          const [dx, dA, dB] = this.fusedBackward(xs, dy, a, b, base, true, drop);
           return [...swigluGrad(gs, us, tf.reshape(dx, gs.shape)), dA, dB];
         }),
       };
@@ -167,24 +185,35 @@ export class LoraLinear extends Module implements LinearLike, SwigluInputLinear 
     return f(g, u, this.loraA.weight, this.loraB.weight);
   }
 
-  /** x2 (N, in) → base(x2) + s·(x2·Aᵀ)·Bᵀ (N, out), the scaling and the sum inside one GEMM. */
-  private fusedProduct(x2: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, base: FrozenLinear): tf.Tensor2D {
-    const xa = tf.matMul(x2, a, false, true) as tf.Tensor2D; // (N, r)
+  /** x2 (N, in) → base(x2) + s·(d(x2)·Aᵀ)·Bᵀ (N, out), the scaling and the sum inside one GEMM; d the dropout. */
+  private fusedProduct(x2: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, base: FrozenLinear, drop?: AdapterDropout): tf.Tensor2D {
+    const xd = drop ? dropout(x2, drop.rate, drop.seed) : x2;
+    const xa = tf.matMul(xd, a, false, true) as tf.Tensor2D; // (N, r)
+    if (xd !== x2) xd.dispose();
     return matMulAcc(xa, b, false, true, this.scaling, base.matmul2d(x2)); // (N, out)
   }
 
   /**
    * [dx (N, in), dA, dB] from the op's input x2 (N, in) and dy (..., out); with `releaseInput`, x2
-   * is disposed as soon as dA and dB have it (a recomputed input, before dx is made).
+   * is disposed as soon as dA and dB have it (a recomputed input, before dx is made). With dropout
+   * d, its mask is redrawn from the seed: d(x2) for dA and dB, d(s·(dy·B)·A) for dx.
    */
-  private fusedBackward(x2: tf.Tensor2D, dy: tf.Tensor, a: tf.Tensor2D, b: tf.Tensor2D, base: FrozenLinear, releaseInput: boolean): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] {
+  private fusedBackward(x2: tf.Tensor2D, dy: tf.Tensor, a: tf.Tensor2D, b: tf.Tensor2D, base: FrozenLinear, releaseInput: boolean, drop?: AdapterDropout): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] {
     const s = this.scaling;
     const dy2 = tf.reshape(dy, [-1, this.outFeatures]) as tf.Tensor2D; // (N, out)
     const g = matMulAcc(dy2, b, false, false, s); // (N, r): s · dy·B
-    const dA = tf.matMul(g, x2, true, false) as tf.Tensor2D; // (r, in)
-    const dB = matMulAcc(dy2, tf.matMul(x2, a, false, true) as tf.Tensor2D, true, false, s); // (out, r)
+    const xd = drop ? dropout(x2, drop.rate, drop.seed) as tf.Tensor2D : x2;
+    const dA = tf.matMul(g, xd, true, false) as tf.Tensor2D; // (r, in)
+    const dB = matMulAcc(dy2, tf.matMul(xd, a, false, true) as tf.Tensor2D, true, false, s); // (out, r)
+    if (xd !== x2) xd.dispose();
     if (releaseInput) x2.dispose();
-    const dx = matMulAcc(g, a, false, false, 1, base.inputGradient(dy2)); // (N, in)
+    if (!drop) return [matMulAcc(g, a, false, false, 1, base.inputGradient(dy2)), dA, dB]; // (N, in)
+    const ga = tf.matMul(g, a) as tf.Tensor2D; // (N, in)
+    const dga = dropout(ga, drop.rate, drop.seed);
+    ga.dispose();
+    const baseGrad = base.inputGradient(dy2);
+    const dx = tf.add(baseGrad, dga) as tf.Tensor2D;
+    tf.dispose([baseGrad, dga]);
     return [dx, dA, dB];
   }
 

@@ -30,9 +30,9 @@ function close(a: Float32Array, b: Float32Array, what: string): void {
 }
 
 /** Two LoRA layers with the same weights: one over a frozen base (the fused op), one over a trainable copy (tf ops with autodiff). */
-function pair(base: (trainable: boolean) => LinearLike): [LoraLinear, LoraLinear] {
-  const fused = new LoraLinear(base(false), OPTIONS);
-  const plain = new LoraLinear(base(true), OPTIONS);
+function pair(base: (trainable: boolean) => LinearLike, options = OPTIONS): [LoraLinear, LoraLinear] {
+  const fused = new LoraLinear(base(false), options);
+  const plain = new LoraLinear(base(true), options);
   for (const l of [fused, plain]) l.loraB.weight.assign(tf.randomNormal([6, 4], 0, 0.5, 'float32', 9));
   plain.loraA.weight.assign(fused.loraA.weight);
   return [fused, plain];
@@ -62,6 +62,32 @@ test('LoRA over a frozen base runs as one op whose output and gradients (x, lora
   };
   const [nf, np] = [nodes(fused), nodes(plain)];
   assert.ok(nf * 4 < np, `fused ${nf} tape nodes, tf ops ${np}`);
+  tf.dispose([w, x, c]);
+  fused.dispose();
+  plain.dispose();
+});
+
+test('LoRA dropout inside the fused op: the masks, output and gradients of the tf-op form (dropout, A, B, the sum), call after call', async () => {
+  await ensureBackend();
+  const w = tf.randomNormal([6, 10], 0, 0.3, 'float32', 1);
+  const x = tf.randomNormal([2, 3, 10], 0, 1, 'float32', 2);
+  const c = tf.randomNormal([2, 3, 6], 0, 1, 'float32', 4);
+  const [fused, plain] = pair((trainable) => new Linear(10, 6, { weight: w, trainable }), { ...OPTIONS, loraDropout: 0.4 });
+  const before = tf.memory().numTensors;
+  for (let call = 0; call < 2; call++) { // each forward draws the next mask, in both forms alike
+    const got = run(fused, x, c);
+    assert.equal(tf.memory().numTensors, before, 'no tensors leak');
+    const want = run(plain, x, c);
+    close(got.y, want.y, `y, call ${call}`);
+    close(got.dx, want.dx, `dx, call ${call}`);
+    close(got.dA, want.dA, `d lora_A, call ${call}`);
+    close(got.dB, want.dB, `d lora_B, call ${call}`);
+  }
+  assert.equal(fused.getRngState(), 4, 'two forwards a run, two runs');
+  assert.equal(plain.getRngState(), 4);
+  fused.eval();
+  plain.eval();
+  close(run(fused, x, c).y, run(plain, x, c).y, 'y in evaluation (no dropout)');
   tf.dispose([w, x, c]);
   fused.dispose();
   plain.dispose();

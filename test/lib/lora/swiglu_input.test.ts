@@ -29,6 +29,20 @@ test('LoraLinear.forwardSwiglu: the values and gradients of forward(swiglu(g, u)
     return [f(g, u, A, B), ...tf.grads(f)([g, u, A, B], dy)].map((t) => Array.from(t.dataSync()));
   });
   assert.deepEqual(run(true), run(false));
+  // With LoRA dropout: the same masks (drawn from the call count's seed) and numbers both ways.
+  const wd = tf.randomNormal([outF, inF], 0, 0.3, 'float32', 1);
+  const droppy = new LoraLinear(new Linear(inF, outF, { weight: wd, trainable: false }), { r: 3, loraAlpha: 6, loraDropout: 0.4, useRslora: false, initLoraWeights: true, seed: 4 });
+  wd.dispose();
+  tf.tidy(() => droppy.loraB.weight.assign(B));
+  const withDropout = (fused: boolean) => tf.tidy(() => {
+    droppy.setRngState(0);
+    const f = (gi: tf.Tensor, ui: tf.Tensor) => (fused ? droppy.forwardSwiglu(gi, ui)! : droppy.forward(swiglu(gi, ui)));
+    return [f(g, u), ...tf.grads(f)([g, u], dy)].map((t) => Array.from(t.dataSync()));
+  });
+  const dropped = withDropout(true);
+  assert.deepEqual(dropped, withDropout(false));
+  assert.notDeepEqual(dropped[0], run(true)[0], 'dropout changes the output');
+  droppy.dispose();
   const before = tf.memory().numTensors;
   const { value, tape } = recordTape(() => lora.forwardSwiglu(g, u)!);
   assert.deepEqual(tape.flatMap((n) => n.saved ?? []).map((t) => t.shape), [[2, 3, inF], [2, 3, inF]], 'kept: g and u only');
