@@ -70,8 +70,8 @@ export interface CudaAddon {
   float16Overflow(reset?: number): number;
   /** Rotary embedding (grad 0) or its gradient (grad 1); each side (B, T, H, D) when its flag is 1, else (B, H, T, D); cos/sin (B, T, D). */
   rope(x: number, cos: number, sin: number, y: number, b: number, h: number, t: number, d: number, inBTHD: number, outBTHD: number, grad: number): void;
-  /** y = x · mask / (1 − rate), the mask from the counter-based generator at (seed, index): the same seed redraws it (x may be y). */
-  dropout(x: number, y: number, n: number, seed: number, rate: number): void;
+  /** y = x · scale where the hash of (seed, index) >>> 8 ≥ threshold, else 0 (lib/nn/dropout.ts's dropoutValues; x may be y). */
+  dropout(x: number, y: number, n: number, seed: number, threshold: number, scale: number): void;
   swiglu(g: number, u: number, y: number, n: number): void;
   swigluGrad(g: number, u: number, dy: number, dg: number, du: number, n: number): void;
   rmsNorm(x: number, w: number, y: number, rstd: number, rows: number, d: number, eps: number): void;

@@ -175,10 +175,10 @@ const kernels: Record<string, Fn> = {
     return rope(backend, x, cos, sin, [B, H, T, HD / H], true, false, false);
   },
   [FUSED_ROPE_HEADS_GRAD]: ({ inputs: { dy, cos, sin }, backend }) => rope(backend, dy, cos, sin, dy.shape as [number, number, number, number], false, true, true),
-  // {x} attrs {rate, seed} → x · mask / (1 − rate); its gradient is the same kernel on dy (lib/nn/dropout.ts).
+  // {x} attrs {seed, threshold, scale} → dropoutValues on the device; its gradient is the same kernel on dy (lib/nn/dropout.ts).
   [FUSED_DROPOUT]: ({ inputs: { x }, backend, attrs }) => {
     const y = backend.makeDeviceOutput(x.shape);
-    backend.addon.dropout(backend.devicePtr(x), backend.devicePtr(y), tf.util.sizeFromShape(x.shape), attrs.seed as number, attrs.rate as number);
+    backend.addon.dropout(backend.devicePtr(x), backend.devicePtr(y), tf.util.sizeFromShape(x.shape), attrs.seed as number, attrs.threshold as number, attrs.scale as number);
     return y;
   },
   [FUSED_SWIGLU]: ({ inputs, backend }) => {

@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../../lib/backend';
-import { backendHasKernels } from '../../../lib/backend/kernel_registry';
-import { dropout, FUSED_DROPOUT } from '../../../lib/nn/dropout';
+import { dropout, dropoutHash, dropoutValues } from '../../../lib/nn/dropout';
 import { ArgumentError } from '../../../lib/errors';
 
-// On every backend (cuda with its device kernel, under scripts/gpu/test-cuda.sh): kept values are
-// x / (1 − rate) exactly, the dropped share is near the rate, a seed always gives its mask, the
-// gradient uses the forward's mask, nothing leaks. Without the kernel: tf.dropout's own numbers.
-test('dropout: x / (1 − rate) or 0, the share dropped near the rate, one mask per seed, the gradient through the same mask; a bad rate is one clear error', async () => {
+// On every backend (cuda with its device kernel, under scripts/gpu/test-cuda.sh): the host
+// reference's values bit for bit — so every backend draws the same masks — kept values x / (1 −
+// rate) exactly, the dropped share near the rate, one mask per seed, the gradient through the
+// forward's mask, nothing leaks.
+test('dropout: the same values on every backend (x / (1 − rate) or 0), the share dropped near the rate, one mask per seed, the gradient through the same mask; bad arguments are one clear error', async () => {
   await ensureBackend();
   const [rows, cols, rate] = [200, 500, 0.3];
   const x = tf.randomNormal([rows, cols], 0, 1, 'float32', 3);
@@ -34,13 +34,13 @@ test('dropout: x / (1 − rate) or 0, the share dropped near the rate, one mask 
   const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(dropout(xi, rate, 11), c)))(x);
   dx.dataSync().forEach((v, i) => assert.ok(v === (yv[i] === 0 ? 0 : Math.fround(cv[i] * scale)), `gradient element ${i}: ${v}`)); // ±0 alike
 
-  if (!backendHasKernels(FUSED_DROPOUT)) {
-    const theirs = tf.dropout(x, rate, undefined, 11);
-    assert.deepEqual(theirs.dataSync(), yv);
-    theirs.dispose();
-  }
+  assert.deepEqual(yv, dropoutValues(xv as Float32Array, rate, 11), 'the host reference, bit for bit');
+  // The hash's values for seed 11, pinned (worked out apart, in Python's integers): the cuda
+  // kernel computes the same bits, so a change here must change both.
+  assert.deepEqual([0, 1, 2, 1000].map((i) => dropoutHash(11, i)), [715815747, 3052078152, 4014432847, 3142782460]);
   tf.dispose([y, again, other, dx]);
   assert.equal(tf.memory().numTensors, before);
   for (const bad of [1, -0.1, Number.NaN]) assert.throws(() => dropout(x, bad, 1), (e: Error) => e instanceof ArgumentError && /dropout: `rate` must be in \[0, 1\)/.test(e.message));
+  assert.throws(() => dropout(x, 0.1, 1.5), (e: Error) => e instanceof ArgumentError && /dropout: `seed` must be an integer, got 1\.5/.test(e.message));
   tf.dispose([x, c]);
 });

@@ -674,23 +674,27 @@ static napi_value RandomFill(napi_env env, napi_callback_info info) {  // (y, n,
   kRandom<<<gridFor(n), 256, 0, gStream>>>(argPtr(env, a[0]), n, (unsigned long long)argNumber(env, a[2]), (int)argNumber(env, a[3]), (float)argNumber(env, a[4]), (float)argNumber(env, a[5]));
   LAUNCH_CHECK(); return nullptr;
 }
-// Dropout from the same generator: element i is kept when its uniform u(seed, i) ≥ rate, then
-// scaled by 1 / (1 − rate). The mask is never stored: the gradient runs this again on dy with the
-// same seed, which redraws it. x may be y.
-__global__ void kDropout(const float* x, float* y, long long n, unsigned long long seed, float rate, float scale) {
+// Dropout: element i is kept when the top 24 bits of its hash of (seed, i) are at least
+// `threshold` (2^24 · rate), then multiplied by `scale` (1 / (1 − rate), float32). The hash is
+// lib/nn/dropout.ts's dropoutHash (murmur3's finalizer), so every backend draws the same masks. The
+// mask is never stored: the gradient runs this again on dy with the same seed. x may be y.
+__host__ __device__ __forceinline__ unsigned fmix32(unsigned h) {
+  h ^= h >> 16; h *= 0x85ebca6bu; h ^= h >> 13; h *= 0xc2b2ae35u; return h ^ (h >> 16);
+}
+__global__ void kDropout(const float* x, float* y, long long n, unsigned seedHash, unsigned threshold, float scale) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    unsigned long long r = mix64(seed * 0x2545F4914F6CDD1Dull + (unsigned long long)i);
-    float u = ((r >> 40) + 0.5f) * (1.0f / 16777216.0f);
-    y[i] = u >= rate ? x[i] * scale : 0.f;
+    unsigned h = fmix32(seedHash + (unsigned)i * 0x9e3779b9u);
+    y[i] = (h >> 8) >= threshold ? x[i] * scale : 0.f;
   }
 }
-static napi_value Dropout(napi_env env, napi_callback_info info) {  // (x, y, n, seed, rate)
+static napi_value Dropout(napi_env env, napi_callback_info info) {  // (x, y, n, seed, threshold, scale)
   if (!ensureInit(env)) return nullptr;
-  auto a = args(env, info, 5);
+  auto a = args(env, info, 6);
   long long n = (long long)argNumber(env, a[2]);
   if (n == 0) return nullptr;
-  float rate = (float)argNumber(env, a[4]);
-  kDropout<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), n, (unsigned long long)argNumber(env, a[3]), rate, 1.f / (1.f - rate));
+  unsigned seed = (unsigned)(unsigned long long)argNumber(env, a[3]);
+  kDropout<<<gridFor(n), 256, 0, gStream>>>((const float*)argPtr(env, a[0]), (float*)argPtr(env, a[1]), n, fmix32(seed),
+                                            (unsigned)argNumber(env, a[4]), (float)argNumber(env, a[5]));
   LAUNCH_CHECK(); return nullptr;
 }
 // Double-quantized absmax on the device: scale[b] = nestedCode[byte b of words] · nestedAbsmax[b / nestedBlock] + offset.
