@@ -38,6 +38,8 @@ export interface NativeFused {
     B: number, H: number, Hkv: number, T: number, D: number, scale: number): void;
   swiglu(heap: Uint8Array, g: number, u: number, y: number, n: number): void;
   swigluGrad(heap: Uint8Array, g: number, u: number, dy: number, dg: number, du: number, n: number): void;
+  /** y = x · scale where dropoutHash(seed, i) >>> 8 ≥ threshold, else 0 (lib/nn/dropout.ts); absent from addons built before it. */
+  dropout?(heap: Uint8Array, x: number, y: number, n: number, seed: number, threshold: number, scale: number): void;
   rmsNorm(heap: Uint8Array, x: number, weight: number, y: number, rstd: number, N: number, D: number, eps: number): void;
   rmsNormGrad(heap: Uint8Array, dy: number, x: number, weight: number, rstd: number, dx: number, N: number, D: number): void;
   rmsNormWeightGrad(heap: Uint8Array, x: number, rstd: number, dy: number, dweight: number, N: number, D: number): void;

@@ -4,6 +4,7 @@ import { FUSED_CROSS_ENTROPY, FUSED_CROSS_ENTROPY_GRAD } from '../nn/cross_entro
 import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD, FUSED_RMS_NORM_WEIGHT_GRAD } from '../nn/rms_norm';
 import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
 import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../nn/swiglu';
+import { FUSED_DROPOUT } from '../nn/dropout';
 import { nativeBlas, type NativeFused } from './wasm_blas';
 import { replaceKernel } from './kernel_registry';
 import { floatOutput as out, heapF32, heapOffsets, wasmKernelFunc, type WasmBackendLike, type WasmKernel as Kernel } from './wasm_heap';
@@ -14,7 +15,7 @@ import { registerWasmKernels } from './wasm_kernels';
  * place on the wasm heap: `ropeAttention` (the projections' outputs to o_proj's input: head split,
  * RoPE, scores, mask, softmax, ·V, head merge; sgemm inside, no transposes) and its backward, plain
  * attention (scale + mask + softmax between two sgemm per group of query heads; backward as four
- * sgemm around the softmax gradient), SwiGLU, and RMSNorm, RoPE and cross-entropy (3–10× faster
+ * sgemm around the softmax gradient), SwiGLU, dropout, and RMSNorm, RoPE and cross-entropy (3–10× faster
  * than wasm_kernels.ts's JS loops, which they replace under the same kernel names). A training
  * step's composite attention is ≈ 15 tfjs kernels forward and ≈ 30 backward, SwiGLU 3 and ≈ 8;
  * each small tfjs kernel costs 10–50 µs of engine and tape bookkeeping beyond its arithmetic,
@@ -136,7 +137,15 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     fused.crossEntropyGrad(be.wasm.HEAPU8, ...heapOffsets(be, logits, ids, keep, lse, dx), N, V, heapF32(be, dy)[0] * invDenom);
     return dx;
   };
+  /** {x} attrs {seed, threshold, scale} → lib/nn/dropout.ts's dropoutValues, on the heap. */
+  const dropout = (run: NonNullable<NativeFused['dropout']>): Kernel => ({ x }, be, { seed, threshold, scale }) => {
+    f32(FUSED_DROPOUT, x);
+    const y = out(be, x.shape);
+    run(be.wasm.HEAPU8, ...heapOffsets(be, x, y), tf.util.sizeFromShape(x.shape), seed, threshold, scale);
+    return y;
+  };
   return [
+    ...(fused.dropout ? [[FUSED_DROPOUT, dropout(fused.dropout.bind(fused))] as [string, Kernel]] : []),
     [FUSED_ROPE_ATTENTION, ropeAttention], [FUSED_ROPE_ATTENTION_GRAD, ropeAttentionGrad],
     [FUSED_ATTENTION, attention], [FUSED_ATTENTION_GRAD, attentionGrad],
     [FUSED_SWIGLU, swiglu], [FUSED_SWIGLU_GRAD, swigluGrad],

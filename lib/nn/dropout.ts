@@ -3,8 +3,8 @@ import { ArgumentError, show } from '../errors';
 import { backendHasKernels } from '../backend/kernel_registry';
 
 /**
- * Name of the dropout kernel a backend may register (the cuda backend does): {x} attrs {seed,
- * threshold, scale} → the values of `dropoutValues`, computed where x lives.
+ * Name of the dropout kernel a backend may register (cuda does, and wasm where the CPU addon
+ * loads): {x} attrs {seed, threshold, scale} → the values of `dropoutValues`, computed where x lives.
  */
 export const FUSED_DROPOUT = 'QloraDropout';
 
@@ -21,7 +21,8 @@ export function dropoutScale(rate: number): number {
 /**
  * The 32-bit hash of (seed, element index) that decides each element: murmur3's finalizer of the
  * finalized seed plus the index times the golden-ratio constant. The cuda kernel (addon.cu
- * kDropout) computes the same bits, so every backend draws the same masks.
+ * kDropout) and the CPU addon (native/fused.cc DropoutLoop) compute the same bits, so every
+ * backend draws the same masks.
  */
 export function dropoutHash(seed: number, i: number): number {
   return fmix32((fmix32(seed >>> 0) + Math.imul(i, 0x9e3779b9)) >>> 0);
@@ -46,7 +47,8 @@ export function dropoutValues(x: Float32Array, rate: number, seed: number): Floa
 /**
  * Inverted dropout with a seed: each element of x is kept with probability 1 − rate and scaled by
  * 1 / (1 − rate), else zeroed. The mask is a function of (seed, element index) alone, the same on
- * every backend: drawn on the device where the backend has the kernel (cuda), else on the host. It
+ * every backend: drawn by the backend's kernel where it has one (cuda on the device, wasm in the
+ * CPU addon on its heap), else on the host in JavaScript. It
  * is never stored: the backward pass applies the same dropout to dy, which redraws the same mask,
  * and checkpointed layers replay it from the seed.
  */

@@ -280,6 +280,29 @@ napi_value SwigluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Dropout's mask bit for element i: murmur3's finalizer of the seed's hash plus i times the
+// golden-ratio constant — lib/nn/dropout.ts's dropoutHash; the cuda kernel computes the same bits.
+static inline uint32_t Fmix32(uint32_t h) {
+  h ^= h >> 16; h *= 0x85ebca6bu; h ^= h >> 13; h *= 0xc2b2ae35u; return h ^ (h >> 16);
+}
+
+VECTOR_CLONES void DropoutLoop(const float *X, float *Y, size_t n, uint32_t seedHash, uint32_t threshold, float scale) {
+  for (size_t i = 0; i < n; i++) Y[i] = (Fmix32(seedHash + uint32_t(i) * 0x9e3779b9u) >> 8) >= threshold ? X[i] * scale : 0.0f;
+}
+
+// dropout(heap, x, y, n, seed, threshold, scale): y = x·scale where the hash of (seed, i) >> 8 ≥
+// threshold, else 0 — lib/nn/dropout.ts's dropoutValues, in place on the heap.
+napi_value Dropout(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 6, "dropout");
+  if (!a.ok) return nullptr;
+  const double n = a.v[2];
+  const float *X = At(a, a.v[0], n);
+  float *Y = At(a, a.v[1], n);
+  if (!X || !Y || n < 0) return Throw(env, "dropout: an operand lies outside the heap");
+  DropoutLoop(X, Y, size_t(n), Fmix32(uint32_t(a.v[3])), uint32_t(a.v[4]), float(a.v[5]));
+  return nullptr;
+}
+
 // rmsNorm(heap, x, weight, y, rstd, N, D, eps): per row of x (N, D), rstd = 1 / √(mean(x²) + eps) and
 // y = (x · rstd) · weight, rounded where the composite form of tf ops rounds.
 napi_value RmsNorm(napi_env env, napi_callback_info info) {
@@ -545,7 +568,7 @@ namespace qlora {
 
 void RegisterFusedKernels(napi_env env, napi_value exports) {
   const struct { const char *name; napi_callback fn; } fns[] = {
-      {"attention", Attention}, {"attentionGrad", AttentionGrad}, {"swiglu", Swiglu}, {"swigluGrad", SwigluGrad},
+      {"attention", Attention}, {"attentionGrad", AttentionGrad}, {"swiglu", Swiglu}, {"swigluGrad", SwigluGrad}, {"dropout", Dropout},
       {"ropeAttention", RopeAttention}, {"ropeAttentionGrad", RopeAttentionGrad}, {"rmsNorm", RmsNorm}, {"rmsNormGrad", RmsNormGrad}, {"rmsNormWeightGrad", RmsNormWeightGrad}, {"rope", Rope},
       {"crossEntropy", CrossEntropy}, {"crossEntropyGrad", CrossEntropyGrad}};
   for (const auto &f : fns) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from '../../../lib/backend';
-import { dropout, dropoutHash, dropoutValues } from '../../../lib/nn/dropout';
+import { dropout, dropoutHash, dropoutThreshold, dropoutValues } from '../../../lib/nn/dropout';
 import { ArgumentError } from '../../../lib/errors';
 
 // On every backend (cuda with its device kernel, under scripts/gpu/test-cuda.sh): the host
@@ -35,6 +35,7 @@ test('dropout: the same values on every backend (x / (1 − rate) or 0), the sha
   dx.dataSync().forEach((v, i) => assert.ok(v === (yv[i] === 0 ? 0 : Math.fround(cv[i] * scale)), `gradient element ${i}: ${v}`)); // ±0 alike
 
   assert.deepEqual(yv, dropoutValues(xv as Float32Array, rate, 11), 'the host reference, bit for bit');
+  yv.forEach((v, i) => assert.equal(v !== 0, dropoutHash(11, i) >>> 8 >= dropoutThreshold(rate), `mask at ${i} is the hash's`));
   // The hash's values for seed 11, pinned (worked out apart, in Python's integers): the cuda
   // kernel computes the same bits, so a change here must change both.
   assert.deepEqual([0, 1, 2, 1000].map((i) => dropoutHash(11, i)), [715815747, 3052078152, 4014432847, 3142782460]);
