@@ -40,6 +40,9 @@ export interface NativeFused {
   swigluGrad(heap: Uint8Array, g: number, u: number, dy: number, dg: number, du: number, n: number): void;
   /** y = x · scale where dropoutHash(seed, i) >>> 8 ≥ threshold, else 0 (lib/nn/dropout.ts); absent from addons built before it. */
   dropout?(heap: Uint8Array, x: number, y: number, n: number, seed: number, threshold: number, scale: number): void;
+  /** lib/quant/dequantize_op.ts's dequantizeWords on the heap (offsets, then rows, cols, blocksize, transpose, nested, nestedBlocksize, offset); absent from addons built before it. */
+  dequant4?(heap: Uint8Array, packed: number, code: number, absmax: number, nestedAbsmax: number, nestedCode: number, out: number,
+    rows: number, cols: number, blocksize: number, transpose: number, nested: number, nestedBlocksize: number, offset: number): void;
   rmsNorm(heap: Uint8Array, x: number, weight: number, y: number, rstd: number, N: number, D: number, eps: number): void;
   rmsNormGrad(heap: Uint8Array, dy: number, x: number, weight: number, rstd: number, dx: number, N: number, D: number): void;
   rmsNormWeightGrad(heap: Uint8Array, x: number, rstd: number, dy: number, dweight: number, N: number, D: number): void;

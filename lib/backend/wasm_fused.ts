@@ -5,6 +5,7 @@ import { FUSED_RMS_NORM, FUSED_RMS_NORM_GRAD, FUSED_RMS_NORM_WEIGHT_GRAD } from 
 import { FUSED_ROPE, FUSED_ROPE_GRAD } from '../nn/rope';
 import { FUSED_SWIGLU, FUSED_SWIGLU_GRAD } from '../nn/swiglu';
 import { FUSED_DROPOUT } from '../nn/dropout';
+import { DEQUANTIZE_4BIT, registerHostDequantizeKernel, type Dequantize4bitAttrs } from '../quant/dequantize_op';
 import { nativeBlas, type NativeFused } from './wasm_blas';
 import { replaceKernel } from './kernel_registry';
 import { floatOutput as out, heapF32, heapOffsets, wasmKernelFunc, type WasmBackendLike, type WasmKernel as Kernel } from './wasm_heap';
@@ -15,7 +16,7 @@ import { registerWasmKernels } from './wasm_kernels';
  * place on the wasm heap: `ropeAttention` (the projections' outputs to o_proj's input: head split,
  * RoPE, scores, mask, softmax, ·V, head merge; sgemm inside, no transposes) and its backward, plain
  * attention (scale + mask + softmax between two sgemm per group of query heads; backward as four
- * sgemm around the softmax gradient), SwiGLU, dropout, and RMSNorm, RoPE and cross-entropy (3–10× faster
+ * sgemm around the softmax gradient), SwiGLU, dropout, NF4/FP4 dequantization, and RMSNorm, RoPE and cross-entropy (3–10× faster
  * than wasm_kernels.ts's JS loops, which they replace under the same kernel names). A training
  * step's composite attention is ≈ 15 tfjs kernels forward and ≈ 30 backward, SwiGLU 3 and ≈ 8;
  * each small tfjs kernel costs 10–50 µs of engine and tape bookkeeping beyond its arithmetic,
@@ -144,8 +145,19 @@ function kernels(fused: NativeFused): Array<[string, Kernel]> {
     run(be.wasm.HEAPU8, ...heapOffsets(be, x, y), tf.util.sizeFromShape(x.shape), seed, threshold, scale);
     return y;
   };
+  /** Dequantize4bit's inputs and attrs → the float32 weight (out, in) or its transpose, on the heap (the host kernel's numbers). */
+  const dequant4 = (run: NonNullable<NativeFused['dequant4']>): Kernel => (inputs, be, attrs) => {
+    const a = attrs as unknown as Dequantize4bitAttrs;
+    const [rows, cols] = a.shape;
+    const y = out(be, a.transpose ? [cols, rows] : [rows, cols]);
+    const [packed, code, absmax, y0] = heapOffsets(be, inputs.packed, inputs.code, inputs.absmax, y);
+    const [nestedAbsmax, nestedCode] = a.nested ? heapOffsets(be, inputs.nestedAbsmax, inputs.nestedCode) : [0, 0];
+    run(be.wasm.HEAPU8, packed, code, absmax, nestedAbsmax, nestedCode, y0, rows, cols, a.blocksize, a.transpose ? 1 : 0, a.nested ? 1 : 0, a.nestedBlocksize, a.offset);
+    return y;
+  };
   return [
     ...(fused.dropout ? [[FUSED_DROPOUT, dropout(fused.dropout.bind(fused))] as [string, Kernel]] : []),
+    ...(fused.dequant4 ? [[DEQUANTIZE_4BIT, dequant4(fused.dequant4.bind(fused))] as [string, Kernel]] : []),
     [FUSED_ROPE_ATTENTION, ropeAttention], [FUSED_ROPE_ATTENTION_GRAD, ropeAttentionGrad],
     [FUSED_ATTENTION, attention], [FUSED_ATTENTION_GRAD, attentionGrad],
     [FUSED_SWIGLU, swiglu], [FUSED_SWIGLU_GRAD, swigluGrad],
@@ -181,5 +193,6 @@ export function unregisterWasmFusedKernels(): boolean {
   for (const name of registered) tf.unregisterKernel(name, 'wasm');
   registered = [];
   registerWasmKernels();
+  registerHostDequantizeKernel('wasm');
   return true;
 }

@@ -124,9 +124,12 @@ const hostKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return b.makeTensorInfo!(outShape, 'float32', out);
 };
 
-for (const backendName of ['cpu', 'wasm']) {
+/** Registers the host kernel for `backendName` unless one is there (the wasm backend's native one, say). */
+export function registerHostDequantizeKernel(backendName: string): void {
   if (!tf.getKernel(DEQUANTIZE_4BIT, backendName)) tf.registerKernel({ kernelName: DEQUANTIZE_4BIT, backendName, kernelFunc: hostKernel });
 }
+
+for (const backendName of ['cpu', 'wasm']) registerHostDequantizeKernel(backendName);
 
 /** Bits [shift, shift + width) of each int32 as int32, from public ops (floor division, floor mod). */
 function bitField(words: tf.Tensor, shift: number, width: number): tf.Tensor {

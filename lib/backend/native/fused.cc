@@ -303,6 +303,59 @@ napi_value Dropout(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// dequant4(heap, packed, code, absmax, nestedAbsmax, nestedCode, out, rows, cols, blocksize, transpose,
+// nested, nestedBlocksize, offset): lib/quant/dequantize_op.ts's dequantizeWords on the heap, bit for
+// bit — 4-bit codes (8 per int32 word, element e in byte e >> 1, high nibble when e is even) times
+// their block's absmax (double-quantized: an 8-bit code times the nested absmax, plus offset) into
+// out (rows, cols), or its transpose (cols, rows) in 32 × 32 tiles. nestedAbsmax and nestedCode are
+// read only when nested.
+napi_value Dequant4(napi_env env, napi_callback_info info) {
+  const Args a = Parse(env, info, 13, "dequant4");
+  if (!a.ok) return nullptr;
+  const double rows = a.v[6], cols = a.v[7], n = rows * cols, blocksize = a.v[8];
+  const bool transpose = a.v[9] != 0, nested = a.v[10] != 0;
+  const double nestedBlocksize = a.v[11];
+  if (!(blocksize >= 8) || std::fmod(std::log2(blocksize), 1.0) != 0 || (nested && !(nestedBlocksize >= 1))) return Throw(env, "dequant4: bad block sizes");
+  const double nBlocks = std::ceil(n / blocksize);
+  const uint32_t *P = reinterpret_cast<const uint32_t *>(At(a, a.v[0], std::ceil(n / 8)));
+  const float *C = At(a, a.v[1], 16);
+  const float *A = At(a, a.v[2], nested ? std::ceil(nBlocks / 4) : nBlocks);
+  const float *NA = nested ? At(a, a.v[3], std::ceil(nBlocks / nestedBlocksize)) : nullptr;
+  const float *NC = nested ? At(a, a.v[4], 256) : nullptr;
+  float *Y = At(a, a.v[5], n);
+  if (!P || !C || !A || !Y || (nested && (!NA || !NC)) || n < 0) return Throw(env, "dequant4: an operand lies outside the heap");
+  std::vector<float> expanded;
+  const float *S = A;
+  if (nested) {
+    const uint32_t *words = reinterpret_cast<const uint32_t *>(A);
+    expanded.resize(size_t(nBlocks));
+    const size_t nb = size_t(nestedBlocksize);
+    // As the JavaScript does it: the float32 product (exact in double, then rounded), plus offset in
+    // double, rounded to float32 — no fused multiply-add can merge the two roundings.
+    for (size_t b = 0; b < expanded.size(); b++) {
+      const float prod = float(double(NC[(words[b >> 2] >> (8 * (b & 3))) & 255u]) * double(NA[b / nb]));
+      expanded[b] = float(double(prod) + a.v[12]);
+    }
+    S = expanded.data();
+  }
+  const int shift = int(std::log2(blocksize));
+  const size_t R = size_t(rows), K = size_t(cols), N = size_t(n);
+  auto at = [&](size_t e) { return C[(P[e >> 3] >> (8 * ((e >> 1) & 3) + ((e & 1) == 0 ? 4 : 0))) & 15u] * S[e >> shift]; };
+  if (!transpose) {
+    for (size_t e = 0; e < N; e++) Y[e] = at(e);
+    return nullptr;
+  }
+  const size_t tile = 32;
+  for (size_t r0 = 0; r0 < R; r0 += tile) {
+    const size_t r1 = std::min(r0 + tile, R);
+    for (size_t c0 = 0; c0 < K; c0 += tile) {
+      const size_t c1 = std::min(c0 + tile, K);
+      for (size_t c = c0; c < c1; c++) for (size_t r = r0; r < r1; r++) Y[c * R + r] = at(r * K + c);
+    }
+  }
+  return nullptr;
+}
+
 // rmsNorm(heap, x, weight, y, rstd, N, D, eps): per row of x (N, D), rstd = 1 / √(mean(x²) + eps) and
 // y = (x · rstd) · weight, rounded where the composite form of tf ops rounds.
 napi_value RmsNorm(napi_env env, napi_callback_info info) {
@@ -568,7 +621,7 @@ namespace qlora {
 
 void RegisterFusedKernels(napi_env env, napi_value exports) {
   const struct { const char *name; napi_callback fn; } fns[] = {
-      {"attention", Attention}, {"attentionGrad", AttentionGrad}, {"swiglu", Swiglu}, {"swigluGrad", SwigluGrad}, {"dropout", Dropout},
+      {"attention", Attention}, {"attentionGrad", AttentionGrad}, {"swiglu", Swiglu}, {"swigluGrad", SwigluGrad}, {"dropout", Dropout}, {"dequant4", Dequant4},
       {"ropeAttention", RopeAttention}, {"ropeAttentionGrad", RopeAttentionGrad}, {"rmsNorm", RmsNorm}, {"rmsNormGrad", RmsNormGrad}, {"rmsNormWeightGrad", RmsNormWeightGrad}, {"rope", Rope},
       {"crossEntropy", CrossEntropy}, {"crossEntropyGrad", CrossEntropyGrad}};
   for (const auto &f : fns) {

@@ -9,6 +9,8 @@ import { FUSED_SWIGLU, swiglu } from '../../../lib/nn/swiglu';
 import { rmsNorm } from '../../../lib/nn/rms_norm';
 import { applyRotaryPosEmb, ropeCosSin, ropeInvFreq } from '../../../lib/nn/rope';
 import { crossEntropy } from '../../../lib/nn/cross_entropy';
+import { DEQUANTIZE_4BIT, dequantize4bitOp, dequantizeWords, type Dequantize4bitAttrs } from '../../../lib/quant/dequantize_op';
+import { mulberry32 } from '../../../lib/random';
 
 /**
  * The native fused kernels of the wasm backend (lib/backend/wasm_fused.ts, native/fused.cc) against
@@ -146,6 +148,42 @@ test('native RMSNorm (weight gradient included), RoPE and cross-entropy kernels 
   tf.dispose(ops[2][3]);
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, w, dy, q, dq, cos, sin, logits]);
+});
+
+test('native Dequantize4bit on wasm gives the host kernel\'s floats bit for bit: plain and double-quantized absmax, both layouts, a short last block', async () => {
+  await setBackend('wasm');
+  registerWasmFusedKernels();
+  const random = mulberry32(7);
+  const cases: Array<{ rows: number; cols: number; blocksize: number; nested: boolean; offset: number }> = [
+    { rows: 40, cols: 72, blocksize: 64, nested: false, offset: 0 },
+    { rows: 33, cols: 96, blocksize: 64, nested: true, offset: 0.0123456789 }, // 3168 values: the last block short of 64
+    { rows: 96, cols: 40, blocksize: 128, nested: true, offset: -0.25 },
+  ];
+  for (const { rows, cols, blocksize, nested, offset } of cases) {
+    const n = rows * cols, nBlocks = Math.ceil(n / blocksize);
+    const packed = Int32Array.from({ length: Math.ceil(n / 8) }, () => (random() * 2 ** 32) | 0);
+    const code = Float32Array.from({ length: 16 }, (_, i) => (i - 7.5) / 7.5 + random() * 1e-3);
+    const absmax = nested ? Int32Array.from({ length: Math.ceil(nBlocks / 4) }, () => (random() * 2 ** 32) | 0) : Float32Array.from({ length: nBlocks }, () => random() * 3);
+    const nestedAbsmax = nested ? Float32Array.from({ length: Math.ceil(nBlocks / 256) }, () => random() * 0.1) : undefined;
+    const nestedCode = nested ? Float32Array.from({ length: 256 }, (_, i) => (i - 127.5) / 127.5) : undefined;
+    for (const transpose of [false, true]) {
+      const attrs: Dequantize4bitAttrs = { shape: [rows, cols], blocksize, transpose, nested, nestedBlocksize: 256, offset };
+      const want = new Float32Array(n);
+      dequantizeWords(packed, code, absmax, attrs, nestedAbsmax, nestedCode, want);
+      const inputs = {
+        packed: tf.tensor1d(packed, 'int32'), code: tf.tensor1d(code), absmax: nested ? tf.tensor1d(absmax as Int32Array, 'int32') : tf.tensor1d(absmax as Float32Array),
+        ...(nested ? { nestedAbsmax: tf.tensor1d(nestedAbsmax!), nestedCode: tf.tensor1d(nestedCode!) } : {}),
+      };
+      const got = dequantize4bitOp(inputs, attrs);
+      assert.deepEqual(got.shape, transpose ? [cols, rows] : [rows, cols]);
+      assert.deepEqual(got.dataSync(), want, `${rows}×${cols} blocks of ${blocksize}${nested ? ', nested' : ''}${transpose ? ', transposed' : ''}`);
+      tf.dispose([got, ...Object.values(inputs)]);
+    }
+  }
+  if (native()) assert.notEqual(tf.getKernel(DEQUANTIZE_4BIT, 'wasm'), undefined);
+  unregisterWasmFusedKernels();
+  assert.notEqual(tf.getKernel(DEQUANTIZE_4BIT, 'wasm'), undefined, 'the host kernel is back');
+  registerWasmFusedKernels();
 });
 
 test('the native kernels refuse operands outside the heap instead of reading past it', async () => {
