@@ -36,7 +36,8 @@ function valueAndGrads(fusedOn: boolean, f: (...xs: tf.Tensor[]) => tf.Tensor, x
   return tf.tidy(() => [f(...xs), ...tf.grads(f)(xs, dy)].map((t) => t.dataSync() as Float32Array));
 }
 
-const native = () => typeof nativeBlas()?.fused?.attention === 'function';
+/** Whether the native kernels can be registered: the addon has them and QLORA_TS_FUSED=0 does not leave them out. */
+const native = () => typeof nativeBlas()?.fused?.attention === 'function' && process.env.QLORA_TS_FUSED !== '0';
 
 test('native fused attention on wasm equals the composite: GQA, causal + padding mask, a fully padded row, keys longer than queries', async () => {
   await setBackend('wasm');
