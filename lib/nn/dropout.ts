@@ -48,9 +48,9 @@ export function dropoutValues(x: Float32Array, rate: number, seed: number): Floa
  * Inverted dropout with a seed: each element of x is kept with probability 1 − rate and scaled by
  * 1 / (1 − rate), else zeroed. The mask is a function of (seed, element index) alone, the same on
  * every backend: drawn by the backend's kernel where it has one (cuda on the device, wasm in the
- * CPU addon on its heap), else on the host in JavaScript. It
- * is never stored: the backward pass applies the same dropout to dy, which redraws the same mask,
- * and checkpointed layers replay it from the seed.
+ * CPU addon on its heap), else on the host in JavaScript. It is never stored: the backward pass
+ * applies the same dropout to dy, which redraws the same mask, and checkpointed layers replay it
+ * from the seed.
  */
 export function dropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
   if (!(rate >= 0 && rate < 1)) throw new ArgumentError(`dropout: \`rate\` must be in [0, 1), got ${show(rate)}`);

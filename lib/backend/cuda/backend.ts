@@ -147,6 +147,11 @@ export class CudaBackend extends KernelBackend {
   incRef(dataId: DataId): void {
     this.data.get(dataId)!.refCount++;
   }
+  /** A tensor sharing t's data (no copy), seen with `shape`: Reshape, Identity, a same-dtype Cast, AddN of one. */
+  alias(t: TensorInfo, shape: number[] = t.shape): TensorInfo {
+    this.incRef(t.dataId);
+    return { dataId: t.dataId, shape, dtype: t.dtype };
+  }
   numDataIds(): number {
     return this.data.numDataIds();
   }

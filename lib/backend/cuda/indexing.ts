@@ -152,10 +152,7 @@ export function indexingKernels(fallback: (name: string) => Fn): Record<string, 
     Cast: ({ inputs, backend, attrs }) => {
       const { x } = inputs;
       const dtype = attrs.dtype as tf.DataType;
-      if (dtype === x.dtype) {
-        backend.incRef(x.dataId);
-        return { dataId: x.dataId, shape: x.shape, dtype };
-      }
+      if (dtype === x.dtype) return backend.alias(x);
       if (dtype === 'complex64' || dtype === 'string' || x.dtype === 'complex64' || x.dtype === 'string') return fallback('Cast')({ inputs, backend, attrs });
       if (x.dtype === 'int32' && dtype === 'float32' && backend.deviceOnly(x)) {
         const out = backend.makeDeviceOutput(x.shape);

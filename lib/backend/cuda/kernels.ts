@@ -158,10 +158,7 @@ const native: Record<string, Fn> = {
   AddN: ({ inputs, backend, attrs }) => {
     const parts = (Array.isArray(inputs) ? inputs : Object.values(inputs)) as TensorInfo[];
     if (!allFloat(...parts)) return fallback('AddN')({ inputs, backend, attrs });
-    if (parts.length === 1) {
-      backend.incRef(parts[0].dataId);
-      return { dataId: parts[0].dataId, shape: parts[0].shape, dtype: parts[0].dtype };
-    }
+    if (parts.length === 1) return backend.alias(parts[0]);
     const out = backend.makeDeviceOutput(parts[0].shape);
     const flat = [tf.util.sizeFromShape(parts[0].shape)], unit = [1]; // one contiguous run
     if (flat[0] === 0) return out;
@@ -178,14 +175,9 @@ const native: Record<string, Fn> = {
 
   Reshape: ({ inputs, backend, attrs }) => {
     const { x } = inputs;
-    const shape = tf.util.inferFromImplicitShape(attrs.shape as number[], tf.util.sizeFromShape(x.shape));
-    backend.incRef(x.dataId);
-    return { dataId: x.dataId, shape, dtype: x.dtype };
+    return backend.alias(x, tf.util.inferFromImplicitShape(attrs.shape as number[], tf.util.sizeFromShape(x.shape)));
   },
-  Identity: ({ inputs, backend }) => {
-    backend.incRef(inputs.x.dataId);
-    return { dataId: inputs.x.dataId, shape: inputs.x.shape, dtype: inputs.x.dtype };
-  },
+  Identity: ({ inputs, backend }) => backend.alias(inputs.x),
   Transpose: ({ inputs, backend, attrs }) => {
     const { x } = inputs;
     if (!allFloat(x)) return fallback('Transpose')({ inputs, backend, attrs });
